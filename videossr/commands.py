@@ -1,0 +1,96 @@
+"""Core CLI commands: ``generate``, ``score`` and ``videos``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _task_kwargs(args: argparse.Namespace) -> dict:
+    kw: dict = {}
+    if getattr(args, "perturbation", None):
+        kw["perturbation"] = args.perturbation
+    if getattr(args, "difficulty", None):
+        kw["difficulty"] = args.difficulty
+    if getattr(args, "clips", None):
+        kw["clips"] = args.clips
+    if getattr(args, "reasoning", False):
+        kw["reasoning"] = True
+    return kw
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from videossr import get_task, load_clip
+    from videossr.export import save_sample
+
+    task = get_task(args.task, **_task_kwargs(args))
+    max_pixels = None if args.max_pixels <= 0 else args.max_pixels
+    steps = tqdm(total=3, desc="generate", unit="step", disable=args.quiet)
+    clip = load_clip(args.video, num_frames=args.num_frames, max_pixels=max_pixels)
+    other = load_clip(args.other_video, num_frames=args.num_frames, max_pixels=max_pixels) if args.other_video else None
+    steps.update()
+    sample = task.generate(clip, seed=args.seed, other=other)
+    steps.update()
+    out = save_sample(sample, args.out)
+    steps.update()
+    steps.close()
+    print(json.dumps({"out": str(out), "subtype": sample.subtype, "answer": sample.answer}, indent=2))
+    if args.show_prompt:
+        print(sample.prompt)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from videossr import get_task
+
+    task = get_task(args.task)
+    result = {
+        "reward": task.reward(args.completion, args.answer, args.mode),
+        "strict01": task.strict_reward(args.completion, args.answer, args.mode),
+        "score": task.score(args.completion, args.answer, args.mode),
+        "mode": args.mode,
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_videos(args: argparse.Namespace) -> int:
+    from videossr.video import sample_videos
+
+    for path in sample_videos():
+        print(path)
+    return 0
+
+
+def register(subparsers) -> None:
+    from videossr.tasks import ALIASES, PERTURBATIONS, TASKS
+
+    task_names = sorted(TASKS) + sorted(ALIASES)
+
+    p = subparsers.add_parser("generate", help="generate one pretext-task sample from a video")
+    p.add_argument("--task", required=True, choices=task_names)
+    p.add_argument("--perturbation", choices=sorted(PERTURBATIONS), help="grounding: the kind of change")
+    p.add_argument("--difficulty", choices=["easy", "hard"], help="counting / jigsaw difficulty")
+    p.add_argument("--clips", type=int, help="jigsaw: number of clips (overrides --difficulty)")
+    p.add_argument("--video", required=True, help="source video file")
+    p.add_argument("--other-video", help="second video (the 'swap' perturbation)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-frames", type=int, default=48)
+    p.add_argument("--max-pixels", type=int, default=256 * 256, help="largest frame area; 0 keeps full size")
+    p.add_argument("--reasoning", action="store_true", help="ask for <think>/<answer> replies")
+    p.add_argument("--out", required=True, help="output folder (clip mp4s + sample.json)")
+    p.add_argument("--show-prompt", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_generate)
+
+    p = subparsers.add_parser("score", help="score a reply against a ground-truth answer")
+    p.add_argument("--task", required=True, choices=task_names)
+    p.add_argument("--answer", required=True)
+    p.add_argument("--completion", required=True)
+    p.add_argument("--mode", choices=["strict", "lenient"], default="strict")
+    p.set_defaults(func=cmd_score)
+
+    p = subparsers.add_parser("videos", help="list the sample videos shipped by installed packages")
+    p.set_defaults(func=cmd_videos)

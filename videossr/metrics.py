@@ -1,0 +1,124 @@
+"""VIUBench metrics (SPEC §7): per-item scores, aggregation into Table 1, and the paper's rows.
+
+These are benchmark metrics, not the training rewards: grounding is mIoU, counting is per-shape exact
+match averaged over the three shapes, jigsaw is exact sequence match. Unparsable replies score 0 and
+stay in the denominator.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from videossr.parsing import Mode
+
+#: The 9 subtypes of VIUBench, in the column order of the paper's Table 1.
+VIUBENCH_SUBTYPES: tuple[str, ...] = (
+    "counting_easy",
+    "counting_hard",
+    "grounding_channel_swap",
+    "grounding_rotate180",
+    "grounding_zoom_out",
+    "grounding_mirror",
+    "grounding_shuffle",
+    "jigsaw_easy",
+    "jigsaw_hard",
+)
+TASK_GROUPS: dict[str, tuple[str, ...]] = {
+    "counting": VIUBENCH_SUBTYPES[0:2],
+    "grounding": VIUBENCH_SUBTYPES[2:7],
+    "jigsaw": VIUBENCH_SUBTYPES[7:9],
+}
+#: Short column headers of Table 1, aligned with ``TABLE1_KEYS``.
+TABLE1_COLUMNS = ("C-E", "C-H", "Chan", "Rot", "ZOut", "Mirr", "Shuf", "J-E", "J-H", "Cnt", "Grd", "Jig", "Overall")
+TABLE1_KEYS = (*VIUBENCH_SUBTYPES, "counting", "grounding", "jigsaw", "overall")
+
+_TASK_OF_GROUP = {"counting": "object_counting", "grounding": "anomaly_grounding", "jigsaw": "temporal_jigsaw"}
+
+#: The paper's Table 1 (percentages), columns as ``TABLE1_KEYS``.
+PAPER_TABLE1: dict[str, tuple[float, ...]] = {
+    "Random guess": (11.1, 6.3, 25.9, 25.4, 25.4, 25.2, 25.2, 0.1, 0.0, 8.7, 25.4, 0.1, 16.1),
+    "GPT-5": (88.4, 70.3, 82.6, 81.8, 56.5, 48.9, 34.1, 39.0, 27.0, 79.4, 60.8, 33.0, 58.7),
+    "Gemini-2.5-Pro": (80.8, 61.3, 84.6, 82.3, 51.0, 55.7, 52.1, 25.3, 17.7, 71.1, 65.1, 21.5, 56.7),
+    "Gemini-2.5-Flash": (35.7, 22.4, 75.8, 73.7, 28.5, 30.2, 28.6, 8.3, 4.0, 29.1, 47.4, 6.2, 34.1),
+    "Seed1.5-VL": (72.3, 52.0, 79.0, 70.7, 19.4, 31.4, 24.1, 20.7, 9.3, 62.6, 44.9, 15.0, 42.2),
+    "Qwen2.5-VL-7B-Instruct": (11.3, 5.3, 6.4, 13.7, 8.1, 5.2, 7.0, 0.7, 0.0, 8.3, 8.1, 0.3, 6.4),
+    "VideoJigsaw-7B": (12.1, 5.4, 1.5, 4.5, 1.2, 1.1, 2.0, 20.3, 5.0, 8.8, 2.1, 12.7, 5.9),
+    "Qwen3-VL-8B-Instruct": (13.8, 7.7, 50.1, 53.4, 21.4, 13.6, 14.1, 1.3, 0.0, 10.7, 30.5, 0.7, 19.5),
+    "Qwen3-VL-32B-Instruct": (20.1, 13.0, 66.1, 63.0, 17.6, 29.4, 18.9, 1.3, 0.0, 16.6, 39.0, 0.7, 25.5),
+    "Qwen3-VL-235B-A22B-Instruct": (23.8, 14.8, 68.9, 67.8, 32.9, 28.3, 26.8, 7.7, 3.3, 19.3, 45.0, 5.5, 30.5),
+    "GLM-4.5V": (59.1, 45.4, 66.4, 61.0, 21.2, 29.8, 15.3, 11.0, 3.3, 52.3, 38.7, 7.2, 34.7),
+    "InternVL-3.5-8B": (15.2, 9.6, 25.9, 42.4, 6.1, 9.8, 3.1, 0.0, 0.0, 12.4, 17.5, 0.0, 12.5),
+    "InternVL-3.5-38B": (28.0, 15.9, 47.0, 54.5, 9.6, 18.2, 12.4, 0.0, 0.0, 21.9, 28.3, 0.0, 20.6),
+    "VideoSSR-8B": (29.0, 24.6, 88.7, 89.0, 94.4, 67.8, 41.0, 24.3, 8.0, 26.8, 76.2, 16.2, 51.9),
+}
+
+
+def task_of_subtype(subtype: str) -> str:
+    """``grounding_mirror`` -> ``anomaly_grounding`` and so on."""
+    group = subtype.split("_", 1)[0]
+    if group not in _TASK_OF_GROUP:
+        raise ValueError(f"unknown subtype {subtype!r}")
+    return _TASK_OF_GROUP[group]
+
+
+@functools.lru_cache(maxsize=None)
+def _verifier(task: str):
+    from videossr.tasks import TASKS, get_task
+
+    return get_task(task) if task in TASKS else get_task(task_of_subtype(task))
+
+
+def score(task: str, completion: Any, answer: str, mode: Mode = "strict") -> float:
+    """The VIUBench metric of one reply, in ``[0, 1]``; ``task`` may also be a subtype name.
+
+    Example:
+        >>> score("object_counting", "3,1,5", "3,1,4")
+        0.6666666666666666
+    """
+    try:
+        return _verifier(task).score(completion, answer, mode)
+    except ValueError:
+        return 0.0
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return sum(values) / len(values) if values else None
+
+
+def aggregate(per_subtype: Mapping[str, Iterable[float]], decimals: int = 1) -> dict[str, Any]:
+    """Table 1 numbers from per-item scores grouped by subtype.
+
+    Returns ``{"subtypes": {name: %}, "tasks": {"counting"|"grounding"|"jigsaw": %}, "overall": %,
+    "counts": {name: n}}``. Task averages are means over their subtypes, and Overall is the plain mean
+    of the subtype scores (SPEC §7); all are computed unrounded, then rounded to ``decimals``.
+    Subtypes that are absent are left out of the averages (and reported as missing).
+    """
+    raw = {name: _mean(scores) for name, scores in per_subtype.items()}
+    raw = {k: v for k, v in raw.items() if v is not None}
+    counts = {name: len(list(v)) for name, v in per_subtype.items()}
+
+    def pct(x: float | None) -> float | None:
+        return None if x is None else round(100.0 * x, decimals)
+
+    tasks = {g: _mean(raw[s] for s in subs if s in raw) for g, subs in TASK_GROUPS.items()}
+    ordered = [s for s in VIUBENCH_SUBTYPES if s in raw] + sorted(s for s in raw if s not in VIUBENCH_SUBTYPES)
+    bench = [raw[s] for s in VIUBENCH_SUBTYPES if s in raw]
+    return {
+        "subtypes": {s: pct(raw[s]) for s in ordered},
+        "tasks": {g: pct(v) for g, v in tasks.items()},
+        "overall": pct(_mean(bench)),
+        "counts": counts,
+        "missing": [s for s in VIUBENCH_SUBTYPES if s not in raw],
+    }
+
+
+def table1_row(result: Mapping[str, Any]) -> list[float | None]:
+    """An ``aggregate`` result as the 13 numbers of a Table 1 row."""
+    return [
+        *(result["subtypes"].get(s) for s in VIUBENCH_SUBTYPES),
+        *(result["tasks"].get(g) for g in TASK_GROUPS),
+        result.get("overall"),
+    ]

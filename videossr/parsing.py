@@ -127,8 +127,8 @@ def parse_interval(completion: Any, mode: Mode = "strict") -> tuple[float, float
 
 # ---- counting -------------------------------------------------------------------------------------
 _LABELLED = [
-    re.compile(r"(\d+)\s*(circle|square|triangle)s?\b", re.IGNORECASE),
-    re.compile(r"\b(circle|square|triangle)s?\s*(?::|=|-|—|is|are)?\s*(\d+)", re.IGNORECASE),
+    re.compile(r"(\d+)[ \t]*(circle|square|triangle)s?\b", re.IGNORECASE),
+    re.compile(r"\b(circle|square|triangle)s?[ \t]*(?::|=|-|—|is|are)?[ \t]*(\d+)", re.IGNORECASE),
 ]
 _TRIPLE = re.compile(r"(\d+)\s*[,;/ ]\s*(\d+)\s*[,;/ ]\s*(\d+)")
 
@@ -152,15 +152,21 @@ def parse_counts(completion: Any, mode: Mode = "strict") -> tuple[int, int, int]
                 return None
             return int(ints[0]), int(ints[1]), int(ints[2])
         final = extract_final(text)
-        labelled: dict[str, set[int]] = {s: set() for s in SHAPES}
-        for m in _LABELLED[0].finditer(final):
-            labelled[m.group(2).lower()].add(int(m.group(1)))
-        for m in _LABELLED[1].finditer(final):
-            labelled[m.group(1).lower()].add(int(m.group(2)))
-        if all(len(v) == 1 for v in labelled.values()):
-            return tuple(next(iter(labelled[s])) for s in SHAPES)  # type: ignore[return-value]
-        if any(len(v) > 1 for v in labelled.values()):
-            return None  # two counts for one shape: hedging
+        # Labelled counts, in either word order ("3 circles" or "circles: 3"). Each style is read on
+        # its own; a style that gives one shape two different counts is hedging.
+        styles = []
+        for pattern, num_group, shape_group in ((_LABELLED[0], 1, 2), (_LABELLED[1], 2, 1)):
+            labelled: dict[str, set[int]] = {s: set() for s in SHAPES}
+            for m in pattern.finditer(final):
+                labelled[m.group(shape_group).lower()].add(int(m.group(num_group)))
+            if any(len(v) > 1 for v in labelled.values()):
+                return None
+            if all(len(v) == 1 for v in labelled.values()):
+                styles.append(tuple(next(iter(labelled[s])) for s in SHAPES))
+        if len(set(styles)) == 1:
+            return styles[0]  # type: ignore[return-value]
+        if len(set(styles)) > 1:
+            return None
         ints = re.findall(r"\d+", final)
         if len(ints) == 3:
             return int(ints[0]), int(ints[1]), int(ints[2])

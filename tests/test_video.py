@@ -1,0 +1,129 @@
+"""Frame sampling and decoding on real and synthesized videos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from videossr import VideoError, load_clip
+from videossr.video import fit_size, sample_indices, write_mp4
+
+
+def test_sample_indices_follow_the_paper():
+    idx = sample_indices(200)
+    assert len(idx) == 48
+    assert idx[0] == 10  # the 5% mark
+    assert np.all(np.diff(idx) == 3)  # (190 - 10) // 48 = 3
+    assert idx[-1] < 190  # never past the 95% mark
+    idx = sample_indices(1000)
+    assert idx[0] == 50 and np.all(np.diff(idx) == 18) and idx[-1] < 950
+
+
+def test_sample_indices_rejects_short_spans():
+    with pytest.raises(ValueError, match="need 48"):
+        sample_indices(52)  # frames 2..48 (5% = 2.6, 95% = 49.4): 47 eligible
+    assert len(sample_indices(53)) == 48  # frames 2..49: exactly 48
+
+
+def test_fit_size_bounds_and_aspect():
+    h, w = fit_size(1080, 1920, 256 * 256)
+    assert h * w <= 256 * 256 and h % 2 == 0 and w % 2 == 0
+    assert abs(w / h - 1920 / 1080) < 0.03
+    h, w = fit_size(60, 80, 256 * 256)  # tiny videos are upscaled to at least 128x128 pixels
+    assert h * w >= 128 * 128 and h * w <= 256 * 256
+    assert fit_size(240, 320, None) == (240, 320)
+
+
+def test_real_video_clip(real_video):
+    clip = load_clip(real_video, max_pixels=256 * 256)
+    assert clip.frames.shape[0] == 48 and clip.frames.dtype == np.uint8 and clip.frames.shape[-1] == 3
+    assert clip.frames.shape[1] * clip.frames.shape[2] <= 256 * 256
+    assert clip.fps == pytest.approx(48 / clip.duration)
+    assert clip.duration == pytest.approx(clip.num_source_frames / clip.source_fps)
+    assert list(clip.frame_indices) == list(sample_indices(clip.num_source_frames))
+    meta = clip.video_metadata()
+    assert meta["total_num_frames"] == 48 and meta["fps"] == pytest.approx(clip.fps)
+
+
+def test_decoding_is_frame_accurate(real_video):
+    """The frames are exactly the sampled source frames (checked against a sequential decode)."""
+    import cv2
+
+    clip = load_clip(real_video)
+    cap = cv2.VideoCapture(str(real_video))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame[..., ::-1])
+    cap.release()
+    for k in (0, 17, 47):
+        ref = frames[int(clip.frame_indices[k])].astype(int)
+        assert np.abs(clip.frames[k].astype(int) - ref).mean() < 3.0  # same frame, decoder rounding only
+    assert np.abs(clip.frames[1].astype(int) - frames[int(clip.frame_indices[1]) + 2].astype(int)).mean() > 0
+
+
+@pytest.mark.parametrize("name", ["base.mp4", "base.webm", "base.mkv", "base.avi", "base.mov", "odd.mp4", "gray.mkv"])
+def test_containers_and_odd_inputs(synthetic_videos, name):
+    clip = load_clip(synthetic_videos[name], max_pixels=256 * 256)
+    assert clip.frames.shape[0] == 48 and clip.frames.shape[-1] == 3
+    assert clip.frames.shape[1] % 2 == 0 and clip.frames.shape[2] % 2 == 0
+    assert clip.fps == pytest.approx(12.0, rel=0.02)  # 48 frames over 4 seconds
+
+
+def test_vertical_video_keeps_its_orientation(synthetic_videos):
+    clip = load_clip(synthetic_videos["vertical.mp4"])
+    assert clip.frames.shape[1] > clip.frames.shape[2]
+
+
+def test_rotation_metadata_is_applied(synthetic_videos):
+    clip = load_clip(synthetic_videos["rotated.mp4"])
+    assert clip.frames.shape[1:3] == (320, 240)  # a 320x240 stream shown a quarter turn rotated
+
+
+def test_variable_frame_rate_uses_real_timestamps(synthetic_videos):
+    clip = load_clip(synthetic_videos["vfr.mp4"])
+    # 4 s of content: 20 frames in the first half, 80 in the second. A decoder that trusted the frame
+    # count would sample mostly the second half; the constant-rate resampling keeps time uniform.
+    assert clip.duration == pytest.approx(4.0, abs=0.2)
+    assert clip.fps == pytest.approx(12.0, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("empty.mp4", "empty"),
+        ("garbage.mp4", "unreadable"),
+        ("short.mp4", "too_short"),
+        ("audio_only.mp4", "no_video_stream"),
+        ("truncated.mp4", "truncated"),
+    ],
+)
+def test_bad_videos_raise_clear_errors(synthetic_videos, name, reason):
+    with pytest.raises(VideoError) as info:
+        load_clip(synthetic_videos[name])
+    assert info.value.reason == reason
+    assert str(synthetic_videos[name]) in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(VideoError, match="missing"):
+        load_clip(tmp_path / "nope.mp4")
+    with pytest.raises(VideoError, match="not_a_file"):
+        load_clip(tmp_path)
+
+
+def test_write_mp4_roundtrip(tmp_path, clip):
+    path = write_mp4(clip.frames, clip.fps, tmp_path / "x.mp4")
+    back = load_clip(path, num_frames=40)
+    assert back.source_fps == pytest.approx(clip.fps, rel=0.01)
+    assert back.num_source_frames == 48
+    assert not list(tmp_path.glob("*.part*"))
+
+
+def test_write_mp4_pads_odd_sizes(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 255, size=(60, 33, 47, 3), dtype=np.uint8)
+    path = write_mp4(frames, 10.0, tmp_path / "odd.mp4")
+    back = load_clip(path, max_pixels=None, min_pixels=None)
+    assert back.frames.shape[1:3] == (34, 48)

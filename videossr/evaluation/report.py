@@ -1,0 +1,155 @@
+"""Reports of benchmark runs: Table 1 in Markdown, per-subtype bar plots, and side-by-side comparison."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from videossr.metrics import PAPER_TABLE1, TABLE1_COLUMNS, VIUBENCH_SUBTYPES, table1_row
+
+#: Paper rows drawn next to a run in the plot (all rows go in the table).
+PLOT_PAPER_MODELS = ("Random guess", "Qwen2.5-VL-7B-Instruct", "Qwen3-VL-8B-Instruct", "GPT-5", "VideoSSR-8B")
+
+#: Settings worth flagging when runs being compared differ in them.
+_COMPARED_SETTINGS = (
+    ("scoring", "mode"),
+    ("benchmark", "data"),
+    ("benchmark", "configs"),
+    ("benchmark", "split"),
+    ("benchmark", "limit"),
+    ("inputs", "frames_per_clip"),
+    ("inputs", "max_frame_pixels"),
+    ("versions", "videossr"),
+)
+
+
+def load_results(path: str | os.PathLike) -> dict[str, Any]:
+    """A ``results.json`` (or the folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no results at {path}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def _row(name: str, values: Sequence[float | None], bold: bool = False) -> str:
+    cells = [_fmt(v) for v in values]
+    if bold:
+        name = f"**{name}**"
+        cells = [f"**{c}**" if c != "–" else c for c in cells]
+    return "| " + " | ".join([name, *cells]) + " |"
+
+
+def table1_markdown(
+    runs: Sequence[dict[str, Any]],
+    paper: bool | Sequence[str] = True,
+    title: str | None = None,
+) -> str:
+    """Table 1 of the paper with the runs' rows below the paper's.
+
+    Args:
+        runs: results dicts (as written to ``results.json``).
+        paper: ``True`` for every paper row, ``False`` for none, or the names of the rows to keep.
+        title: optional heading line.
+    """
+    header = "| Model | " + " | ".join(TABLE1_COLUMNS) + " |"
+    lines = [f"### {title}", ""] if title else []
+    lines += [header, "|" + "---|" * (len(TABLE1_COLUMNS) + 1)]
+    if paper:
+        names = list(PAPER_TABLE1) if paper is True else list(paper)
+        for name in names:
+            lines.append(_row(f"{name} (paper)", PAPER_TABLE1[name]))
+    for run in runs:
+        lines.append(_row(str(run.get("name") or run.get("model")), table1_row(run["scores"]), bold=True))
+    notes = []
+    for run in runs:
+        scores = run["scores"]
+        counts = scores.get("counts", {})
+        n = ", ".join(f"{s}={counts[s]}" for s in VIUBENCH_SUBTYPES if s in counts)
+        missing = scores.get("missing") or []
+        unparsed = sum((run.get("unparsed") or {}).values())
+        note = (
+            f"- **{run.get('name') or run.get('model')}**: parser mode `{run.get('scoring', {}).get('mode')}`, "
+            f"{run.get('num_items')} items ({n}), {unparsed} unparsable replies scored 0"
+        )
+        if missing:
+            note += f"; missing subtypes {missing} (left out of the averages)"
+        notes.append(note)
+    if notes:
+        lines += ["", *notes]
+    lines += [
+        "",
+        "Columns: counting easy/hard | grounding channel_swap, rotate180, zoom_out, mirror, shuffle | "
+        "jigsaw easy/hard | task averages | Overall (mean of the 9 subtypes). Percentages.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot_results(
+    runs: Sequence[dict[str, Any]],
+    path: str | os.PathLike,
+    paper_models: Sequence[str] = PLOT_PAPER_MODELS,
+) -> Path:
+    """Grouped bars per subtype (plus the task averages and Overall): the runs against paper models."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: never needs a display
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    series: list[tuple[str, list[float | None], bool]] = [
+        (f"{m} (paper)", list(PAPER_TABLE1[m]), False) for m in paper_models if m in PAPER_TABLE1
+    ]
+    series += [(str(r.get("name") or r.get("model")), table1_row(r["scores"]), True) for r in runs]
+    x = np.arange(len(TABLE1_COLUMNS))
+    width = 0.85 / max(1, len(series))
+    fig, ax = plt.subplots(figsize=(max(10, 1.1 * len(TABLE1_COLUMNS)), 4.8))
+    paper_colors = plt.cm.Greys(np.linspace(0.3, 0.75, max(1, len(series) - len(runs))))
+    run_colors = plt.cm.tab10(np.arange(len(runs)))
+    pi = ri = 0
+    for k, (name, values, is_run) in enumerate(series):
+        heights = [0.0 if v is None else v for v in values]
+        color = run_colors[ri] if is_run else paper_colors[pi]
+        if is_run:
+            ri += 1
+        else:
+            pi += 1
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, heights, width, label=name, color=color,
+               edgecolor="black" if is_run else "none", linewidth=0.6)  # fmt: skip
+    ax.axvline(8.5, color="0.6", linewidth=0.8, linestyle="--")  # subtypes | averages
+    ax.set_xticks(x, TABLE1_COLUMNS)
+    ax.set_ylabel("score (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("VIUBench: per-subtype scores against the paper's Table 1")
+    ax.legend(fontsize=7, ncol=2, loc="upper right", frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def compare_markdown(runs: Sequence[dict[str, Any]], paper: bool | Sequence[str] = False) -> str:
+    """Several runs side by side in Table 1's layout, with the settings in which they differ."""
+    text = table1_markdown(runs, paper=paper, title="Comparison")
+    differing = []
+    for section, key in _COMPARED_SETTINGS:
+        values = [json.dumps((r.get(section) or {}).get(key), sort_keys=True, default=str) for r in runs]
+        if len(set(values)) > 1:
+            differing.append(f"- `{section}.{key}`: " + " vs ".join(values))
+    backends = [json.dumps(r.get("backend"), sort_keys=True, default=str) for r in runs]
+    if differing:
+        text += "\nSettings that differ between these runs (scores may not be comparable):\n" + "\n".join(differing) + "\n"
+    elif len(set(backends)) == len(backends):
+        text += "\nAll runs share the data, parser mode and input settings; they differ in the model.\n"
+    return text

@@ -1,0 +1,372 @@
+"""Helpers of the GRPO recipe (``recipes/grpo.py``): data, model resolution, reward curves, model cards, Hub push.
+
+They live in the library, not in the recipe script, so the demo, the tests and other scripts share them.
+Heavy imports (torch, datasets, matplotlib, huggingface_hub) stay inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+# The VideoSSR-30K mix (SPEC §8): 12K grounding in four perturbations, 12K 6-clip jigsaw, 6K easy counting.
+VIDEOSSR_30K_MIX: dict[str, float] = {
+    "grounding_channel_swap": 1.0,
+    "grounding_rotate180": 1.0,
+    "grounding_zoom_out": 1.0,
+    "grounding_mirror": 1.0,
+    "jigsaw_easy": 4.0,
+    "counting_easy": 2.0,
+}
+
+TINY_PREFIX = "tiny:"
+
+
+# ---------------------------------------------------------------------------------------------- models
+def resolve_model_path(name_or_path: str, cache_dir: str | os.PathLike | None = None) -> str:
+    """Turn ``"tiny:qwen3_vl"`` / ``"tiny:qwen2_5_vl"`` into a built tiny model folder; other names pass through.
+
+    The tiny model is built once under ``cache_dir`` (default ``$VIDEOSSR_CACHE`` or ``~/.cache/videossr``)
+    and reused.
+    """
+    if not name_or_path.startswith(TINY_PREFIX):
+        return name_or_path
+    from videossr.tiny import build_tiny_model
+
+    arch = name_or_path[len(TINY_PREFIX) :] or "qwen3_vl"
+    root = Path(cache_dir or os.environ.get("VIDEOSSR_CACHE") or Path.home() / ".cache" / "videossr")
+    return str(build_tiny_model(root / f"tiny-{arch}", arch=arch))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------- data
+def parse_mix(mix: Sequence[str] | dict[str, float] | None) -> dict[str, float]:
+    """``["grounding_mirror:1", "jigsaw_easy:4"]`` (or a dict) as ``{subtype: weight}``; ``None``: VideoSSR-30K."""
+    if mix is None:
+        return dict(VIDEOSSR_30K_MIX)
+    if isinstance(mix, dict):
+        return {str(k): float(v) for k, v in mix.items()}
+    out: dict[str, float] = {}
+    for item in mix:
+        name, _, weight = str(item).partition(":")
+        out[name.strip()] = float(weight) if weight else 1.0
+    if not out or any(w < 0 for w in out.values()) or sum(out.values()) <= 0:
+        raise ValueError(f"invalid task mix {mix!r}")
+    return out
+
+
+def _subtype_plan(mix: dict[str, float], num_samples: int) -> list[str]:
+    """Deterministic subtype per sample in the mix's proportions (largest-remainder rounding), interleaved."""
+    total = sum(mix.values())
+    quotas = {k: num_samples * w / total for k, w in mix.items()}
+    counts = {k: int(math.floor(q)) for k, q in quotas.items()}
+    for k in sorted(quotas, key=lambda k: quotas[k] - counts[k], reverse=True)[: num_samples - sum(counts.values())]:
+        counts[k] += 1
+    # Interleave (round-robin by remaining count) so any prefix of the stream is already mixed.
+    plan: list[str] = []
+    left = dict(counts)
+    while len(plan) < num_samples:
+        for k in sorted(left, key=lambda k: -left[k]):
+            if left[k] > 0:
+                plan.append(k)
+                left[k] -= 1
+    return plan[:num_samples]
+
+
+def iter_online_rows(
+    videos: Sequence[str | os.PathLike],
+    num_samples: int,
+    mix: dict[str, float] | None = None,
+    seed: int = 0,
+    num_frames: int = 48,
+    max_pixels: int | None = 256 * 256,
+    min_pixels: int | None = 128 * 128,
+) -> Iterator[dict[str, Any]]:
+    """Generate dataset rows on the fly from raw videos (the CONTRACT row schema).
+
+    Each sample takes the next video in a fixed order, so consecutive samples use different videos; a video
+    that cannot be used (too short, undecodable) is skipped with a warning, never silently.
+    """
+    import warnings
+
+    from videossr.errors import VideoError
+    from videossr.rows import sample_to_row
+    from videossr.tasks import task_for_subtype
+    from videossr.video import load_clip
+
+    if not videos:
+        raise ValueError("no videos to generate from")
+    plan = _subtype_plan(parse_mix(mix), num_samples)
+    clips: dict[int, Any] = {}
+    bad: set[int] = set()
+
+    def clip_at(i: int):
+        # A tiny cache: the swap perturbation reads the next video too, and small folders cycle.
+        if i not in clips:
+            if len(clips) >= 4:
+                clips.pop(next(iter(clips)))
+            clips[i] = load_clip(videos[i], num_frames=num_frames, max_pixels=max_pixels, min_pixels=min_pixels)
+        return clips[i]
+
+    produced, cursor, attempts = 0, 0, 0
+    while produced < num_samples:
+        if len(bad) == len(videos):
+            raise ValueError("none of the videos could be used: " + ", ".join(map(str, videos)))
+        index = cursor % len(videos)
+        cursor += 1
+        if index in bad:
+            continue
+        attempts += 1
+        subtype = plan[produced]
+        sample_seed = seed * 1_000_003 + produced
+        try:
+            clip = clip_at(index)
+            task = task_for_subtype(subtype)
+            other = None
+            # Only the cross-video swap perturbation reads a second video (a random perturbation may be it).
+            if subtype in ("grounding", "grounding_swap") and len(videos) > 1:
+                other = clip_at((index + 1) % len(videos))
+            sample = task.generate(clip, seed=sample_seed, other=other)
+        except VideoError as err:
+            warnings.warn(f"skipping {videos[index]}: {err}", stacklevel=2)
+            bad.add(index)
+            continue
+        yield sample_to_row(sample, id=f"{subtype}-{produced:06d}")
+        produced += 1
+
+
+def online_dataset(
+    video_dir: str | None,
+    num_samples: int,
+    mix: Sequence[str] | dict[str, float] | None = None,
+    seed: int = 0,
+    num_frames: int = 48,
+    max_pixels: int | None = 256 * 256,
+    streaming: bool = False,
+):
+    """A dataset generated from a folder of videos (``None`` or ``"samples"``: the videos shipped by
+    installed packages, ``videossr.video.sample_videos()``).
+
+    Uses the datasets area's ``videossr.data.streaming`` when it exists, else the generator above. With
+    ``streaming=True`` an ``IterableDataset`` (generated while training), else an in-memory ``Dataset``.
+    """
+    from datasets import Dataset, IterableDataset
+
+    from videossr.video import list_videos, sample_videos
+
+    videos = sample_videos() if video_dir in (None, "", "samples") else list_videos(video_dir)
+    kwargs = {
+        "videos": [str(v) for v in videos],
+        "num_samples": int(num_samples),
+        "mix": parse_mix(mix),
+        "seed": int(seed),
+        "num_frames": int(num_frames),
+        "max_pixels": max_pixels,
+    }
+    if streaming:
+        return IterableDataset.from_generator(_generate_rows, gen_kwargs=kwargs)
+    return Dataset.from_list(list(iter_online_rows(**kwargs)))
+
+
+def _generate_rows(**kwargs: Any) -> Iterator[dict[str, Any]]:
+    yield from iter_online_rows(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------- curves
+def reward_history(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """``{metric: [(step, value), ...]}`` for the reward metrics (``reward`` and ``rewards/<name>/mean``)."""
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for entry in log_history:
+        step = entry.get("step")
+        if step is None:
+            continue
+        for key, value in entry.items():
+            if key == "reward" or (key.startswith("rewards/") and key.endswith("/mean")):
+                if isinstance(value, (int, float)) and not math.isnan(float(value)):
+                    curves.setdefault(key, []).append((int(step), float(value)))
+    return curves
+
+
+def plot_reward_curve(log_history: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = "") -> Path | None:
+    """Write a PNG of the mean reward (and each reward function's mean) against the step.
+
+    Returns the path, or ``None`` when the log has no reward yet.
+    """
+    curves = reward_history(log_history)
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
+    for key in sorted(curves, key=lambda k: (k != "reward", k)):
+        steps, values = zip(*curves[key])
+        label = "mean reward" if key == "reward" else key.removeprefix("rewards/").removesuffix("/mean")
+        ax.plot(steps, values, marker="o" if len(steps) < 30 else None, lw=2 if key == "reward" else 1, label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("reward")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "GRPO reward")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- model card
+def write_model_card(
+    output_dir: str | os.PathLike,
+    base_model: str,
+    dataset: str | None,
+    recipe: dict[str, Any] | str | None = None,
+    log_history: Sequence[dict[str, Any]] | None = None,
+    viubench: dict[str, Any] | None = None,
+    hub_model_id: str | None = None,
+) -> Path:
+    """Write ``README.md`` (a Hub model card) into ``output_dir``: base model, dataset, recipe, reward curve,
+    and VIUBench results when given (or found as ``viubench.json`` in ``output_dir``).
+    """
+    from huggingface_hub import ModelCard, ModelCardData
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if viubench is None and (out / "viubench.json").is_file():
+        viubench = json.loads((out / "viubench.json").read_text())
+    curve = None
+    if log_history:
+        curve = plot_reward_curve(log_history, out / "reward_curve.png", title=hub_model_id or out.name)
+    local_base = base_model.startswith(TINY_PREFIX) or Path(base_model).exists()
+    data = ModelCardData(
+        base_model=None if local_base else base_model,
+        datasets=[dataset] if dataset and not Path(dataset).exists() else None,
+        library_name="transformers",
+        pipeline_tag="image-text-to-text",
+        tags=["videossr", "grpo", "trl", "video", "reinforcement-learning"],
+        license="apache-2.0",
+    )
+    lines = [
+        f"# {hub_model_id or out.name}",
+        "",
+        f"Fine-tuned from `{base_model}` with GRPO on VideoSSR self-supervised video tasks "
+        "(anomaly grounding, object counting, temporal jigsaw) using the `videossr` package "
+        "(`recipes/grpo.py`, TRL with the `videossr.trl_video` video bridge: frames reach the model as videos "
+        "at their real frame rate in generation and in every loss pass).",
+        "",
+        f"- **Base model:** `{base_model}`",
+        f"- **Training data:** `{dataset or 'generated online from raw videos'}`",
+    ]
+    final = reward_history(log_history or []).get("reward")
+    if final:
+        lines.append(f"- **Mean reward:** {final[0][1]:.3f} at step {final[0][0]} -> {final[-1][1]:.3f} at step {final[-1][0]}")
+    if curve is not None:
+        lines += ["", "## Reward curve", "", "![reward curve](reward_curve.png)"]
+    if viubench:
+        lines += ["", "## VIUBench", "", "| metric | score |", "| --- | --- |"]
+        lines += [f"| {k} | {v} |" for k, v in viubench.items()]
+    if recipe:
+        text = recipe if isinstance(recipe, str) else _yaml_dump(recipe)
+        lines += ["", "## Recipe", "", "```yaml", text.rstrip(), "```"]
+    lines += [
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from transformers import AutoModelForImageTextToText, AutoProcessor",
+        f'model = AutoModelForImageTextToText.from_pretrained("{hub_model_id or out}")',
+        f'processor = AutoProcessor.from_pretrained("{hub_model_id or out}")',
+        "```",
+    ]
+    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
+    path = out / "README.md"
+    card.save(path)
+    return path
+
+
+def _yaml_dump(obj: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(obj, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------- Hub
+# Training state a model repo does not need (optimizer and RNG states are gigabytes at 8B).
+PUSH_IGNORE = [
+    "checkpoint-*",
+    "*.pt",
+    "*.pth",
+    "optimizer*",
+    "scheduler*",
+    "rng_state*",
+    "runs/*",
+    "wandb/*",
+]
+
+
+def push_checkpoint(
+    output_dir: str | os.PathLike,
+    repo_id: str,
+    *,
+    private: bool | None = None,
+    revision: str | None = None,
+    commit_message: str = "VideoSSR GRPO checkpoint",
+    token: str | None = None,
+    api: Any = None,
+) -> Any:
+    """Create ``repo_id`` if needed and upload the final checkpoint folder (weights, processor, card, curve).
+
+    ``api`` defaults to ``huggingface_hub.HfApi(token=token)``; tests pass a stand-in to check what would be
+    uploaded without network.
+    """
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+    folder = Path(output_dir)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} holds no saved model (config.json missing)")
+    api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
+    return api.upload_folder(
+        repo_id=repo_id,
+        repo_type="model",
+        folder_path=str(folder),
+        revision=revision,
+        commit_message=commit_message,
+        ignore_patterns=PUSH_IGNORE,
+    )
+
+
+def files_to_push(output_dir: str | os.PathLike) -> list[str]:
+    """The files :func:`push_checkpoint` uploads (relative paths), applying its ignore patterns."""
+    from fnmatch import fnmatch
+
+    root = Path(output_dir)
+    files = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if any(fnmatch(rel, pat) or fnmatch(rel.split("/")[0], pat) for pat in PUSH_IGNORE):
+            continue
+        files.append(rel)
+    return files
+
+
+__all__ = [
+    "VIDEOSSR_30K_MIX",
+    "files_to_push",
+    "iter_online_rows",
+    "online_dataset",
+    "parse_mix",
+    "plot_reward_curve",
+    "push_checkpoint",
+    "resolve_model_path",
+    "reward_history",
+    "write_model_card",
+]

@@ -1,0 +1,521 @@
+"""Video GRPO on TRL: a bridge over TRL 1.16's image-only multimodal path.
+
+Why this module exists
+----------------------
+TRL's ``GRPOTrainer`` (1.16.0) understands images but not videos (upstream issues huggingface/trl#5373 and
+#4144). A video placed in a prompt is rendered during generation, yet the log-prob passes (old policy,
+reference model, and the loss itself) receive no ``pixel_values_videos`` / ``video_grid_thw``: the video pad
+tokens are embedded as ordinary text, M-RoPE falls back to 1-D positions, and the policy is optimised on
+inputs it never generated from. Nothing fails; training is silently wrong.
+
+:class:`VideoGRPOTrainer` closes the gap with a handful of narrow overrides:
+
+* ``_generate_and_score_completions``: before TRL's own logic runs, each row's clips are processed once
+  (``do_sample_frames=False`` plus ``video_metadata`` at the clip's real fps, so Qwen3-VL prints the right
+  ``<t seconds>`` timestamps and Qwen2.5-VL gets the right absolute time ids). The resulting visual tensors
+  are kept **per row** in the returned batch, so TRL's shuffle and ``steps_per_generation`` split move them
+  together with their completions; no flat tensor ever has to be re-sliced by guesswork.
+* ``_tokenize_prompts``: hands TRL the prompt ids and video tensors computed above, so generation sees
+  exactly the tokens and pixels the loss will see.
+* ``_get_per_token_logps_and_entropies``: when a video batch is active, runs the scoring forward with the
+  rows' videos (concatenated per micro-batch, ``mm_token_type_ids`` rebuilt from the ids) instead of TRL's
+  image-only argument list. Old-policy, reference and loss passes all go through it.
+* ``_compute_loss``: activates the micro-batch's videos around TRL's loss.
+
+Everything else (advantages, KL, clipping, logging, distributed setup) is TRL's. The bridge is tested against
+exactly ``trl==1.16.0`` (see :data:`TESTED_TRL_VERSIONS`); other versions raise at construction because the
+overridden private methods are not a stable API.
+
+Frames as images
+----------------
+``video_mode="images"`` turns every clip into its frames, each preceded by a ``<t seconds>`` text label, and
+feeds them through TRL's (working) image path. Use it for models without a video path; on Qwen-VL it costs
+about twice the visual tokens because the 2-frame temporal patch merge is lost.
+
+Dataset rows
+------------
+Rows follow the project's row schema (``docs/CONTRACT.md``): ``prompt`` is a conversation whose user content
+has ``{"type": "video"}`` placeholders, ``videos`` holds the clips (each a list of PIL frames or a
+``(T, H, W, 3)`` uint8 array), ``fps`` is the frame rate of every clip on the virtual timeline. Other columns
+(``answer``, ``task``...) reach the reward functions untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import trl
+from trl import GRPOTrainer
+
+TESTED_TRL_VERSIONS: tuple[str, ...] = ("1.16.0",)
+"""TRL versions whose private ``GRPOTrainer`` methods this bridge was written and tested against."""
+
+VideoMode = Literal["video", "images"]
+
+# Keys under which the per-row visual tensors travel inside TRL's batch dict.
+_PIXELS = "videossr_pixel_values_videos"
+_GRID = "videossr_video_grid_thw"
+_SECONDS = "videossr_second_per_grid_ts"
+
+
+def check_trl_version(version: str | None = None) -> None:
+    """Raise a clear error when the installed TRL is not one the bridge was tested against.
+
+    Set ``VIDEOSSR_UNSAFE_TRL=1`` to try another version at your own risk (the tests in
+    ``tests/test_trl_video.py`` tell whether the video still reaches the loss).
+    """
+    version = version or trl.__version__
+    if version in TESTED_TRL_VERSIONS or os.environ.get("VIDEOSSR_UNSAFE_TRL") == "1":
+        return
+    raise RuntimeError(
+        f"videossr.trl_video bridges private methods of TRL's GRPOTrainer and is tested with trl=="
+        f"{' / '.join(TESTED_TRL_VERSIONS)}; found trl=={version}. Install `trl==1.16.0` (pinned in the "
+        "`train` extra), or set VIDEOSSR_UNSAFE_TRL=1 and run tests/test_trl_video.py to check this version."
+    )
+
+
+def video_metadata(num_frames: int, fps: float) -> dict[str, Any]:
+    """transformers ``VideoMetadata`` fields for ``num_frames`` frames already sampled at ``fps``."""
+    return {
+        "total_num_frames": int(num_frames),
+        "fps": float(fps),
+        "duration": float(num_frames) / float(fps),
+        "frames_indices": list(range(int(num_frames))),
+    }
+
+
+def clip_to_array(clip: Any) -> np.ndarray:
+    """A clip (PIL frames, encoded-frame dicts, arrays, or a ``(T, H, W, 3)`` array) as uint8 ``(T, H, W, 3)``."""
+    if isinstance(clip, np.ndarray) and clip.ndim == 4:
+        array = clip
+    elif isinstance(clip, torch.Tensor):
+        array = clip.cpu().numpy()
+    else:
+        # Frames as stored by the datasets area: PIL images, {"bytes", "path"} dicts, bytes or arrays.
+        from videossr.rows import decode_frame
+
+        array = np.stack([decode_frame(np.asarray(f) if isinstance(f, list) else f) for f in clip])
+    if array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(f"a clip must have shape (T, H, W, 3); got {array.shape}")
+    return array.astype(np.uint8, copy=False)
+
+
+def count_video_parts(prompt: Sequence[dict[str, Any]]) -> int:
+    """Number of ``{"type": "video"}`` parts in a conversation."""
+    return sum(
+        1
+        for message in prompt
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if isinstance(part, dict) and part.get("type") == "video"
+    )
+
+
+def clean_prompt(prompt: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop the ``None`` fields Arrow adds to content parts (``{"type": "video", "text": None}``)."""
+    cleaned = []
+    for message in prompt:
+        content = message.get("content")
+        if isinstance(content, list):
+            content = [{k: v for k, v in part.items() if v is not None} for part in content]
+        cleaned.append({**message, "content": content})
+    return cleaned
+
+
+def frames_as_images_prompt(
+    prompt: Sequence[dict[str, Any]], clips: Sequence[np.ndarray], fps: float
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Rewrite each video placeholder as its frames, each preceded by its ``<t seconds>`` label.
+
+    Returns the new conversation (image placeholders) and the flat list of PIL frames in prompt order.
+    """
+    from PIL import Image
+
+    clip_iter = iter(clips)
+    images: list[Any] = []
+    new_prompt = []
+    for message in clean_prompt(prompt):
+        content = message.get("content")
+        if not isinstance(content, list):
+            new_prompt.append(message)
+            continue
+        parts: list[dict[str, Any]] = []
+        for part in content:
+            if part.get("type") != "video":
+                parts.append(part)
+                continue
+            clip = next(clip_iter)
+            for i, frame in enumerate(clip):
+                # Keep the timeline the video path would have given (Qwen3-VL style labels).
+                parts.append({"type": "text", "text": f"<{i / fps:.1f} seconds>"})
+                parts.append({"type": "image"})
+                images.append(Image.fromarray(frame))
+        new_prompt.append({**message, "content": parts})
+    return new_prompt, images
+
+
+@dataclass
+class RowVideoInputs:
+    """One row's prompt, tokenised together with its clips.
+
+    Attributes:
+        prompt_ids: prompt token ids (no padding), video placeholders expanded.
+        pixel_values_videos: the processor's flattened patches of all the row's clips, in prompt order.
+        video_grid_thw: ``(num_clips, 3)`` temporal/height/width patch grid of each clip.
+        second_per_grid_ts: seconds per temporal patch of each clip (Qwen2.5-VL time ids), or ``None``.
+    """
+
+    prompt_ids: list[int]
+    pixel_values_videos: torch.Tensor
+    video_grid_thw: torch.Tensor
+    second_per_grid_ts: torch.Tensor | None = None
+
+
+def video_size_kwargs(
+    video_processor: Any, num_frames: int, max_pixels: int | None, min_pixels: int | None
+) -> dict[str, Any]:
+    """``size`` override that bounds each frame to ``[min_pixels, max_pixels]`` pixels (area).
+
+    Qwen3-VL's video processor bounds the pixels of the whole clip (frames x height x width), Qwen2-VL's and
+    Qwen2.5-VL's bound each frame; this helper hides the difference.
+    """
+    if max_pixels is None and min_pixels is None:
+        return {}
+    size = dict(getattr(video_processor, "size", None) or {})
+    per_clip = type(video_processor).__name__.startswith("Qwen3VL")
+    scale = num_frames if per_clip else 1
+    if max_pixels is not None:
+        size["longest_edge"] = int(max_pixels) * scale
+    if min_pixels is not None:
+        size["shortest_edge"] = int(min_pixels) * scale
+    kwargs: dict[str, Any] = {"size": size}
+    if hasattr(video_processor, "cap_pixels_per_frame"):
+        # Keep the stated per-frame budget exact (the processor's optional cap would change it).
+        kwargs["cap_pixels_per_frame"] = False
+    return kwargs
+
+
+def process_row_videos(
+    processor: Any,
+    prompt: Sequence[dict[str, Any]],
+    clips: Sequence[np.ndarray],
+    fps: float,
+    *,
+    chat_template: str | None = None,
+    chat_template_kwargs: dict[str, Any] | None = None,
+    max_pixels: int | None = None,
+    min_pixels: int | None = None,
+) -> RowVideoInputs:
+    """Tokenise one conversation with its clips as videos at their real frame rate.
+
+    The clips are passed pre-sampled (``do_sample_frames=False``) with ``video_metadata`` at ``fps``: without
+    it Qwen3-VL resamples to 2 fps and both Qwen models assume 24 fps for timing.
+    """
+    prompt = clean_prompt(prompt)
+    n_parts = count_video_parts(prompt)
+    if n_parts != len(clips):
+        raise ValueError(f"the prompt has {n_parts} video placeholders but the row has {len(clips)} clips")
+    text = processor.apply_chat_template(
+        prompt,
+        chat_template=chat_template,
+        add_generation_prompt=True,
+        tokenize=False,
+        **(chat_template_kwargs or {}),
+    )
+    metadata = [video_metadata(len(clip), fps) for clip in clips]
+    frames = clips[0].shape[0] if clips else 0
+    size_kwargs = video_size_kwargs(processor.video_processor, frames, max_pixels, min_pixels)
+    out = processor(
+        text=[text],
+        videos=list(clips),
+        video_metadata=metadata,
+        do_sample_frames=False,
+        return_tensors="pt",
+        **size_kwargs,
+    )
+    seconds = out.get("second_per_grid_ts")
+    if seconds is not None:
+        seconds = torch.as_tensor(seconds, dtype=torch.float32).reshape(-1)
+    return RowVideoInputs(
+        prompt_ids=out["input_ids"][0].tolist(),
+        pixel_values_videos=out["pixel_values_videos"],
+        video_grid_thw=out["video_grid_thw"],
+        second_per_grid_ts=seconds,
+    )
+
+
+def _concat_rows(rows: Sequence[torch.Tensor], device: torch.device | None = None) -> torch.Tensor:
+    tensor = torch.cat(list(rows), dim=0)
+    return tensor.to(device) if device is not None else tensor
+
+
+class VideoGRPOTrainer(GRPOTrainer):
+    """``trl.GRPOTrainer`` whose prompts' videos reach the model as videos in every pass.
+
+    Args:
+        *args, **kwargs: as for :class:`trl.GRPOTrainer`. ``processing_class`` must be a multimodal processor
+            with a video processor (Qwen2-VL, Qwen2.5-VL, Qwen3-VL family) when ``video_mode="video"``.
+        video_mode: ``"video"`` (default): clips go through the model's video path with their real fps.
+            ``"images"``: each frame becomes an image, labelled with its timestamp (TRL's image path).
+        video_max_pixels: per-frame pixel budget (area) passed to the video processor, e.g. ``256 * 256``
+            for the paper's training set. ``None`` keeps the processor's own bounds.
+        video_min_pixels: per-frame lower bound, ``None`` keeps the processor's.
+
+    Example::
+
+        trainer = VideoGRPOTrainer(
+            model="Qwen/Qwen3-VL-8B-Instruct",
+            reward_funcs=[REWARD_FUNCS["grounding"], REWARD_FUNCS["jigsaw"], REWARD_FUNCS["counting"]],
+            args=GRPOConfig(...),
+            train_dataset=load_dataset("videossr/VideoSSR-30K", split="train"),
+            video_max_pixels=256 * 256,
+        )
+        trainer.train()
+    """
+
+    _tag_names = ["trl", "grpo", "videossr"]
+
+    def __init__(
+        self,
+        *args: Any,
+        video_mode: VideoMode = "video",
+        video_max_pixels: int | None = None,
+        video_min_pixels: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        check_trl_version()
+        if video_mode not in ("video", "images"):
+            raise ValueError(f"video_mode must be 'video' or 'images', got {video_mode!r}")
+        self.video_mode: VideoMode = video_mode
+        self.video_max_pixels = video_max_pixels
+        self.video_min_pixels = video_min_pixels
+        # Per-row video inputs of the generation batch being prepared (read by `_tokenize_prompts`).
+        self._pending_rows: list[RowVideoInputs] | None = None
+        # Videos of the batch whose log-probs are being computed (read by the scoring pass).
+        self._active_videos: dict[str, list[torch.Tensor]] | None = None
+        self._video_token_id: int | None = None
+        self._image_token_id: int | None = None
+        super().__init__(*args, **kwargs)
+
+        args_ = self.args
+        if self.use_vllm and video_mode == "video":
+            raise ValueError(
+                "TRL 1.16's vLLM generation only carries images; use transformers generation (use_vllm=False) "
+                "or video_mode='images'."
+            )
+        if self.tools:
+            raise ValueError("tool calling is not supported together with video prompts by this bridge")
+        if getattr(args_, "use_liger_kernel", False):
+            raise ValueError("the Liger GRPO loss computes log-probs without the video inputs; disable it")
+        if video_mode == "video":
+            if not self._is_vlm or getattr(self.processing_class, "video_processor", None) is None:
+                raise ValueError(
+                    "video_mode='video' needs a processor with a video processor (e.g. Qwen3-VL)"
+                )
+            config = self.model.config
+            self._video_token_id = getattr(config, "video_token_id", None)
+            self._image_token_id = getattr(config, "image_token_id", None)
+            # A sampled visual pad token would no longer match the visual features in the scoring pass; TRL
+            # already suppresses the image pad, add the video pad (and both if the model names them).
+            generation_kwargs = getattr(self, "generation_kwargs", None)
+            suppress = list((generation_kwargs or {}).get("suppress_tokens") or [])
+            for token_id in (self._image_token_id, self._video_token_id):
+                if token_id is not None and token_id not in suppress:
+                    suppress.append(token_id)
+            if suppress and generation_kwargs is not None and hasattr(self, "generation_config"):
+                self.generation_kwargs["suppress_tokens"] = suppress
+                self.generation_config.suppress_tokens = suppress
+
+    # ------------------------------------------------------------------ columns
+    def _set_signature_columns_if_needed(self) -> None:
+        # Keep the video columns even when `remove_unused_columns=True`.
+        if self._signature_columns is None:
+            self._signature_columns = ["prompt", "image", "images", "videos", "fps"]
+
+    # ------------------------------------------------------------------ batch preparation
+    def _row_video_inputs(self, inputs: list[dict[str, Any]]) -> list[RowVideoInputs]:
+        """Process every row's clips; rows repeated for the group share one processed copy."""
+        cache: dict[Any, RowVideoInputs] = {}
+        rows: list[RowVideoInputs] = []
+        for row in inputs:
+            clips = [clip_to_array(c) for c in row.get("videos") or []]
+            fps = float(row["fps"])
+            key = (row.get("id"), fps) if row.get("id") is not None else None
+            if key is not None and key in cache:
+                rows.append(cache[key])
+                continue
+            processed = process_row_videos(
+                self.processing_class,
+                row["prompt"],
+                clips,
+                fps,
+                chat_template=self.chat_template,
+                chat_template_kwargs=self.chat_template_kwargs,
+                max_pixels=self.video_max_pixels,
+                min_pixels=self.video_min_pixels,
+            )
+            if key is not None:
+                cache[key] = processed
+            rows.append(processed)
+        return rows
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        has_videos = any(row.get("videos") for row in inputs)
+        if not has_videos:
+            return super()._generate_and_score_completions(inputs)
+        if self.video_mode == "images":
+            rewritten = []
+            for row in inputs:
+                clips = [clip_to_array(c) for c in row.get("videos") or []]
+                prompt, images = frames_as_images_prompt(row["prompt"], clips, float(row["fps"]))
+                # The frames now live in the prompt's image parts; drop the raw clips from the copy.
+                new_row = {k: v for k, v in row.items() if k != "videos"}
+                rewritten.append({**new_row, "prompt": prompt, "images": images})
+            return super()._generate_and_score_completions(rewritten)
+
+        rows = self._row_video_inputs(inputs)
+        device = self.accelerator.device
+        per_row = {
+            _PIXELS: [r.pixel_values_videos.to(device) for r in rows],
+            _GRID: [r.video_grid_thw.to(device) for r in rows],
+        }
+        if all(r.second_per_grid_ts is not None for r in rows):
+            per_row[_SECONDS] = [r.second_per_grid_ts.to(device) for r in rows]
+        self._pending_rows = rows
+        try:
+            with self._videos_active(per_row):
+                output = super()._generate_and_score_completions(inputs)
+        finally:
+            self._pending_rows = None
+        # Per-row lists: TRL's shuffle and `steps_per_generation` split keep them aligned with their rows.
+        output.update(per_row)
+        return output
+
+    def _tokenize_prompts(self, prompts: list) -> tuple[list[list[int]], None, dict[str, Any]]:
+        rows = self._pending_rows
+        if rows is None:
+            return super()._tokenize_prompts(prompts)
+        if len(rows) != len(prompts):
+            raise RuntimeError(f"bridge out of sync: {len(rows)} processed rows for {len(prompts)} prompts")
+        prompt_ids = [list(r.prompt_ids) for r in rows]
+        fields: dict[str, Any] = {
+            "pixel_values_videos": torch.cat([r.pixel_values_videos for r in rows], dim=0),
+            "video_grid_thw": torch.cat([r.video_grid_thw for r in rows], dim=0),
+            # A per-token field: TRL left-pads it like the ids.
+            "mm_token_type_ids": [self._mm_token_types(torch.tensor(ids)).tolist() for ids in prompt_ids],
+        }
+        if all(r.second_per_grid_ts is not None for r in rows):
+            fields["second_per_grid_ts"] = torch.cat([r.second_per_grid_ts for r in rows], dim=0)
+        return prompt_ids, None, fields
+
+    # ------------------------------------------------------------------ scoring passes
+    @contextlib.contextmanager
+    def _videos_active(self, per_row: dict[str, list[torch.Tensor]] | None) -> Iterator[None]:
+        previous = self._active_videos
+        self._active_videos = per_row
+        try:
+            yield
+        finally:
+            self._active_videos = previous
+
+    def _mm_token_types(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """1 on image pad tokens, 2 on video pad tokens, 0 elsewhere (what Qwen processors return)."""
+        types = torch.zeros_like(input_ids)
+        if self._image_token_id is not None:
+            types[input_ids == self._image_token_id] = 1
+        if self._video_token_id is not None:
+            types[input_ids == self._video_token_id] = 2
+        return types
+
+    def _compute_loss(self, model: torch.nn.Module, inputs: dict[str, Any]) -> torch.Tensor:
+        if _PIXELS not in inputs:
+            return super()._compute_loss(model, inputs)
+        per_row = {k: inputs[k] for k in (_PIXELS, _GRID, _SECONDS) if k in inputs}
+        with self._videos_active(per_row):
+            return super()._compute_loss(model, inputs)
+
+    def video_model_inputs(
+        self, per_row: dict[str, list[torch.Tensor]], start: int, end: int, input_ids: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The video keyword arguments of the model for rows ``start:end`` of the active batch."""
+        device = input_ids.device
+        kwargs = {
+            "pixel_values_videos": _concat_rows(per_row[_PIXELS][start:end], device),
+            "video_grid_thw": _concat_rows(per_row[_GRID][start:end], device),
+            "mm_token_type_ids": self._mm_token_types(input_ids),
+        }
+        if _SECONDS in per_row:
+            kwargs["second_per_grid_ts"] = _concat_rows(per_row[_SECONDS][start:end], device)
+        return kwargs
+
+    def _get_per_token_logps_and_entropies(
+        self,
+        model: torch.nn.Module,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        logits_to_keep: int,
+        batch_size: int | None = None,
+        compute_entropy: bool = False,
+        compute_aux_loss: bool = False,
+        **image_kwargs: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        per_row = self._active_videos
+        if per_row is None:
+            return super()._get_per_token_logps_and_entropies(
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                batch_size=batch_size,
+                compute_entropy=compute_entropy,
+                compute_aux_loss=compute_aux_loss,
+                **image_kwargs,
+            )
+        if len(per_row[_PIXELS]) != input_ids.size(0):
+            raise RuntimeError(
+                f"bridge out of sync: {len(per_row[_PIXELS])} rows of videos for {input_ids.size(0)} sequences"
+            )
+        chunk = batch_size or input_ids.size(0)
+        logps, entropies, aux_losses = [], [], []
+        for start in range(0, input_ids.size(0), chunk):
+            end = min(start + chunk, input_ids.size(0))
+            ids = input_ids[start:end]
+            mask = attention_mask[start:end]
+            # Score only the completion positions, as TRL's fused LM head expects (-100 elsewhere).
+            labels = ids.masked_fill(mask == 0, -100)
+            labels[:, :-logits_to_keep] = -100
+            model_inputs = {"input_ids": ids, "attention_mask": mask}
+            model_inputs.update(self.video_model_inputs(per_row, start, end, ids))
+            if compute_aux_loss:
+                model_inputs["output_router_logits"] = True
+            with self.accelerator.autocast():
+                outputs = model(**model_inputs, labels=labels, fused_lm_head=True)
+            logps.append(outputs.log_probs[:, -logits_to_keep:])
+            if compute_entropy:
+                entropies.append(outputs.entropy[:, -logits_to_keep:])
+            if compute_aux_loss:
+                aux_losses.append(outputs.aux_loss)
+        return (
+            torch.cat(logps, dim=0),
+            torch.cat(entropies, dim=0) if compute_entropy else None,
+            torch.stack(aux_losses).mean() if compute_aux_loss else None,
+        )
+
+
+__all__ = [
+    "TESTED_TRL_VERSIONS",
+    "RowVideoInputs",
+    "VideoGRPOTrainer",
+    "check_trl_version",
+    "clip_to_array",
+    "frames_as_images_prompt",
+    "process_row_videos",
+    "video_metadata",
+    "video_size_kwargs",
+]

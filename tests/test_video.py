@@ -127,3 +127,30 @@ def test_write_mp4_pads_odd_sizes(tmp_path):
     path = write_mp4(frames, 10.0, tmp_path / "odd.mp4")
     back = load_clip(path, max_pixels=None, min_pixels=None)
     assert back.frames.shape[1:3] == (34, 48)
+
+
+def test_isolated_loading_matches_and_survives_crashes(real_video, synthetic_videos, monkeypatch):
+    import os
+
+    from videossr import video as video_mod
+
+    a = video_mod.load_clip_isolated(real_video, max_pixels=256 * 256)
+    b = load_clip(real_video, max_pixels=256 * 256)
+    assert np.array_equal(a.frames, b.frames) and a.fps == b.fps
+    with pytest.raises(VideoError) as info:
+        video_mod.load_clip_isolated(synthetic_videos["short.mp4"])
+    assert info.value.reason == "too_short"
+
+    # A decoder that kills its process (as a native crash would) costs one video, not the caller.
+    monkeypatch.setattr(video_mod, "_open_decord", lambda path: os._exit(11))
+    with pytest.raises(VideoError) as info:
+        video_mod.load_clip_isolated(real_video)
+    assert info.value.reason == "crashed"
+
+    import time as _time
+
+    monkeypatch.setattr(video_mod, "_open_decord", lambda path: _time.sleep(30))
+    t0 = _time.perf_counter()
+    with pytest.raises(VideoError) as info:
+        video_mod.load_clip_isolated(real_video, timeout=1.0)
+    assert info.value.reason == "timeout" and _time.perf_counter() - t0 < 10

@@ -63,7 +63,7 @@ def task_of_subtype(subtype: str) -> str:
     return _TASK_OF_GROUP[group]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _verifier(task: str):
     from videossr.tasks import TASKS, get_task
 

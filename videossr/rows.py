@@ -149,9 +149,6 @@ def row_to_sample(row: dict[str, Any]) -> Sample:
     )
 
 
-    return Image.fromarray(frame)
-
-
 def row_messages(row: dict[str, Any]) -> list[dict[str, Any]]:
     """Chat messages with the frames filled in (``{"type": "video", "video": frames, "fps": fps}``)."""
     sample = row_to_sample(row)

@@ -341,6 +341,51 @@ def load_clip(
     )
 
 
+def _isolated_worker(conn, args: tuple, kwargs: dict) -> None:
+    try:
+        conn.send(("ok", load_clip(*args, **kwargs)))
+    except VideoError as err:
+        conn.send(("video_error", (err.path, err.reason, err.detail)))
+    except Exception as err:  # noqa: BLE001 - reported to the parent, which raises it as a VideoError
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+    finally:
+        conn.close()
+
+
+def load_clip_isolated(path: str | os.PathLike, timeout: float = 120.0, **kwargs) -> Clip:
+    """:func:`load_clip` in a forked child process, so a decoder that hangs or crashes costs one
+    video, never the calling process. Raises ``VideoError`` with reason ``timeout`` or ``crashed``.
+
+    Use it for unvetted inputs (dataset builds over large crawled folders, uploads); it adds the cost
+    of a fork and of sending the frames back (a few ms for a 48-frame training clip).
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_isolated_worker, args=(child, (path,), kwargs), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(timeout):
+            raise VideoError(path, "timeout", f"decoding took more than {timeout:.0f}s")
+        try:
+            status, payload = parent.recv()
+        except EOFError as err:
+            proc.join(5)
+            raise VideoError(path, "crashed", f"the decoder process died (exit code {proc.exitcode})") from err
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        parent.close()
+    if status == "ok":
+        return payload
+    if status == "video_error":
+        raise VideoError(*payload)
+    raise VideoError(path, "undecodable", str(payload)[:200])
+
+
 # --------------------------------------------------------------------------------------------------
 # Encoding and discovery
 # --------------------------------------------------------------------------------------------------

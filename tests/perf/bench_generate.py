@@ -50,7 +50,7 @@ def main() -> None:
     for path in videos:
         decode_ms = timed(lambda p=path: videossr.load_clip(p, max_pixels=args.max_pixels), args.repeats)
         clip = videossr.load_clip(path, max_pixels=args.max_pixels)
-        gen = {label: timed(lambda t=t: t.generate(clip, seed=1), args.repeats) for label, t in tasks.items()}
+        gen = {label: timed(lambda t=t, c=clip: t.generate(c, seed=1), args.repeats) for label, t in tasks.items()}
         three = sum(gen[label] for label in MAIN)
         decode_total += decode_ms
         gen_total += three

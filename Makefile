@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: setup demo demo-tasks demo-data demo-bench demo-train test lint quality
+.PHONY: space setup demo demo-tasks demo-data demo-bench demo-train test lint quality
 
 setup:
 	bash .ci/setup
@@ -20,10 +20,34 @@ demo-tasks:
 	$(PYTHON) -m videossr.demo --out $(OUT)/tasks
 
 demo-data:
+	$(PYTHON) -m videossr.cli build viubench --videos default --out $(OUT)/data/viubench --per-subtype 4 --num-proc 2 --overwrite --quiet
+	$(PYTHON) -m videossr.cli build videossr-30k --videos default --out $(OUT)/data/videossr-30k --size 40 --num-proc 2 --overwrite --quiet
+	$(PYTHON) -m videossr.cli dataset-info $(OUT)/data/viubench $(OUT)/data/videossr-30k
 
+# Score the random and heuristic baselines and the tiny random Qwen3-VL on the demo's small VIUBench, then
+# print Table 1 with the paper's rows beside them. Results, predictions and plots under $(OUT)/bench/.
 demo-bench:
+	@test -d $(OUT)/data/viubench || $(PYTHON) -m videossr.cli build viubench --videos default \
+		--out $(OUT)/data/viubench --per-subtype 4 --quiet
+	$(PYTHON) -m videossr.cli bench --data $(OUT)/data/viubench --model random --out $(OUT)/bench/random --no-progress
+	$(PYTHON) -m videossr.cli bench --data $(OUT)/data/viubench --model heuristic --out $(OUT)/bench/heuristic --no-progress
+	$(PYTHON) -m videossr.tiny --out $(OUT)/models/tiny-qwen3_vl --arch qwen3_vl
+	$(PYTHON) -m videossr.cli bench --data $(OUT)/data/viubench --model hf:$(OUT)/models/tiny-qwen3_vl \
+		--name tiny-qwen3-vl --max-new-tokens 16 --batch-size 8 --out $(OUT)/bench/tiny-qwen3-vl --no-progress
+	$(PYTHON) -m videossr.cli compare $(OUT)/bench/random $(OUT)/bench/heuristic $(OUT)/bench/tiny-qwen3-vl \
+		--paper --out $(OUT)/bench
 
+# Train the offline tiny Qwen3-VL for a few GRPO steps on CPU: on the demo's dataset when demo-data built
+# it, else on rows generated online from the embedded sample videos. Writes $(OUT)/train/reward_curve.png.
 demo-train:
+	$(PYTHON) recipes/grpo.py --config recipes/tiny/grpo/config_cpu.yaml \
+		$$(if [ -d $(OUT)/data/videossr-30k ]; then echo --dataset_name $(OUT)/data/videossr-30k; fi) \
+		--tiny_model_dir $(OUT)/models --output_dir $(OUT)/train/tiny-grpo \
+		--reward_plot $(OUT)/train/reward_curve.png
+
+# The Gradio app (http://127.0.0.1:7860)
+space:
+	$(PYTHON) space/app.py
 
 test: setup
 	$(PYTHON) -m pytest -q -m "not gpu" -p no:cacheprovider

@@ -29,7 +29,9 @@ def fixture_clips(count: int = 3, max_pixels: int = FIXTURE_PIXELS) -> tuple:
     return tuple(clips)
 
 
-def viubench_rows(subtypes: Sequence[str] = VIUBENCH_SUBTYPES, per_subtype: int = 2, image_format: str = "jpeg"):
+def viubench_rows(
+    subtypes: Sequence[str] = VIUBENCH_SUBTYPES, per_subtype: int = 2, image_format: str = "jpeg"
+):
     """Rows in this project's schema, ``per_subtype`` for each subtype, cycling over real clips."""
     from videossr.rows import sample_to_row
     from videossr.tasks import task_for_subtype
@@ -44,29 +46,11 @@ def viubench_rows(subtypes: Sequence[str] = VIUBENCH_SUBTYPES, per_subtype: int 
     return rows
 
 
-def row_features():
-    from datasets import Features, Image, List, Value
-
-    return Features(
-        {
-            "id": Value("string"),
-            "prompt": List({"role": Value("string"), "content": List({"type": Value("string"), "text": Value("string")})}),
-            "videos": List(List(Image())),
-            "fps": Value("float64"),
-            "answer": Value("string"),
-            "task": Value("string"),
-            "subtype": Value("string"),
-            "params": Value("string"),
-            "source": Value("string"),
-            "seed": Value("int64"),
-            "generator_version": Value("string"),
-        }
-    )
-
-
 def write_repo(root: Path, rows: list[dict]) -> Path:
     """A Hub-style dataset folder: one config per subtype, a ``test`` split, a README ``configs:`` block."""
     from datasets import Dataset
+
+    from videossr.data.features import row_features
 
     root.mkdir(parents=True, exist_ok=True)
     by_subtype: dict[str, list[dict]] = {}
@@ -75,8 +59,15 @@ def write_repo(root: Path, rows: list[dict]) -> Path:
     card = ["---", "configs:"]
     for subtype, subset in by_subtype.items():
         (root / subtype).mkdir(exist_ok=True)
-        Dataset.from_list(subset, features=row_features()).to_parquet(root / subtype / "test-00000-of-00001.parquet")
-        card += [f"- config_name: {subtype}", "  data_files:", "  - split: test", f"    path: {subtype}/test-*.parquet"]
+        Dataset.from_list(subset, features=row_features()).to_parquet(
+            root / subtype / "test-00000-of-00001.parquet"
+        )
+        card += [
+            f"- config_name: {subtype}",
+            "  data_files:",
+            "  - split: test",
+            f"    path: {subtype}/test-*.parquet",
+        ]
     card += ["---", "", "A small VIUBench-style fixture."]
     (root / "README.md").write_text("\n".join(card) + "\n")
     return root

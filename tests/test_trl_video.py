@@ -77,6 +77,17 @@ def varied_reward(completions, completion_ids=None, **kwargs):
     return [(sum(ids) % 11) / 10 + 0.01 * len(ids) for ids in completion_ids]
 
 
+def encoded(row: dict) -> dict:
+    """The row as datasets store it: frames as PNG bytes (lossless, so tests can compare pixels exactly).
+
+    Arrow would otherwise store raw arrays as nested lists of ints, which is very slow to read back.
+    """
+    from videossr.rows import encode_frame
+
+    videos = [[{"bytes": encode_frame(f, "png"), "path": None} for f in clip] for clip in row["videos"]]
+    return {**row, "videos": videos}
+
+
 def make_trainer(path, rows, tmp_path, **overrides):
     video_mode = overrides.pop("video_mode", "video")
     config = {
@@ -104,7 +115,7 @@ def make_trainer(path, rows, tmp_path, **overrides):
         processing_class=processor,
         reward_funcs=[varied_reward],
         args=GRPOConfig(**config),
-        train_dataset=Dataset.from_list(rows),
+        train_dataset=Dataset.from_list([encoded(r) for r in rows]),
         video_mode=video_mode,
     )
     # Set by `Trainer.train()`; the tests that call the loss directly need it too.
@@ -118,27 +129,48 @@ def repeated(rows, n):
 
 
 def plain_completion_logps(model, processor, row, completion_ids, temperature=1.0):
-    """Reference: a plain forward of the model on one unpadded prompt+completion with its video inputs."""
-    enc = process_row_videos(processor, row["prompt"], [np.asarray(v) for v in row["videos"]], row["fps"])
-    prompt = torch.tensor(enc.prompt_ids)
-    ids = torch.cat([prompt, torch.tensor(completion_ids)]).unsqueeze(0)
-    types = torch.zeros_like(ids)
-    types[ids == model.config.video_token_id] = 2
+    """Reference: a plain forward of the model on one unpadded prompt+completion with its video inputs.
+
+    Built with transformers alone (chat template + processor call + forward), independently of the bridge.
+    """
+    messages = [
+        {**m, "content": [{k: v for k, v in part.items() if v is not None} for part in m["content"]]}
+        for m in row["prompt"]
+    ]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    clips = [np.asarray(v) for v in row["videos"]]
+    meta = [
+        {
+            "total_num_frames": len(c),
+            "fps": row["fps"],
+            "duration": len(c) / row["fps"],
+            "frames_indices": list(range(len(c))),
+        }
+        for c in clips
+    ]
+    enc = processor(
+        text=[text], videos=clips, video_metadata=meta, do_sample_frames=False, return_tensors="pt"
+    )
+    n_prompt = enc["input_ids"].shape[1]
+    ids = torch.cat([enc["input_ids"], torch.tensor([completion_ids])], dim=1)
+    types = torch.cat(
+        [enc["mm_token_type_ids"], torch.zeros(1, len(completion_ids), dtype=torch.long)], dim=1
+    )
     kwargs = {
         "input_ids": ids,
         "attention_mask": torch.ones_like(ids),
-        "pixel_values_videos": enc.pixel_values_videos,
-        "video_grid_thw": enc.video_grid_thw,
+        "pixel_values_videos": enc["pixel_values_videos"],
+        "video_grid_thw": enc["video_grid_thw"],
         "mm_token_type_ids": types,
     }
-    if enc.second_per_grid_ts is not None:
-        kwargs["second_per_grid_ts"] = enc.second_per_grid_ts
+    if "second_per_grid_ts" in enc:
+        kwargs["second_per_grid_ts"] = enc["second_per_grid_ts"]
     with torch.no_grad():
         logits = model(**kwargs).logits[0].float() / temperature
     logps = torch.log_softmax(logits[:-1], dim=-1)
     targets = ids[0, 1:]
     token_logps = logps.gather(-1, targets[:, None])[:, 0]
-    return token_logps[len(enc.prompt_ids) - 1 :]
+    return token_logps[n_prompt - 1 :]
 
 
 def test_version_guard(monkeypatch):

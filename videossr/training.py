@@ -63,7 +63,9 @@ def _subtype_plan(mix: dict[str, float], num_samples: int) -> list[str]:
     total = sum(mix.values())
     quotas = {k: num_samples * w / total for k, w in mix.items()}
     counts = {k: int(math.floor(q)) for k, q in quotas.items()}
-    for k in sorted(quotas, key=lambda k: quotas[k] - counts[k], reverse=True)[: num_samples - sum(counts.values())]:
+    for k in sorted(quotas, key=lambda k: quotas[k] - counts[k], reverse=True)[
+        : num_samples - sum(counts.values())
+    ]:
         counts[k] += 1
     # Interleave (round-robin by remaining count) so any prefix of the stream is already mixed.
     plan: list[str] = []
@@ -108,7 +110,9 @@ def iter_online_rows(
         if i not in clips:
             if len(clips) >= 4:
                 clips.pop(next(iter(clips)))
-            clips[i] = load_clip(videos[i], num_frames=num_frames, max_pixels=max_pixels, min_pixels=min_pixels)
+            clips[i] = load_clip(
+                videos[i], num_frames=num_frames, max_pixels=max_pixels, min_pixels=min_pixels
+            )
         return clips[i]
 
     produced, cursor, attempts = 0, 0, 0
@@ -190,7 +194,9 @@ def reward_history(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tupl
     return curves
 
 
-def plot_reward_curve(log_history: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = "") -> Path | None:
+def plot_reward_curve(
+    log_history: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = ""
+) -> Path | None:
     """Write a PNG of the mean reward (and each reward function's mean) against the step.
 
     Returns the path, or ``None`` when the log has no reward yet.
@@ -207,7 +213,13 @@ def plot_reward_curve(log_history: Sequence[dict[str, Any]], path: str | os.Path
     for key in sorted(curves, key=lambda k: (k != "reward", k)):
         steps, values = zip(*curves[key])
         label = "mean reward" if key == "reward" else key.removeprefix("rewards/").removesuffix("/mean")
-        ax.plot(steps, values, marker="o" if len(steps) < 30 else None, lw=2 if key == "reward" else 1, label=label)
+        ax.plot(
+            steps,
+            values,
+            marker="o" if len(steps) < 30 else None,
+            lw=2 if key == "reward" else 1,
+            label=label,
+        )
     ax.set_xlabel("step")
     ax.set_ylabel("reward")
     ax.set_ylim(-0.02, 1.02)
@@ -266,12 +278,16 @@ def write_model_card(
     ]
     final = reward_history(log_history or []).get("reward")
     if final:
-        lines.append(f"- **Mean reward:** {final[0][1]:.3f} at step {final[0][0]} -> {final[-1][1]:.3f} at step {final[-1][0]}")
+        lines.append(
+            f"- **Mean reward:** {final[0][1]:.3f} at step {final[0][0]} -> {final[-1][1]:.3f} at step {final[-1][0]}"
+        )
     if curve is not None:
         lines += ["", "## Reward curve", "", "![reward curve](reward_curve.png)"]
     if viubench:
-        lines += ["", "## VIUBench", "", "| metric | score |", "| --- | --- |"]
-        lines += [f"| {k} | {v} |" for k, v in viubench.items()]
+        lines += ["", "## VIUBench", "", "| metric | score (%) |", "| --- | --- |"]
+        lines += [f"| {k} | {v} |" for k, v in _flat_scores(viubench).items()]
+        if viubench.get("counts"):
+            lines += ["", f"Items scored per subtype: {viubench['counts']}."]
     if recipe:
         text = recipe if isinstance(recipe, str) else _yaml_dump(recipe)
         lines += ["", "## Recipe", "", "```yaml", text.rstrip(), "```"]
@@ -291,10 +307,186 @@ def write_model_card(
     return path
 
 
+def _flat_scores(result: dict[str, Any]) -> dict[str, Any]:
+    """``videossr.metrics.aggregate`` output (or a flat dict) as ``{row label: score}`` in Table 1 order."""
+    if "subtypes" not in result:
+        return {k: v for k, v in result.items() if not isinstance(v, (dict, list))}
+    flat: dict[str, Any] = dict(result.get("subtypes") or {})
+    flat.update({f"{task} (mean)": v for task, v in (result.get("tasks") or {}).items() if v is not None})
+    flat["Overall"] = result.get("overall")
+    return flat
+
+
 def _yaml_dump(obj: dict[str, Any]) -> str:
     import yaml
 
     return yaml.safe_dump(obj, sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------- VIUBench
+def viubench_subset(rows: Any, limit: int) -> list[dict[str, Any]]:
+    """A deterministic subset of at most ``limit`` rows, spread evenly over the subtypes present."""
+    by_subtype: dict[str, list[int]] = {}
+    subtypes = rows["subtype"] if hasattr(rows, "column_names") else [r["subtype"] for r in rows]
+    for index, subtype in enumerate(subtypes):
+        by_subtype.setdefault(subtype, []).append(index)
+    picked: list[int] = []
+    depth = 0
+    while len(picked) < limit and any(depth < len(v) for v in by_subtype.values()):
+        for indices in by_subtype.values():
+            if depth < len(indices) and len(picked) < limit:
+                picked.append(indices[depth])
+        depth += 1
+    return [dict(rows[i]) for i in sorted(picked)]
+
+
+def _load_rows(dataset: Any, config: str | None, split: str | None) -> Any:
+    if not isinstance(dataset, (str, os.PathLike)):
+        return dataset
+    from datasets import load_dataset
+
+    data = load_dataset(str(dataset), config)
+    if split and split in data:
+        return data[split]
+    return data[next(iter(data))]
+
+
+def score_rows(
+    model: Any,
+    processor: Any,
+    rows: Sequence[dict[str, Any]],
+    max_new_tokens: int = 32,
+    video_max_pixels: int | None = None,
+    synced_gpus: bool = False,
+) -> list[tuple[str, float]]:
+    """Greedy answers of ``model`` to ``rows`` (videos at their fps, no reasoning), scored with the VIUBench
+    metric. Returns ``(subtype, score)`` per row."""
+    import torch
+
+    from videossr.metrics import score
+    from videossr.trl_video import clip_to_array, process_row_videos
+
+    device = next(model.parameters()).device
+    dtype = next(p for p in model.parameters() if p.is_floating_point()).dtype
+    video_token = getattr(model.config, "video_token_id", None)
+    results = []
+    for row in rows:
+        enc = process_row_videos(
+            processor,
+            row["prompt"],
+            [clip_to_array(c) for c in row["videos"]],
+            float(row["fps"]),
+            max_pixels=video_max_pixels,
+        )
+        ids = torch.tensor([enc.prompt_ids], device=device)
+        inputs = {
+            "input_ids": ids,
+            "attention_mask": torch.ones_like(ids),
+            "pixel_values_videos": enc.pixel_values_videos.to(device, dtype),
+            "video_grid_thw": enc.video_grid_thw.to(device),
+            "mm_token_type_ids": (ids == video_token).long() * 2,
+        }
+        if enc.second_per_grid_ts is not None:
+            inputs["second_per_grid_ts"] = enc.second_per_grid_ts.to(device)
+        with torch.no_grad():
+            out = model.generate(
+                **inputs, max_new_tokens=max_new_tokens, do_sample=False, synced_gpus=synced_gpus
+            )
+        text = processor.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+        results.append((row["subtype"], float(score(row["task"], text, row["answer"]))))
+    return results
+
+
+def _viubench_callback_base():
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+class VIUBenchCallback(_viubench_callback_base()):
+    """Scores a VIUBench subset with the policy during training (greedy, videos at their fps).
+
+    Logs ``viubench/overall`` and ``viubench/<subtype>`` (percentages) into the trainer's log history every
+    ``every_steps`` optimizer steps and at the end of training, and writes the last result to
+    ``<output_dir>/viubench.json``, which the model card shows. In a distributed run every process scores a
+    share of the items (generation is synchronised across processes, as sharded models need).
+
+    Args:
+        dataset: a VIUBench folder / Hub id (rows in the CONTRACT schema), or a loaded ``Dataset``.
+        processor: the policy's processor.
+        limit: number of items per evaluation (spread evenly over the subtypes).
+        every_steps: evaluate every N steps (``None``: only at the end).
+        config, split: dataset config and split to read.
+        max_new_tokens: reply budget (answers are a few tokens).
+        video_max_pixels: per-frame pixel bound for the video processor (the benchmark uses up to 512x512).
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        processor: Any,
+        limit: int = 18,
+        every_steps: int | None = None,
+        config: str | None = None,
+        split: str | None = "test",
+        max_new_tokens: int = 32,
+        video_max_pixels: int | None = None,
+    ) -> None:
+        self.rows = viubench_subset(_load_rows(dataset, config, split), limit)
+        self.processor = processor
+        self.every_steps = every_steps
+        self.max_new_tokens = max_new_tokens
+        self.video_max_pixels = video_max_pixels
+        self.last: dict[str, Any] | None = None
+
+    def evaluate(self, model: Any) -> dict[str, Any]:
+        """Score the subset now; returns ``videossr.metrics.aggregate``'s result."""
+        import torch.distributed as dist
+
+        from videossr.metrics import aggregate
+
+        distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+        share = self.rows[rank::world]
+        # Every process must run the same number of generate calls when the model is sharded.
+        per_rank = -(-len(self.rows) // world)
+        padded = share + share[-1:] * (per_rank - len(share)) if share else self.rows[:1] * per_rank
+        was_training = model.training
+        model.eval()
+        try:
+            scored = score_rows(
+                model, self.processor, padded, self.max_new_tokens, self.video_max_pixels, distributed
+            )
+        finally:
+            model.train(was_training)
+        scored = scored[: len(share)]
+        if distributed:
+            gathered: list[Any] = [None] * world
+            dist.all_gather_object(gathered, scored)
+            scored = [item for part in gathered for item in part]
+        per_subtype: dict[str, list[float]] = {}
+        for subtype, value in scored:
+            per_subtype.setdefault(subtype, []).append(value)
+        self.last = aggregate(per_subtype)
+        return self.last
+
+    def _log(self, args: Any, state: Any, model: Any) -> None:
+        result = self.evaluate(model)
+        entry = {"step": state.global_step, "viubench/overall": result["overall"]}
+        entry.update({f"viubench/{k}": v for k, v in result["subtypes"].items()})
+        state.log_history.append(entry)
+        if state.is_world_process_zero:
+            out = Path(args.output_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "viubench.json").write_text(json.dumps(result, indent=2) + "\n")
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if self.every_steps and state.global_step % self.every_steps == 0 and model is not None:
+            self._log(args, state, model)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        if model is not None and not (self.every_steps and state.global_step % self.every_steps == 0):
+            self._log(args, state, model)
 
 
 # ---------------------------------------------------------------------------------------------- Hub
@@ -331,8 +523,10 @@ def push_checkpoint(
 
         api = HfApi(token=token)
     folder = Path(output_dir)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder} holds no saved model (config.json missing)")
+    if not ((folder / "config.json").is_file() or (folder / "adapter_config.json").is_file()):
+        raise FileNotFoundError(
+            f"{folder} holds no saved model or adapter (config.json / adapter_config.json)"
+        )
     api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
     return api.upload_folder(
         repo_id=repo_id,
@@ -360,6 +554,7 @@ def files_to_push(output_dir: str | os.PathLike) -> list[str]:
 
 __all__ = [
     "VIDEOSSR_30K_MIX",
+    "VIUBenchCallback",
     "files_to_push",
     "iter_online_rows",
     "online_dataset",
@@ -368,5 +563,7 @@ __all__ = [
     "push_checkpoint",
     "resolve_model_path",
     "reward_history",
+    "score_rows",
+    "viubench_subset",
     "write_model_card",
 ]

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures as cf
+import copy
 import json
 import os
+import queue
 import time
 import urllib.error
 import urllib.request
@@ -60,6 +62,8 @@ class Backend:
     """Base class: subclasses implement :meth:`predict` and :meth:`describe`."""
 
     name = "backend"
+    #: Items per batch when the caller does not say.
+    default_batch_size = 8
 
     def predict(self, items: Sequence[BenchItem], batch_size: int = 1) -> Iterator[list[Prediction]]:
         """Yield the replies to ``items``, one finished batch at a time (in any order)."""
@@ -90,6 +94,7 @@ class RandomBackend(Backend):
     """
 
     name = "random"
+    default_batch_size = 256
 
     def __init__(self, seed: int = 0, grounding: GroundingGuess = "max_length"):
         self.seed = int(seed)
@@ -222,7 +227,10 @@ class HFBackend(Backend):
         self.prefetch = max(1, int(prefetch))
         self.system_prompt = system_prompt
         self.sort = sort
-        self.processor = AutoProcessor.from_pretrained(model)
+        try:
+            self.processor = AutoProcessor.from_pretrained(model)
+        except OSError as err:  # missing folder, offline Hub id, no processor files
+            raise BackendError(f"cannot load a processor from {model!r}: {err}") from err
         tokenizer = self.processor.tokenizer
         # Decoder-only generation needs the padding on the left so every row ends at its prompt.
         tokenizer.padding_side = "left"
@@ -231,19 +239,42 @@ class HFBackend(Backend):
         kwargs: dict[str, Any] = {"dtype": torch_dtype}
         if attn_implementation:
             kwargs["attn_implementation"] = attn_implementation
-        self.model = AutoModelForImageTextToText.from_pretrained(model, **kwargs).to(self.device).eval()
+        try:
+            # Loaded straight onto the device: a real-size checkpoint never sits whole in CPU memory first.
+            self.model = AutoModelForImageTextToText.from_pretrained(
+                model, device_map=self.device, **kwargs
+            ).eval()
+        except (OSError, ValueError) as err:
+            raise BackendError(f"cannot load a vision-language model from {model!r}: {err}") from err
         self.attn_implementation = getattr(self.model.config, "_attn_implementation", attn_implementation)
+        # Idle processor copies, shared by the preparing threads (see prepare()).
+        self._processors: queue.SimpleQueue = queue.SimpleQueue()
 
     # -- input preparation (runs on CPU worker threads) ------------------------------------------------
     def prepare(self, batch: Sequence[BenchItem]) -> tuple[list[BenchItem], Any, list[dict[str, Any]]]:
         """Decode a batch's frames and run the processor: returns ``(items, model inputs, records)``."""
+        # Each preparing thread borrows its own processor copy: a fast tokenizer must not be used by two
+        # threads at once (it mutates its padding state per call and can fail with "Already borrowed").
+        # Copies go back to a pool, so repeated predict() calls (e.g. a Space) do not copy again.
+        try:
+            processor = self._processors.get_nowait()
+        except queue.Empty:
+            processor = copy.deepcopy(self.processor)
+        try:
+            return self._prepare(batch, processor)
+        finally:
+            self._processors.put(processor)
+
+    def _prepare(
+        self, batch: Sequence[BenchItem], processor: Any
+    ) -> tuple[list[BenchItem], Any, list[dict[str, Any]]]:
         from videossr.types import video_metadata
 
         texts, videos, metadata, records = [], [], [], []
         for item in batch:
             sample = item.sample()
             messages = sample.to_messages(videos="none", system=self.system_prompt)
-            texts.append(self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+            texts.append(processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
             for clip in sample.videos:
                 videos.append(np.asarray(clip))
                 metadata.append(video_metadata(len(clip), sample.fps))
@@ -251,7 +282,7 @@ class HFBackend(Backend):
         kwargs: dict[str, Any] = {"text": texts, "padding": True, "return_tensors": "pt"}
         if videos:
             kwargs.update(videos=videos, video_metadata=metadata, do_sample_frames=False)
-        inputs = self.processor(**kwargs)
+        inputs = processor(**kwargs)
         lengths = inputs["attention_mask"].sum(dim=1).tolist()
         for record, n in zip(records, lengths):
             record["prompt_tokens"] = int(n)
@@ -309,8 +340,15 @@ class HFBackend(Backend):
             for key in ("size", "patch_size", "temporal_patch_size", "merge_size", "min_pixels", "max_pixels",
                         "do_sample_frames", "fps", "image_mean", "image_std"):  # fmt: skip
                 value = getattr(vp, key, None)
-                if value is not None:
-                    video_settings[key] = value if isinstance(value, (int, float, str, bool, list, dict)) else str(value)
+                if value is None:
+                    continue
+                if isinstance(value, tuple):
+                    value = list(value)
+                elif not isinstance(value, (int, float, str, bool, list, dict)):
+                    # SizeDict and friends: keep their set fields, not their repr.
+                    fields = getattr(value, "__dict__", None)
+                    value = {k: v for k, v in fields.items() if v is not None} if fields else str(value)
+                video_settings[key] = value
             video_settings["class"] = type(vp).__name__
         template = getattr(self.processor, "chat_template", None) or ""
         import hashlib
@@ -341,7 +379,9 @@ class HFBackend(Backend):
 def _jpeg_data_url(frame: np.ndarray, quality: int) -> str:
     import cv2
 
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(frame[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, buf = cv2.imencode(
+        ".jpg", np.ascontiguousarray(frame[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
     if not ok:
         raise BackendError("could not encode a frame as JPEG")
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
@@ -404,13 +444,13 @@ class OpenAIBackend(Backend):
                 content.append({"type": "text", "text": part})
                 continue
             frames = sample.videos[part]
-            content.append(
-                {"type": "text", "text": f"[video: {len(frames)} frames at {sample.fps:.3f} fps]"}
-            )
+            content.append({"type": "text", "text": f"[video: {len(frames)} frames at {sample.fps:.3f} fps]"})
             for i, frame in enumerate(frames):
                 if self.timestamps:
                     content.append({"type": "text", "text": f"<{i / sample.fps:.1f} s>"})
-                content.append({"type": "image_url", "image_url": {"url": _jpeg_data_url(frame, self.jpeg_quality)}})
+                content.append(
+                    {"type": "image_url", "image_url": {"url": _jpeg_data_url(frame, self.jpeg_quality)}}
+                )
         messages: list[dict[str, Any]] = []
         if self.system_prompt:
             messages.append({"role": "system", "content": self.system_prompt})
@@ -502,7 +542,9 @@ def load_backend(spec: str, **options: Any) -> Backend:
     elif kind == "openai":
         url, sep, model = rest.rpartition("#")
         if not sep or not url or not model:
-            raise BackendError("openai backend spec is openai:URL#MODEL, e.g. openai:http://localhost:8000/v1#Qwen/Qwen3-VL-8B-Instruct")
+            raise BackendError(
+                "openai backend spec is openai:URL#MODEL, e.g. openai:http://localhost:8000/v1#Qwen/Qwen3-VL-8B-Instruct"
+            )
         cls, args = OpenAIBackend, {"url": url, "model": model}
     else:
         raise BackendError(f"unknown model spec {spec!r}: use random, heuristic, hf:PATH or openai:URL#MODEL")

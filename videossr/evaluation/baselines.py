@@ -189,7 +189,9 @@ def _transforms(perturbation: str) -> list:
     return []
 
 
-def _best_segment(boundary: np.ndarray, num_frames: int, interior: np.ndarray | None = None) -> tuple[int, int]:
+def _best_segment(
+    boundary: np.ndarray, num_frames: int, interior: np.ndarray | None = None
+) -> tuple[int, int]:
     """The ``(start, end)`` frames maximising the evidence of a perturbed stretch.
 
     ``boundary[i]`` scores a change between frames ``i - 1`` and ``i`` (``i = 1..T-1``; index 0 unused).
@@ -318,6 +320,15 @@ def count_shapes(frames: np.ndarray, threshold: int = 40, work_side: int = 160) 
             blob = cv2.erode(blob, kernel, iterations=1).astype(bool)
             if blob.sum() < 10 or frames[i][blob].std(axis=0).max() > 20:
                 continue
+            # A drawn shape lives on one frame, over scenery its neighbours agree on. Where the
+            # neighbours themselves disagree (scene cuts, moving flat regions in animation) a flat blob
+            # is more likely scenery. The median over neighbours ignores the few that carry other shapes.
+            own = np.abs(data[i][blob] - background[blob]).max(axis=-1).mean()
+            spread = np.median(
+                [np.abs(data[j][blob] - background[blob]).max(axis=-1).mean() for j in neighbours]
+            )
+            if spread > 0.3 * own:
+                continue
             kind = _classify(contour)
             if kind is not None:
                 counts[kind] += 1
@@ -393,7 +404,9 @@ def heuristic_answer(sample: Sample) -> str:
     """The heuristic solver's reply to one sample (dispatches on ``sample.task``)."""
     if sample.task == "anomaly_grounding":
         # The question names the kind of change, and the subtype says the same: no ground truth is read.
-        perturbation = sample.subtype[len("grounding_") :] if sample.subtype.startswith("grounding_") else None
+        perturbation = (
+            sample.subtype[len("grounding_") :] if sample.subtype.startswith("grounding_") else None
+        )
         return solve_grounding(np.asarray(sample.videos[0]), sample.fps, perturbation)
     if sample.task == "object_counting":
         return solve_counting(np.asarray(sample.videos[0]))

@@ -67,6 +67,10 @@ def _bench(args: argparse.Namespace) -> int:
     from videossr.evaluation.harness import run_bench
     from videossr.evaluation.report import table1_markdown
 
+    if args.no_progress:
+        import datasets
+
+        datasets.disable_progress_bars()  # the per-config "Generating split" bars too
     options = {
         "max_new_tokens": args.max_new_tokens,
         "dtype": args.dtype,
@@ -108,7 +112,9 @@ def _compare(args: argparse.Namespace) -> int:
     names = [r.get("name") or r.get("model") for r in runs]
     for run, path in zip(runs, args.results):
         if names.count(run.get("name") or run.get("model")) > 1:
-            run["name"] = f"{run.get('name') or run.get('model')} [{Path(path).parent.name if Path(path).is_file() else Path(path).name}]"
+            run["name"] = (
+                f"{run.get('name') or run.get('model')} [{Path(path).parent.name if Path(path).is_file() else Path(path).name}]"
+            )
     text = compare_markdown(runs, paper=args.paper)
     print(text)
     if args.out:

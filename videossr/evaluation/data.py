@@ -100,7 +100,7 @@ class Benchmark:
 _GROUNDING_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Checked in order; the specific names come before the generic words that overlap them.
     ("channel_swap", ("channel_swap", "channelswap", "channel swap", "swap_channel", "red and blue", "colour channel", "color channel", "channel")),
-    ("rotate180", ("rotate180", "rotate_180", "rotated 180", "upside down", "upside-down", "180")),
+    ("rotate180", ("rotate180", "rotate_180", "rotated 180", "rotate 180", "180 degree", "180°", "upside down", "upside-down")),
     ("zoom_out", ("zoom_out", "zoomout", "zoom out", "zoomed out", "shrunk", "black border")),
     ("mirror", ("mirror", "horizontal flip", "flipped horizontally", "hflip", "flip")),
     ("shuffle", ("shuffle", "shuffled", "out of order", "random order", "scrambled")),
@@ -136,7 +136,9 @@ def infer_subtype(row: dict[str, Any], answer: str, num_videos: int, prompt_text
     """
     hints = " | ".join(_hint_strings(row))
     text = prompt_text.lower()
-    if "jigsaw" in hints or (num_videos > 1 and answer.strip().isdigit() and len(answer.strip()) == num_videos):
+    if "jigsaw" in hints or (
+        num_videos > 1 and answer.strip().isdigit() and len(answer.strip()) == num_videos
+    ):
         n = num_videos if num_videos > 1 else len(answer.strip())
         return {6: "jigsaw_easy", 8: "jigsaw_hard"}.get(n, f"jigsaw_{n}clips")
     if "count" in hints or _TRIPLE.match(answer):
@@ -323,7 +325,11 @@ def _prompt_text(prompt: Any) -> tuple[str, int]:
 
 
 def _items_videossr(ds: Any, config: str) -> list[BenchItem]:
-    light = [c for c in ("id", "task", "subtype", "answer", "fps", "prompt", "source", "params") if c in ds.column_names]
+    light = [
+        c
+        for c in ("id", "task", "subtype", "answer", "fps", "prompt", "source", "params")
+        if c in ds.column_names
+    ]
     meta = ds.select_columns(light).to_list()
     items = []
     for i, row in enumerate(meta):
@@ -356,7 +362,11 @@ def _items_videossr(ds: Any, config: str) -> list[BenchItem]:
 
 
 def _items_verl(ds: Any, config: str, base_dir: Path | None, max_pixels: int | None) -> list[BenchItem]:
-    light = [c for c in ("prompt", "reward_model", "extra_info", "data_source", "ability", "videos") if c in ds.column_names]
+    light = [
+        c
+        for c in ("prompt", "reward_model", "extra_info", "data_source", "ability", "videos")
+        if c in ds.column_names
+    ]
     items = []
     light_ds = ds.select_columns(light)
     # The frame lists are paths in the reference release (cheap to read); rows are read one at a time
@@ -444,7 +454,13 @@ def load_benchmark(
         loaded.append(("default", ds, Path(parquet_files[0]).parent))
         info["configs"] = ["default"]
     else:
-        available = datasets.get_dataset_config_names(str(data))
+        try:
+            available = datasets.get_dataset_config_names(str(data))
+        except (ConnectionError, OSError) as err:
+            raise BenchmarkError(
+                f"cannot open the dataset {data!s}: {err} (a local folder must hold a dataset card with "
+                "a configs: block, or Parquet files; a Hub id needs network access)"
+            ) from err
         chosen = list(configs) if configs else list(available)
         unknown = [c for c in chosen if c not in available]
         if unknown:
@@ -493,7 +509,11 @@ def load_benchmark(
                 kept.append(item)
         items = kept
     if not items:
-        raise BenchmarkError(f"no items to score in {data} (configs {info.get('configs')}, subtypes {subtypes})")
+        raise BenchmarkError(
+            f"no items to score in {data} (configs {info.get('configs')}, subtypes {subtypes})"
+        )
     info["num_items"] = len(items)
-    info["subtypes"] = {s: sum(1 for it in items if it.subtype == s) for s in dict.fromkeys(it.subtype for it in items)}
+    info["subtypes"] = {
+        s: sum(1 for it in items if it.subtype == s) for s in dict.fromkeys(it.subtype for it in items)
+    }
     return Benchmark(items=items, info=info)

@@ -13,6 +13,7 @@ The run writes into its output folder:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -25,7 +26,7 @@ from typing import Any
 
 from videossr.errors import VideoSSRError
 from videossr.evaluation.backends import Backend, Prediction, load_backend
-from videossr.evaluation.data import Benchmark, BenchItem, load_benchmark
+from videossr.evaluation.data import BenchItem, Benchmark, load_benchmark
 
 PREDICTIONS = "predictions.jsonl"
 RUN_FILE = "run.json"
@@ -43,7 +44,16 @@ def package_versions() -> dict[str, str | None]:
     from importlib import metadata
 
     versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("videossr", "torch", "transformers", "datasets", "evaluate", "numpy", "opencv-python-headless", "decord"):
+    for name in (
+        "videossr",
+        "torch",
+        "transformers",
+        "datasets",
+        "evaluate",
+        "numpy",
+        "opencv-python-headless",
+        "decord",
+    ):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -98,7 +108,9 @@ def read_predictions(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     return done
 
 
-def _resume_key(spec: str, description: dict[str, Any], mode: str, bench_info: dict[str, Any]) -> dict[str, Any]:
+def _resume_key(
+    spec: str, description: dict[str, Any], mode: str, bench_info: dict[str, Any]
+) -> dict[str, Any]:
     """The settings a resumed run must share with the run it continues."""
     backend = {k: v for k, v in description.items() if k not in ("device", "attn_implementation")}
     return {
@@ -125,7 +137,11 @@ def _inputs_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "fps_range": [round(min(fps), 4), round(max(fps), 4)] if fps else None,
     }
     if tokens:
-        out["prompt_tokens"] = {"min": min(tokens), "mean": round(sum(tokens) / len(tokens), 1), "max": max(tokens)}
+        out["prompt_tokens"] = {
+            "min": min(tokens),
+            "mean": round(sum(tokens) / len(tokens), 1),
+            "max": max(tokens),
+        }
     return out
 
 
@@ -176,8 +192,13 @@ def run_bench(
 
     if mode not in ("strict", "lenient"):
         raise ValueError(f"mode must be 'strict' or 'lenient', got {mode!r}")
-    bench = data if isinstance(data, Benchmark) else load_benchmark(data, configs=configs, split=split, limit=limit, subtypes=subtypes)
-    backend = model if isinstance(model, Backend) else load_backend(model, **(backend_options or {}))
+    bench = (
+        data
+        if isinstance(data, Benchmark)
+        else load_benchmark(data, configs=configs, split=split, limit=limit, subtypes=subtypes)
+    )
+    owned = not isinstance(model, Backend)  # close only what this call created
+    backend = model if not owned else load_backend(model, **(backend_options or {}))
     spec = model if isinstance(model, str) else backend.name
     out = Path(out_dir) if out_dir is not None else Path("outputs") / "bench" / model_slug(spec)
     out.mkdir(parents=True, exist_ok=True)
@@ -195,17 +216,25 @@ def run_bench(
                 f"{out} holds a run with different settings ({', '.join(changed)}); "
                 "use another --out or --overwrite to start over"
             )
-    run_path.write_text(json.dumps({"resume_key": key, "versions": package_versions()}, indent=2, default=str))
+    run_path.write_text(
+        json.dumps({"resume_key": key, "versions": package_versions()}, indent=2, default=str)
+    )
 
     done = read_predictions(pred_path)
     wanted = {item.id for item in bench.items}
     todo = [item for item in bench.items if item.id not in done]
     start = time.perf_counter()
     new = 0
-    bar = tqdm(total=len(bench.items), initial=len(bench.items) - len(todo), desc=f"bench {spec}", disable=not progress, unit="item")
+    bar = tqdm(
+        total=len(bench.items),
+        initial=len(bench.items) - len(todo),
+        desc=f"bench {spec}",
+        disable=not progress,
+        unit="item",
+    )
     try:
         if todo:
-            batches = backend.predict(todo, batch_size) if batch_size else backend.predict(todo)
+            batches = backend.predict(todo, batch_size or backend.default_batch_size)
             with pred_path.open("a", encoding="utf-8") as fh:
                 for batch in batches:
                     for pred in batch:
@@ -219,7 +248,8 @@ def run_bench(
                     bar.update(len(batch))
     finally:
         bar.close()
-        backend.close()
+        if owned:
+            backend.close()
     elapsed = time.perf_counter() - start
 
     records = [done[i] for i in (item.id for item in bench.items) if i in wanted and i in done]
@@ -249,7 +279,7 @@ def run_bench(
             "resumed_items": len(records) - new,
             "seconds": round(elapsed, 3),
             "items_per_s": round(new / elapsed, 4) if new and elapsed > 0 else None,
-            "batch_size": batch_size,
+            "batch_size": batch_size or backend.default_batch_size,
         },
         "versions": package_versions(),
         "files": {"predictions": PREDICTIONS, "table": TABLE, "plot": PLOT},
@@ -277,5 +307,7 @@ def _record(pred: Prediction, mode: str, score_fn) -> dict[str, Any]:
         "prediction": reply,
         "score": float(score_fn(item.task, reply, item.answer, mode=mode)),
         "parsed": is_parsed(item, reply, mode),
+        # The question as the model read it, by hash: a changed prompt shows up when runs are compared.
+        "prompt_sha1": hashlib.sha1(item.prompt_text.encode("utf-8")).hexdigest()[:12],
         **pred.inputs,
     }

@@ -111,7 +111,7 @@ def plot_results(
     series += [(str(r.get("name") or r.get("model")), table1_row(r["scores"]), True) for r in runs]
     x = np.arange(len(TABLE1_COLUMNS))
     width = 0.85 / max(1, len(series))
-    fig, ax = plt.subplots(figsize=(max(10, 1.1 * len(TABLE1_COLUMNS)), 4.8))
+    fig, ax = plt.subplots(figsize=(max(10, 1.1 * len(TABLE1_COLUMNS)), 5.6))
     paper_colors = plt.cm.Greys(np.linspace(0.3, 0.75, max(1, len(series) - len(runs))))
     run_colors = plt.cm.tab10(np.arange(len(runs)))
     pi = ri = 0
@@ -129,7 +129,8 @@ def plot_results(
     ax.set_ylabel("score (%)")
     ax.set_ylim(0, 100)
     ax.set_title("VIUBench: per-subtype scores against the paper's Table 1")
-    ax.legend(fontsize=7, ncol=2, loc="upper right", frameon=False)
+    # Legend below the axes: bars reach 100 % and a legend inside would hide them.
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path = Path(path)
@@ -145,11 +146,16 @@ def compare_markdown(runs: Sequence[dict[str, Any]], paper: bool | Sequence[str]
     differing = []
     for section, key in _COMPARED_SETTINGS:
         values = [json.dumps((r.get(section) or {}).get(key), sort_keys=True, default=str) for r in runs]
-        if len(set(values)) > 1:
+        # A backend that never looks at frames (random) records no inputs: that is not a difference.
+        if len({v for v in values if v != "null"} if section == "inputs" else set(values)) > 1:
             differing.append(f"- `{section}.{key}`: " + " vs ".join(values))
     backends = [json.dumps(r.get("backend"), sort_keys=True, default=str) for r in runs]
     if differing:
-        text += "\nSettings that differ between these runs (scores may not be comparable):\n" + "\n".join(differing) + "\n"
+        text += (
+            "\nSettings that differ between these runs (scores may not be comparable):\n"
+            + "\n".join(differing)
+            + "\n"
+        )
     elif len(set(backends)) == len(backends):
         text += "\nAll runs share the data, parser mode and input settings; they differ in the model.\n"
     return text

@@ -1,0 +1,61 @@
+"""Object Counting (VideoSSR) as an ``evaluate`` metric.
+
+The logic lives in the ``videossr`` package (``videossr.evaluation.scoring.counting``, built on the
+task verifiers); this module only declares the inputs.
+"""
+
+import datasets
+import evaluate
+
+from videossr.evaluation import scoring
+
+_DESCRIPTION = """\
+Object Counting (VideoSSR task B): filled circles, squares and triangles are drawn on some frames of
+a video and the model answers how many of each appeared, as `circles,squares,triangles`. The VIUBench
+score is the per-shape exact match averaged over the three shapes; the metric also reports whether all
+three counts are right and the paper's smooth training reward (per shape max(0, 1 - |pred - true| /
+true), averaged). Replies the parser cannot read score 0 and stay in the denominator.
+"""
+
+_KWARGS_DESCRIPTION = """
+Args:
+    predictions (`list` of `str`): the model's replies.
+    references (`list` of `str`): ground truths in the task format (`3,1,4`).
+    mode (`str`, defaults to `"strict"`): reply parser; `"strict"` is the paper's, `"lenient"` also
+        reads answers in natural phrasing, `<answer>` tags or `\\boxed{}`.
+Returns:
+    `per_shape_accuracy` (the VIUBench score), `exact_match`, `mean_reward` (fractions in [0, 1]),
+        `unparsed` and `count`.
+Examples:
+    >>> metric = evaluate.load("hub/metrics/object_counting")
+    >>> out = metric.compute(predictions=["3,1,5", "3,1,4"], references=["3,1,4", "3,1,4"])
+    >>> round(out["per_shape_accuracy"], 4), out["exact_match"]
+    (0.8333, 0.5)
+"""
+
+_CITATION = """\
+@inproceedings{he2026videossr,
+  title     = {VideoSSR: Video Self-Supervised Reinforcement Learning},
+  author    = {He and others},
+  booktitle = {CVPR},
+  year      = {2026},
+  note      = {arXiv:2511.06281}
+}
+"""
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class ObjectCounting(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
+            reference_urls=["https://arxiv.org/abs/2511.06281"],
+        )
+
+    def _compute(self, predictions, references, mode="strict"):
+        return scoring.counting(predictions, references, mode=mode)

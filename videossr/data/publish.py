@@ -1,0 +1,106 @@
+"""Publishing a built dataset repo folder to the Hugging Face Hub.
+
+The upload is deliberately thin: the folder already is the repo (Parquet shards, ``README.md``,
+``build_report.json``, ``preview.jpg``); we check it is complete, create the dataset repo, and upload
+exactly those files with ``HfApi.upload_folder`` (which skips files already on the Hub, so a re-run after
+an interrupted upload only sends what is missing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from videossr.data.build import PREVIEW_FILE, REPORT_FILE, WORK_DIR, BuildError
+
+#: What may be uploaded from a repo folder; anything else (work files, editor droppings) stays local.
+ALLOW_PATTERNS = ["README.md", REPORT_FILE, PREVIEW_FILE, "data/**/*.parquet"]
+IGNORE_PATTERNS = [f"{WORK_DIR}/**", ".*", "**/.*", "*.tmp", "**/*.tmp"]
+
+
+def check_repo_folder(folder: str | os.PathLike) -> list[str]:
+    """The files of a finished repo folder that will be uploaded (relative POSIX paths, sorted).
+
+    Raises:
+        BuildError: the folder is not a finished build (no card, no report, unfinished work files,
+            or a data file listed in the report is missing).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder")
+    if (folder / WORK_DIR).exists():
+        raise BuildError(f"{folder} holds an unfinished build ({WORK_DIR}/): finish it before publishing")
+    for name in ("README.md", REPORT_FILE):
+        if not (folder / name).is_file():
+            raise BuildError(f"{folder} has no {name}: is it a folder made by `videossr build`?")
+    report = json.loads((folder / REPORT_FILE).read_text())
+    listed = [f for c in report["configs"].values() for f in c["files"]]
+    missing = [f for f in listed if not (folder / f).is_file()]
+    if missing:
+        raise BuildError(
+            f"{len(missing)} data files listed in {REPORT_FILE} are missing (first: {missing[0]})"
+        )
+    extra = sorted(p.relative_to(folder).as_posix() for p in (folder / "data").rglob("*.parquet"))
+    if sorted(listed) != extra:
+        raise BuildError(
+            f"data/ holds Parquet files that {REPORT_FILE} does not list: {sorted(set(extra) - set(listed))}"
+        )
+    files = ["README.md", REPORT_FILE, *sorted(listed)]
+    if (folder / PREVIEW_FILE).is_file():
+        files.insert(2, PREVIEW_FILE)
+    return files
+
+
+def publish(
+    folder: str | os.PathLike,
+    repo_id: str,
+    private: bool = False,
+    token: str | None = None,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    api: Any = None,
+) -> dict[str, Any]:
+    """Create the dataset repo ``repo_id`` (if needed) and upload a finished repo folder to it.
+
+    Args:
+        folder: a folder made by ``videossr build`` (or :func:`videossr.data.build_dataset`).
+        repo_id: ``"org/name"``.
+        private: create the repo private (an existing repo keeps its visibility).
+        token: a Hub token; default: the locally saved one / ``HF_TOKEN``.
+        revision: branch to upload to.
+        commit_message: default: names the dataset and generator version.
+        api: an ``huggingface_hub.HfApi`` (tests pass a fake).
+
+    Returns:
+        ``{"repo_url", "commit", "files"}``.
+    """
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise ValueError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
+    folder = Path(folder)
+    files = check_repo_folder(folder)
+    report = json.loads((folder / REPORT_FILE).read_text())
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token)
+    url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    configs = report["configs"]
+    # The per-task configs of a training set repeat the default config's rows: count those once.
+    rows = configs["default"]["rows"] if "default" in configs else sum(c["rows"] for c in configs.values())
+    message = (
+        commit_message or f"Upload {report['dataset']} ({rows} rows, videossr {report['generator_version']})"
+    )
+    commit = api.upload_folder(
+        repo_id=repo_id,
+        folder_path=str(folder),
+        repo_type="dataset",
+        revision=revision,
+        commit_message=message,
+        allow_patterns=list(ALLOW_PATTERNS),
+        ignore_patterns=list(IGNORE_PATTERNS),
+        # Shards of an earlier, different build must not linger next to the new ones.
+        delete_patterns=["data/**/*.parquet"],
+    )
+    return {"repo_url": str(url), "commit": str(getattr(commit, "oid", commit)), "files": files}

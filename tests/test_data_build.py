@@ -304,9 +304,10 @@ def test_resume_after_killed_process_is_byte_identical(tmp_path, tmp_path_factor
         capture_output=True,
         timeout=300,
     )
+    # killed with two workers (orphaned workers may still finish a job while the re-run redoes it)
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "videossr.cli", *args, "--out", str(killed)],
+        [sys.executable, "-m", "videossr.cli", *args, "--num-proc", "2", "--out", str(killed)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -319,7 +320,7 @@ def test_resume_after_killed_process_is_byte_identical(tmp_path, tmp_path_factor
     proc.wait(timeout=30)
     assert not (killed / "README.md").exists(), "the build finished before it could be killed"
     subprocess.run(
-        [sys.executable, "-m", "videossr.cli", *args, "--out", str(killed)],
+        [sys.executable, "-m", "videossr.cli", *args, "--num-proc", "2", "--out", str(killed)],
         check=True,
         env=env,
         capture_output=True,
@@ -474,3 +475,17 @@ def test_crash_while_writing_shards_leaves_no_partial_shard(good_videos, tmp_pat
             assert f.suffix == ".parquet" and pq_module.read_metadata(f).num_rows > 0
     build_dataset(recipe, good_videos, out, progress=False)
     assert same_tree(clean, out) == []
+
+
+def test_load_dataset_never_mixes_up_two_builds_in_same_named_folders(good_videos, tmp_path):
+    # datasets keys its cache of a local folder on the dataset card (not the files), so the card carries
+    # dataset_info (sizes) to keep two different builds apart.
+    first, second = tmp_path / "a" / "bench", tmp_path / "b" / "bench"
+    build_dataset(viubench_recipe(1, seed=1, max_pixels=SMALL), good_videos, first, progress=False)
+    build_dataset(viubench_recipe(1, seed=2, max_pixels=SMALL), good_videos, second, progress=False)
+    cache = tmp_path / "cache"
+    for folder in (first, second):
+        stored = _parquet_rows(folder, "jigsaw_hard")
+        loaded = _load(folder, "jigsaw_hard", "test", cache)
+        assert [r["seed"] for r in stored] == loaded["seed"]
+    assert "dataset_info:" in (first / "README.md").read_text()

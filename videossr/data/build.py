@@ -234,7 +234,9 @@ def run_job(
         import pyarrow.parquet as pq
 
         table = rows_to_table(rows, extra={"_nbytes": nbytes})
-        tmp = out / f".{job.name}.parquet.tmp"
+        # The pid keeps two writers apart (e.g. an orphaned worker of a killed build still finishing
+        # the same job while the re-run redoes it): each renames its own complete file into place.
+        tmp = out / f".{job.name}.{os.getpid()}.parquet.tmp"
         # One row per row group: assembly reads rows back one by one in any order without loading a
         # whole job file.
         pq.write_table(table, tmp, row_group_size=1)
@@ -251,13 +253,13 @@ def run_job(
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
 

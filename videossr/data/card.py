@@ -53,7 +53,9 @@ def _dataset_info(report: dict[str, Any]) -> list[dict[str, Any]]:
             dataset_size=c["num_bytes"],
             config_name=name,
         )
-        infos.append({"config_name": name, **{k: v for k, v in info._to_yaml_dict().items() if k != "config_name"}})
+        infos.append(
+            {"config_name": name, **{k: v for k, v in info._to_yaml_dict().items() if k != "config_name"}}
+        )
     return infos
 
 

@@ -162,8 +162,8 @@ class HeuristicBackend(Backend):
             "solvers": {
                 "grounding": "frame-boundary change detection, perturbation-aware (undo/redo test) where "
                 "an inverse is known, else the most changing 8-16 frame stretch",
-                "counting": "difference to the 8-neighbour temporal median, flat-colour convex blobs, "
-                "outline corners/circularity",
+                "counting": "difference to the 8-neighbour temporal median; flat-colour convex blobs over "
+                "stable scenery, classified by outline corners and circularity",
                 "jigsaw": "last-frame/first-frame continuity cost, exact best path (Held-Karp)",
             },
         }

@@ -24,8 +24,8 @@ Heuristic (``heuristic``), classical computer vision with no learned weights:
   into or an exit from the perturbed stretch. For ``shuffle`` (and perturbations it has no inverse for)
   it looks for the 8-16 frame stretch whose frame-to-frame changes stand out most.
 * counting: each frame is compared with the per-pixel median of its eight nearest neighbours; blobs of changed
-  pixels that are large, solid and of one colour are classified by their outline (three corners:
-  triangle, four: square, round: circle) and summed over frames.
+  pixels that are large, solid, of one colour and over scenery the neighbours agree on are classified by
+  their outline (three corners: triangle, four: square, round: circle) and summed over frames.
 * jigsaw: frame continuity. The cost of putting clip ``b`` right after clip ``a`` is how different the
   first frame of ``b`` is from the last frame of ``a`` (and from a linear extrapolation of ``a``'s last
   two frames); the cheapest order of all clips is found exactly by dynamic programming over subsets.

@@ -38,10 +38,12 @@ demo-bench:
 		--paper --out $(OUT)/bench
 
 # Train the offline tiny Qwen3-VL for a few GRPO steps on CPU: on the demo's dataset when demo-data built
-# it, else on rows generated online from the embedded sample videos. Writes $(OUT)/train/reward_curve.png.
+# it, else on rows generated online from the embedded sample videos; score a VIUBench subset at the end when
+# the demo's VIUBench exists. Writes $(OUT)/train/reward_curve.png and the checkpoint + model card.
 demo-train:
 	$(PYTHON) recipes/grpo.py --config recipes/tiny/grpo/config_cpu.yaml \
 		$$(if [ -d $(OUT)/data/videossr-30k ]; then echo --dataset_name $(OUT)/data/videossr-30k; fi) \
+		$$(if [ -d $(OUT)/data/viubench ]; then echo --viubench_dataset $(OUT)/data/viubench --viubench_limit 18; fi) \
 		--tiny_model_dir $(OUT)/models --output_dir $(OUT)/train/tiny-grpo \
 		--reward_plot $(OUT)/train/reward_curve.png
 

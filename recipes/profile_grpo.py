@@ -237,6 +237,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warmup", type=int, default=1, help="steps left out of the averages")
     parser.add_argument("--beta", type=float, default=1e-3, help="KL coefficient (adds the reference pass)")
     parser.add_argument("--gradient_checkpointing", action="store_true")
+    parser.add_argument(
+        "--weights_dtype",
+        default="bfloat16",
+        choices=["bfloat16", "float32"],
+        help="bfloat16: weights, gradients and AdamW states in bf16 (the one-GPU floor); float32: fp32 master "
+        "weights with bf16 autocast, the memory layout of mixed-precision training without sharding",
+    )
     parser.add_argument("--video_mode", default="video", choices=["video", "images"])
     parser.add_argument(
         "--peak_tflops", type=float, default=None, help="device peak dense TFLOP/s (H100: 989)"
@@ -254,7 +261,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from videossr.trl_video import VideoGRPOTrainer
 
     cuda = torch.cuda.is_available()
-    dtype = torch.bfloat16 if cuda else torch.float32
+    dtype = getattr(torch, args.weights_dtype) if cuda else torch.float32
     workdir = Path(args.workdir)
     model, processor = build_model_and_processor(args.arch, workdir, dtype)
     total_steps = args.steps + args.warmup

@@ -269,13 +269,13 @@ def test_resume_after_simulated_crash_is_byte_identical(videos, tmp_path, monkey
     real = engine.run_job
     calls = {"n": 0}
 
-    def dying(job, recipe_d, jobs_dir, decode_timeout=None):
+    def dying(job, recipe_d, jobs_dir, decode_timeout=None, schema=None):
         calls["n"] += 1
         if calls["n"] == 2:
             # die half-way through writing: a partial temporary file is left behind
             Path(jobs_dir, f".{job.name}.parquet.tmp").write_bytes(b"PAR1 half")
             raise KeyboardInterrupt
-        return real(job, recipe_d, jobs_dir, decode_timeout)
+        return real(job, recipe_d, jobs_dir, decode_timeout, schema)
 
     monkeypatch.setattr(engine, "run_job", dying)
     with pytest.raises(KeyboardInterrupt):
@@ -292,6 +292,19 @@ def test_resume_after_simulated_crash_is_byte_identical(videos, tmp_path, monkey
     assert again.complete and again.jobs_run == 0 and same_tree(clean, crashed) == []
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 def test_resume_after_killed_process_is_byte_identical(tmp_path, tmp_path_factory):
     src = make_folder(tmp_path_factory.mktemp("kill"), 10)
     args = ["build", "videossr-30k", "--videos", str(src), "--size", "60", "--seed", "4", "--quiet"]
@@ -304,10 +317,22 @@ def test_resume_after_killed_process_is_byte_identical(tmp_path, tmp_path_factor
         capture_output=True,
         timeout=300,
     )
-    # killed with two workers (orphaned workers may still finish a job while the re-run redoes it)
+    # killed with two workers (orphaned workers may still finish a job while the re-run redoes it);
+    # in-process decoding here, so every process of the build is a direct child we can watch
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "videossr.cli", *args, "--num-proc", "2", "--out", str(killed)],
+        [
+            sys.executable,
+            "-m",
+            "videossr.cli",
+            *args,
+            "--num-proc",
+            "2",
+            "--decode-timeout",
+            "0",
+            "--out",
+            str(killed),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -316,9 +341,18 @@ def test_resume_after_killed_process_is_byte_identical(tmp_path, tmp_path_factor
     deadline = time.time() + 120
     while time.time() < deadline and len(list(jobs.glob("*.json")) if jobs.exists() else []) < 2:
         time.sleep(0.05)
+    workers = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert not (killed / "README.md").exists(), "the build finished before it could be killed"
+    # the killed build's pool workers notice and exit instead of lingering as orphans
+    deadline = time.time() + 15
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    lingering = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    for pid in lingering:  # clean up before failing
+        os.kill(pid, signal.SIGKILL)
+    assert not lingering
     subprocess.run(
         [sys.executable, "-m", "videossr.cli", *args, "--num-proc", "2", "--out", str(killed)],
         check=True,

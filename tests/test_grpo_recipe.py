@@ -351,3 +351,21 @@ def test_recipe_trains_a_lora_adapter_with_kl(recipe, dataset_dir, tmp_path):
     assert any("visual" in n for n in names)  # the vision tower's linear layers are adapted too
     assert (out / "adapter_config.json").is_file() and "README.md" in files_to_push(out)
     assert "kl" in [h for h in trainer.state.log_history if "reward" in h][0]
+
+
+def test_viubench_rows_are_read_across_per_subtype_configs(tmp_path):
+    """VIUBench folders have one config per subtype and no default: all of them are read."""
+    from datasets import Dataset
+
+    from videossr.training import _load_rows
+
+    yaml = ["---", "configs:"]
+    for name in ("grounding_mirror", "jigsaw_easy"):
+        rows = [{"id": f"{name}-{i}", "subtype": name, "answer": "1"} for i in range(2)]
+        (tmp_path / name).mkdir()
+        Dataset.from_list(rows).to_parquet(str(tmp_path / name / "test-00000-of-00001.parquet"))
+        yaml += [f"- config_name: {name}", "  data_files:", "  - split: test", f"    path: {name}/test-*"]
+    (tmp_path / "README.md").write_text("\n".join([*yaml, "---", ""]))
+    rows = _load_rows(tmp_path, None, "test")
+    assert sorted(rows["subtype"]) == ["grounding_mirror"] * 2 + ["jigsaw_easy"] * 2
+    assert len(_load_rows(tmp_path, "jigsaw_easy", "test")) == 2

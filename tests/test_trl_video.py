@@ -148,21 +148,20 @@ def plain_completion_logps(model, processor, row, completion_ids, temperature=1.
         }
         for c in clips
     ]
-    enc = processor(
-        text=[text], videos=clips, video_metadata=meta, do_sample_frames=False, return_tensors="pt"
-    )
+    if clips:
+        enc = processor(
+            text=[text], videos=clips, video_metadata=meta, do_sample_frames=False, return_tensors="pt"
+        )
+    else:
+        enc = processor(text=[text], return_tensors="pt")
     n_prompt = enc["input_ids"].shape[1]
     ids = torch.cat([enc["input_ids"], torch.tensor([completion_ids])], dim=1)
     types = torch.cat(
         [enc["mm_token_type_ids"], torch.zeros(1, len(completion_ids), dtype=torch.long)], dim=1
     )
-    kwargs = {
-        "input_ids": ids,
-        "attention_mask": torch.ones_like(ids),
-        "pixel_values_videos": enc["pixel_values_videos"],
-        "video_grid_thw": enc["video_grid_thw"],
-        "mm_token_type_ids": types,
-    }
+    kwargs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "mm_token_type_ids": types}
+    if clips:
+        kwargs.update(pixel_values_videos=enc["pixel_values_videos"], video_grid_thw=enc["video_grid_thw"])
     if "second_per_grid_ts" in enc:
         kwargs["second_per_grid_ts"] = enc["second_per_grid_ts"]
     with torch.no_grad():
@@ -219,10 +218,25 @@ def test_size_kwargs_bound_frames_not_clips(tiny_dirs):
     assert video_size_kwargs(processor.video_processor, 48, None, None) == {}
 
 
-@pytest.mark.parametrize("arch", ["qwen3_vl", "qwen2_5_vl"])
-def test_trainer_logps_equal_plain_forward(tiny_dirs, tmp_path, arch):
-    rows = mixed_rows(2)
-    trainer = make_trainer(tiny_dirs[arch], rows, tmp_path, per_device_train_batch_size=4)
+def text_only_row() -> dict:
+    prompt = [{"role": "user", "content": [{"type": "text", "text": "No video here. Say 3,1,4."}]}]
+    return {
+        "id": "text-0",
+        "prompt": prompt,
+        "videos": [],
+        "fps": 1.0,
+        "answer": "3,1,4",
+        "task": "object_counting",
+    }
+
+
+@pytest.mark.parametrize(
+    ("arch", "with_text_row"), [("qwen3_vl", False), ("qwen2_5_vl", False), ("qwen3_vl", True)]
+)
+def test_trainer_logps_equal_plain_forward(tiny_dirs, tmp_path, arch, with_text_row):
+    # Grounding-like and jigsaw-like rows (and a text-only row) in one batch, scored in chunks of 3 rows.
+    rows = mixed_rows(2) + ([text_only_row()] if with_text_row else [])
+    trainer = make_trainer(tiny_dirs[arch], rows, tmp_path, per_device_train_batch_size=2 * len(rows))
     trainer.model.train()
     batch = trainer._generate_and_score_completions(repeated(rows, 2))
     ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)

@@ -96,9 +96,10 @@ def aggregate(per_subtype: Mapping[str, Iterable[float]], decimals: int = 1) -> 
     of the subtype scores (SPEC §7); all are computed unrounded, then rounded to ``decimals``.
     Subtypes that are absent are left out of the averages (and reported as missing).
     """
-    raw = {name: _mean(scores) for name, scores in per_subtype.items()}
+    lists = {name: list(scores) for name, scores in per_subtype.items()}  # accept generators too
+    raw = {name: _mean(scores) for name, scores in lists.items()}
     raw = {k: v for k, v in raw.items() if v is not None}
-    counts = {name: len(list(v)) for name, v in per_subtype.items()}
+    counts = {name: len(v) for name, v in lists.items()}
 
     def pct(x: float | None) -> float | None:
         return None if x is None else round(100.0 * x, decimals)

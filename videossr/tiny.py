@@ -26,7 +26,7 @@ ARCHS = ("qwen3_vl", "qwen2_5_vl")
 Arch = Literal["qwen3_vl", "qwen2_5_vl"]
 
 # Bump when the saved layout changes so cached folders built by an older version are rebuilt.
-TINY_VERSION = 2
+TINY_VERSION = 3
 _MARKER = "videossr_tiny.json"
 
 SPECIAL_TOKENS = (
@@ -40,8 +40,7 @@ SPECIAL_TOKENS = (
 )
 
 # A short template in the spirit of the Qwen ones: ChatML turns; text parts verbatim; an image or video part
-# becomes its pad token between vision markers (Qwen2.5-VL), or the bare pad token for Qwen3-VL, whose
-# processor wraps every temporal patch in its own markers after a "<t seconds>" timestamp.
+# becomes its pad token between vision markers.
 _CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
     "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
@@ -62,8 +61,11 @@ _CHAT_TEMPLATE = (
 
 
 def _chat_template(arch: Arch) -> str:
-    video = "<|video_pad|>" if arch == "qwen3_vl" else "<|vision_start|><|video_pad|><|vision_end|>"
-    return _CHAT_TEMPLATE.replace("__VIDEO__", video)
+    # Both families' released templates wrap the pad token in vision markers; Qwen3-VL's processor then expands
+    # the pad into per-patch "<t seconds><|vision_start|>...<|vision_end|>" blocks inside that outer pair. The
+    # tiny models render prompts the same way, so their token layout matches the real ones.
+    del arch
+    return _CHAT_TEMPLATE.replace("__VIDEO__", "<|vision_start|><|video_pad|><|vision_end|>")
 
 
 def _byte_vocab() -> dict[str, int]:

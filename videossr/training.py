@@ -341,14 +341,19 @@ def viubench_subset(rows: Any, limit: int) -> list[dict[str, Any]]:
 
 
 def _load_rows(dataset: Any, config: str | None, split: str | None) -> Any:
+    """Rows of a VIUBench folder / Hub id; without ``config``, every config (one per subtype) together."""
     if not isinstance(dataset, (str, os.PathLike)):
         return dataset
-    from datasets import load_dataset
+    from datasets import concatenate_datasets, get_dataset_config_names, load_dataset
 
-    data = load_dataset(str(dataset), config)
-    if split and split in data:
-        return data[split]
-    return data[next(iter(data))]
+    def pick(data):
+        return data[split] if split and split in data else data[next(iter(data))]
+
+    names = [config] if config else get_dataset_config_names(str(dataset))
+    if not config and "default" in names:
+        names = ["default"]
+    parts = [pick(load_dataset(str(dataset), name)) for name in names]
+    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
 
 
 def score_rows(

@@ -166,14 +166,15 @@ class RowVideoInputs:
 
     Attributes:
         prompt_ids: prompt token ids (no padding), video placeholders expanded.
-        pixel_values_videos: the processor's flattened patches of all the row's clips, in prompt order.
-        video_grid_thw: ``(num_clips, 3)`` temporal/height/width patch grid of each clip.
+        pixel_values_videos: the processor's flattened patches of all the row's clips, in prompt order
+            (``None`` for a row without videos).
+        video_grid_thw: ``(num_clips, 3)`` temporal/height/width patch grid of each clip (``None`` likewise).
         second_per_grid_ts: seconds per temporal patch of each clip (Qwen2.5-VL time ids), or ``None``.
     """
 
     prompt_ids: list[int]
-    pixel_values_videos: torch.Tensor
-    video_grid_thw: torch.Tensor
+    pixel_values_videos: torch.Tensor | None
+    video_grid_thw: torch.Tensor | None
     second_per_grid_ts: torch.Tensor | None = None
 
 
@@ -228,6 +229,11 @@ def process_row_videos(
         tokenize=False,
         **(chat_template_kwargs or {}),
     )
+    if not clips:
+        out = processor(text=[text], return_tensors="pt")
+        return RowVideoInputs(
+            prompt_ids=out["input_ids"][0].tolist(), pixel_values_videos=None, video_grid_thw=None
+        )
     metadata = [video_metadata(len(clip), fps) for clip in clips]
     frames = clips[0].shape[0] if clips else 0
     size_kwargs = video_size_kwargs(processor.video_processor, frames, max_pixels, min_pixels)
@@ -250,8 +256,14 @@ def process_row_videos(
     )
 
 
-def _concat_rows(rows: Sequence[torch.Tensor], device: torch.device | None = None) -> torch.Tensor:
-    tensor = torch.cat(list(rows), dim=0)
+def _concat_rows(
+    rows: Sequence[torch.Tensor | None], device: torch.device | None = None
+) -> torch.Tensor | None:
+    """Concatenate the rows' tensors, skipping rows without videos; ``None`` when no row has any."""
+    present = [t for t in rows if t is not None]
+    if not present:
+        return None
+    tensor = torch.cat(present, dim=0)
     return tensor.to(device) if device is not None else tensor
 
 
@@ -344,12 +356,12 @@ class VideoGRPOTrainer(GRPOTrainer):
         cache: dict[Any, RowVideoInputs] = {}
         rows: list[RowVideoInputs] = []
         for row in inputs:
-            clips = [clip_to_array(c) for c in row.get("videos") or []]
-            fps = float(row["fps"])
+            fps = float(row.get("fps") or 1.0)
             key = (row.get("id"), fps) if row.get("id") is not None else None
             if key is not None and key in cache:
                 rows.append(cache[key])
                 continue
+            clips = [clip_to_array(c) for c in row.get("videos") or []]
             processed = process_row_videos(
                 self.processing_class,
                 row["prompt"],
@@ -366,7 +378,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         return rows
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        has_videos = any(row.get("videos") for row in inputs)
+        has_videos = any(len(row.get("videos") or ()) > 0 for row in inputs)
         if not has_videos:
             return super()._generate_and_score_completions(inputs)
         if self.video_mode == "images":
@@ -381,12 +393,16 @@ class VideoGRPOTrainer(GRPOTrainer):
 
         rows = self._row_video_inputs(inputs)
         device = self.accelerator.device
-        per_row = {
-            _PIXELS: [r.pixel_values_videos.to(device) for r in rows],
-            _GRID: [r.video_grid_thw.to(device) for r in rows],
+
+        def on_device(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
+        per_row: dict[str, list[torch.Tensor | None]] = {
+            _PIXELS: [on_device(r.pixel_values_videos) for r in rows],
+            _GRID: [on_device(r.video_grid_thw) for r in rows],
         }
-        if all(r.second_per_grid_ts is not None for r in rows):
-            per_row[_SECONDS] = [r.second_per_grid_ts.to(device) for r in rows]
+        if any(r.second_per_grid_ts is not None for r in rows):
+            per_row[_SECONDS] = [on_device(r.second_per_grid_ts) for r in rows]
         self._pending_rows = rows
         try:
             with self._videos_active(per_row):
@@ -405,13 +421,16 @@ class VideoGRPOTrainer(GRPOTrainer):
             raise RuntimeError(f"bridge out of sync: {len(rows)} processed rows for {len(prompts)} prompts")
         prompt_ids = [list(r.prompt_ids) for r in rows]
         fields: dict[str, Any] = {
-            "pixel_values_videos": torch.cat([r.pixel_values_videos for r in rows], dim=0),
-            "video_grid_thw": torch.cat([r.video_grid_thw for r in rows], dim=0),
             # A per-token field: TRL left-pads it like the ids.
             "mm_token_type_ids": [self._mm_token_types(torch.tensor(ids)).tolist() for ids in prompt_ids],
         }
-        if all(r.second_per_grid_ts is not None for r in rows):
-            fields["second_per_grid_ts"] = torch.cat([r.second_per_grid_ts for r in rows], dim=0)
+        pixels = _concat_rows([r.pixel_values_videos for r in rows])
+        if pixels is not None:
+            fields["pixel_values_videos"] = pixels
+            fields["video_grid_thw"] = _concat_rows([r.video_grid_thw for r in rows])
+            seconds = _concat_rows([r.second_per_grid_ts for r in rows])
+            if seconds is not None:
+                fields["second_per_grid_ts"] = seconds
         return prompt_ids, None, fields
 
     # ------------------------------------------------------------------ scoring passes
@@ -445,13 +464,15 @@ class VideoGRPOTrainer(GRPOTrainer):
     ) -> dict[str, torch.Tensor]:
         """The video keyword arguments of the model for rows ``start:end`` of the active batch."""
         device = input_ids.device
-        kwargs = {
-            "pixel_values_videos": _concat_rows(per_row[_PIXELS][start:end], device),
-            "video_grid_thw": _concat_rows(per_row[_GRID][start:end], device),
-            "mm_token_type_ids": self._mm_token_types(input_ids),
-        }
-        if _SECONDS in per_row:
-            kwargs["second_per_grid_ts"] = _concat_rows(per_row[_SECONDS][start:end], device)
+        kwargs: dict[str, torch.Tensor] = {"mm_token_type_ids": self._mm_token_types(input_ids)}
+        pixels = _concat_rows(per_row[_PIXELS][start:end], device)
+        if pixels is None:  # a micro-batch of text-only rows
+            return kwargs
+        kwargs["pixel_values_videos"] = pixels
+        kwargs["video_grid_thw"] = _concat_rows(per_row[_GRID][start:end], device)
+        seconds = _concat_rows(per_row.get(_SECONDS, [])[start:end], device)
+        if seconds is not None:
+            kwargs["second_per_grid_ts"] = seconds
         return kwargs
 
     def _get_per_token_logps_and_entropies(

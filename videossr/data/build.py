@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -140,11 +141,21 @@ class Job:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _worker_init() -> None:
+def _worker_init(parent_pid: int) -> None:
     # Each worker is one process on one core: OpenCV's own thread pool would only oversubscribe.
     import cv2
 
     cv2.setNumThreads(1)
+
+    # If the build is killed (kill -9, OOM killer), its pool workers are not told: they would wait
+    # for work forever. Exit as soon as this process is re-parented; the re-run redoes any job a
+    # worker had not marked complete.
+    def watch_parent() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch_parent, name="watch-parent", daemon=True).start()
 
 
 def _load(video: VideoSource, max_pixels: int, cache: dict, timeout: float | None = None) -> Any:
@@ -179,7 +190,7 @@ def _failure(err: Exception, video: VideoSource) -> dict[str, str]:
 
 
 def run_job(
-    job: Job, recipe: dict[str, Any], jobs_dir: str, decode_timeout: float | None = None
+    job: Job, recipe: dict[str, Any], jobs_dir: str, decode_timeout: float | None = None, schema: Any = None
 ) -> dict[str, Any]:
     """Make the rows of one job and write them (plus a completion marker) under ``jobs_dir``."""
     from videossr.rows import sample_to_row
@@ -233,7 +244,7 @@ def run_job(
     if rows:
         import pyarrow.parquet as pq
 
-        table = rows_to_table(rows, extra={"_nbytes": nbytes})
+        table = rows_to_table(rows, extra={"_nbytes": nbytes}, schema=schema)
         # The pid keeps two writers apart (e.g. an orphaned worker of a killed build still finishing
         # the same job while the re-run redoes it): each renames its own complete file into place.
         tmp = out / f".{job.name}.{os.getpid()}.parquet.tmp"
@@ -313,6 +324,7 @@ def _run_waves(
     stats = Counter()
     pending = recipe.my_slots()
     total = len(pending)
+    schema = row_schema()  # built once here, shipped to workers
     bar = tqdm(total=total, desc=f"build {recipe.kind}", unit="row", disable=not progress)
     pool = None
     try:
@@ -352,18 +364,22 @@ def _run_waves(
                 # spawn, not fork: decord and OpenCV keep threads and global state a fork would copy
                 # half-initialised.
                 pool = ProcessPoolExecutor(
-                    num_proc, mp_context=mp.get_context("spawn"), initializer=_worker_init
+                    num_proc,
+                    mp_context=mp.get_context("spawn"),
+                    initializer=_worker_init,
+                    initargs=(os.getpid(),),
                 )
             if pool is not None and len(todo) > 1:
                 futures = {
-                    pool.submit(run_job, job, recipe_d, str(jobs_dir), decode_timeout): job for job in todo
+                    pool.submit(run_job, job, recipe_d, str(jobs_dir), decode_timeout, schema): job
+                    for job in todo
                 }
                 for fut in as_completed(futures):
                     results[futures[fut].name] = fut.result()
                     bar.update(len(results[futures[fut].name]["rows"]))
             else:
                 for job in todo:
-                    results[job.name] = run_job(job, recipe_d, str(jobs_dir), decode_timeout)
+                    results[job.name] = run_job(job, recipe_d, str(jobs_dir), decode_timeout, schema)
                     bar.update(len(results[job.name]["rows"]))
             stats["jobs_run"] += len(todo)
             pending_keys: set[str] = set()
@@ -381,7 +397,8 @@ def _run_waves(
     finally:
         bar.close()
         if pool is not None:
-            pool.shutdown()
+            # On Ctrl-C or an error, do not run the queued jobs first; finished ones are kept on disk.
+            pool.shutdown(wait=True, cancel_futures=True)
     return index, bad, dict(stats)
 
 

@@ -65,15 +65,18 @@ def row_schema() -> pa.Schema:
     return row_features().arrow_schema
 
 
-def rows_to_table(rows: list[dict], extra: dict[str, list] | None = None) -> pa.Table:
+def rows_to_table(
+    rows: list[dict], extra: dict[str, list] | None = None, schema: pa.Schema | None = None
+) -> pa.Table:
     """An Arrow table with exactly the row schema from rows in storage form (frames as ``{bytes, path}``).
 
     ``extra`` columns (internal bookkeeping, e.g. the slot of each row in the build plan) are appended
-    after the schema's columns; they never reach a published shard.
+    after the schema's columns; they never reach a published shard. Passing ``schema`` (from
+    :func:`row_schema`) spares a worker process the import of ``datasets``.
     """
     import pyarrow as pa
 
-    schema = row_schema()
+    schema = schema if schema is not None else row_schema()
     table = pa.Table.from_pylist([{k: r[k] for k in ROW_COLUMNS} for r in rows], schema=schema)
     for name, values in (extra or {}).items():
         table = table.append_column(name, pa.array(values))

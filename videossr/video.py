@@ -341,7 +341,10 @@ def load_clip(
     )
 
 
-def _isolated_worker(conn, args: tuple, kwargs: dict) -> None:
+def _isolated_worker(conn, parent_end, args: tuple, kwargs: dict) -> None:
+    # The fork inherited the parent's read end; holding it would keep a killed parent's pipe open and
+    # leave this child blocked forever in send().
+    parent_end.close()
     try:
         conn.send(("ok", load_clip(*args, **kwargs)))
     except VideoError as err:
@@ -363,7 +366,7 @@ def load_clip_isolated(path: str | os.PathLike, timeout: float = 120.0, **kwargs
 
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_isolated_worker, args=(child, (path,), kwargs), daemon=True)
+    proc = ctx.Process(target=_isolated_worker, args=(child, parent, (path,), kwargs), daemon=True)
     proc.start()
     child.close()
     try:

@@ -29,7 +29,7 @@ from tempstore import TempStore, UnknownSample
 
 import videossr
 from videossr.errors import VideoError
-from videossr.export import save_sample
+from videossr.export import sample_record, save_sample
 from videossr.metrics import PAPER_TABLE1, TABLE1_COLUMNS, TABLE1_KEYS, TASK_GROUPS, VIUBENCH_SUBTYPES
 from videossr.types import Clip, Sample
 from videossr.video import VIDEO_EXTENSIONS
@@ -365,17 +365,7 @@ def _save(sample: Sample, folder: Path) -> None:
     save_sample(sample, folder)
     for i, frames in enumerate(sample.videos):
         np.save(folder / f"frames_{i}.npy", np.ascontiguousarray(frames))
-    meta = {
-        "task": sample.task,
-        "subtype": sample.subtype,
-        "parts": sample.parts,
-        "answer": sample.answer,
-        "fps": sample.fps,
-        "params": sample.params,
-        "source": sample.source,
-        "seed": sample.seed,
-        "num_videos": len(sample.videos),
-    }
+    meta = sample_record(sample) | {"parts": sample.parts}
     (folder / "meta.json").write_text(json.dumps(meta))
 
 

@@ -72,18 +72,9 @@ def _finish(result, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_build_viubench(args: argparse.Namespace) -> int:
-    from videossr.data.build import build_dataset, viubench_recipe
+def _run_build(recipe, args: argparse.Namespace) -> int:
+    from videossr.data.build import build_dataset
 
-    _check_shards(args)
-    recipe = viubench_recipe(
-        per_subtype=args.per_subtype,
-        seed=args.seed,
-        image_format=args.image_format,
-        quality=args.quality,
-        num_shards=args.num_shards,
-        shard_index=args.shard_index,
-    )
     result = build_dataset(
         recipe,
         args.videos,
@@ -98,8 +89,23 @@ def cmd_build_viubench(args: argparse.Namespace) -> int:
     return _finish(result, args)
 
 
+def cmd_build_viubench(args: argparse.Namespace) -> int:
+    from videossr.data.build import viubench_recipe
+
+    _check_shards(args)
+    recipe = viubench_recipe(
+        per_subtype=args.per_subtype,
+        seed=args.seed,
+        image_format=args.image_format,
+        quality=args.quality,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+    )
+    return _run_build(recipe, args)
+
+
 def cmd_build_30k(args: argparse.Namespace) -> int:
-    from videossr.data.build import build_dataset, videossr30k_recipe
+    from videossr.data.build import videossr30k_recipe
 
     _check_shards(args)
     recipe = videossr30k_recipe(
@@ -112,18 +118,7 @@ def cmd_build_30k(args: argparse.Namespace) -> int:
         shard_index=args.shard_index,
         task_configs=not args.no_task_configs,
     )
-    result = build_dataset(
-        recipe,
-        args.videos,
-        args.out,
-        num_proc=args.num_proc,
-        exclude=args.exclude,
-        overwrite=args.overwrite,
-        keep_work=args.keep_work,
-        progress=not args.quiet,
-        decode_timeout=args.decode_timeout or None,
-    )
-    return _finish(result, args)
+    return _run_build(recipe, args)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

@@ -22,19 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from videossr.data.sources import VideoSource
-
-#: VIUBench subtypes in the paper's Table 1 order.
-VIUBENCH_SUBTYPES = (
-    "counting_easy",
-    "counting_hard",
-    "grounding_channel_swap",
-    "grounding_rotate180",
-    "grounding_zoom_out",
-    "grounding_mirror",
-    "grounding_shuffle",
-    "jigsaw_easy",
-    "jigsaw_hard",
-)
+from videossr.metrics import VIUBENCH_SUBTYPES  # noqa: F401 - re-exported for the builders
 
 #: The VideoSSR-30K mix (SPEC §8): grounding 40% over the four training perturbations, jigsaw-6 40%,
 #: counting-easy 20%.

@@ -1,39 +1,13 @@
-"""A small Space for the Anomaly Grounding metric: paste replies and ground truths, get the scores.
+"""The Anomaly Grounding metric Space: paste replies and ground truths, get the scores (gradio 6, ``python app.py``).
 
-Runs with gradio 6 (``python app.py``); the metric itself is ``anomaly_grounding.py`` next to this file.
+The metric is ``anomaly_grounding.py`` next to this file; the app is shared by the metric Spaces.
 """
 
 from pathlib import Path
 
-import evaluate
-import gradio as gr
+from videossr.evaluation.metric_space import build_metric_app
 
-HERE = Path(__file__).resolve().parent
-metric = evaluate.load(str(HERE))
-COLUMNS = list(metric.features)  # predictions, references (, subtypes)
-EXAMPLE = ["10.0-20.0", "12.0-20.0"]
-
-
-def compute(table, mode: str = "strict") -> dict:
-    """Score the rows of the table (empty rows are skipped)."""
-    rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
-    rows = [r for r in rows if any(str(c).strip() for c in r)]
-    columns = {name: [str(r[i]).strip() for r in rows] for i, name in enumerate(COLUMNS)}
-    return metric.compute(**columns, mode=mode)
-
-
-with gr.Blocks(title="Anomaly Grounding") as demo:
-    gr.Markdown("# Anomaly Grounding\n" + metric.info.description)
-    table = gr.Dataframe(
-        headers=COLUMNS,
-        column_count=len(COLUMNS),
-        datatype=["str"] * len(COLUMNS),
-        value=[EXAMPLE],
-        label="one item per row",
-    )
-    mode = gr.Radio(["strict", "lenient"], value="strict", label="reply parser")
-    output = gr.JSON(label="scores")
-    gr.Button("Score").click(compute, [table, mode], output)
+demo, compute = build_metric_app(Path(__file__).parent, "Anomaly Grounding", ["10.0-20.0", "12.0-20.0"])
 
 if __name__ == "__main__":
     demo.launch()

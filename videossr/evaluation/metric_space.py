@@ -48,3 +48,28 @@ def build_metric_app(folder: str | Path, title: str, example: Sequence[str]):
         output = gr.JSON(label="scores")
         gr.Button("Score").click(compute, [table, mode], output)
     return demo, compute
+
+
+CITATION = """\
+@inproceedings{he2026videossr,
+  title     = {VideoSSR: Video Self-Supervised Reinforcement Learning},
+  author    = {He and others},
+  booktitle = {CVPR},
+  year      = {2026},
+  note      = {arXiv:2511.06281}
+}
+"""
+
+
+def metric_info(description: str, inputs_description: str, columns: Sequence[str] = ("predictions", "references")):
+    """The ``evaluate.MetricInfo`` of a VideoSSR metric module: string columns, the paper's citation."""
+    import datasets
+    import evaluate
+
+    return evaluate.MetricInfo(
+        description=description,
+        citation=CITATION,
+        inputs_description=inputs_description,
+        features=datasets.Features({name: datasets.Value("string") for name in columns}),
+        reference_urls=["https://arxiv.org/abs/2511.06281"],
+    )

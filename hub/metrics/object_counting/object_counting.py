@@ -4,10 +4,10 @@ The logic lives in the ``videossr`` package (``videossr.evaluation.scoring.count
 task verifiers); this module only declares the inputs.
 """
 
-import datasets
 import evaluate
 
 from videossr.evaluation import scoring
+from videossr.evaluation.metric_space import metric_info
 
 _DESCRIPTION = """\
 Object Counting (VideoSSR task B): filled circles, squares and triangles are drawn on some frames of
@@ -33,29 +33,11 @@ Examples:
     (0.8333, 0.5)
 """
 
-_CITATION = """\
-@inproceedings{he2026videossr,
-  title     = {VideoSSR: Video Self-Supervised Reinforcement Learning},
-  author    = {He and others},
-  booktitle = {CVPR},
-  year      = {2026},
-  note      = {arXiv:2511.06281}
-}
-"""
-
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class ObjectCounting(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
-            reference_urls=["https://arxiv.org/abs/2511.06281"],
-        )
+        return metric_info(_DESCRIPTION, _KWARGS_DESCRIPTION)
 
     def _compute(self, predictions, references, mode="strict"):
         return scoring.counting(predictions, references, mode=mode)

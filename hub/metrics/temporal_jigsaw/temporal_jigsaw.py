@@ -4,10 +4,10 @@ The logic lives in the ``videossr`` package (``videossr.evaluation.scoring.jigsa
 task verifiers); this module only declares the inputs.
 """
 
-import datasets
 import evaluate
 
 from videossr.evaluation import scoring
+from videossr.evaluation.metric_space import metric_info
 
 _DESCRIPTION = """\
 Temporal Jigsaw (VideoSSR task C): a video is cut into n clips that are shown shuffled, and the model
@@ -32,29 +32,11 @@ Examples:
     (0.5, 0.75)
 """
 
-_CITATION = """\
-@inproceedings{he2026videossr,
-  title     = {VideoSSR: Video Self-Supervised Reinforcement Learning},
-  author    = {He and others},
-  booktitle = {CVPR},
-  year      = {2026},
-  note      = {arXiv:2511.06281}
-}
-"""
-
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class TemporalJigsaw(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
-            reference_urls=["https://arxiv.org/abs/2511.06281"],
-        )
+        return metric_info(_DESCRIPTION, _KWARGS_DESCRIPTION)
 
     def _compute(self, predictions, references, mode="strict"):
         return scoring.jigsaw(predictions, references, mode=mode)

@@ -4,10 +4,10 @@ The logic lives in the ``videossr`` package (``videossr.evaluation.scoring.viube
 ``videossr.metrics``); this module only declares the inputs.
 """
 
-import datasets
 import evaluate
 
 from videossr.evaluation import scoring
+from videossr.evaluation.metric_space import metric_info
 
 _DESCRIPTION = """\
 VIUBench scores a model's replies on the three VideoSSR pretext tasks, split into 9 subtypes:
@@ -37,33 +37,11 @@ Examples:
     (100.0, 50.0, 75.0)
 """
 
-_CITATION = """\
-@inproceedings{he2026videossr,
-  title     = {VideoSSR: Video Self-Supervised Reinforcement Learning},
-  author    = {He and others},
-  booktitle = {CVPR},
-  year      = {2026},
-  note      = {arXiv:2511.06281}
-}
-"""
-
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class Viubench(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": datasets.Value("string"),
-                    "references": datasets.Value("string"),
-                    "subtypes": datasets.Value("string"),
-                }
-            ),
-            reference_urls=["https://arxiv.org/abs/2511.06281"],
-        )
+        return metric_info(_DESCRIPTION, _KWARGS_DESCRIPTION, columns=("predictions", "references", "subtypes"))
 
     def _compute(self, predictions, references, subtypes, mode="strict"):
         return scoring.viubench(predictions, references, subtypes, mode=mode)

@@ -142,15 +142,29 @@ def test_isolated_loading_matches_and_survives_crashes(real_video, synthetic_vid
     assert info.value.reason == "too_short"
 
     # A decoder that kills its process (as a native crash would) costs one video, not the caller.
-    monkeypatch.setattr(video_mod, "_open_decord", lambda path: os._exit(11))
+    monkeypatch.setattr(video_mod, "_open_decord", lambda path, size=None: os._exit(11))
     with pytest.raises(VideoError) as info:
         video_mod.load_clip_isolated(real_video)
     assert info.value.reason == "crashed"
 
     import time as _time
 
-    monkeypatch.setattr(video_mod, "_open_decord", lambda path: _time.sleep(30))
+    monkeypatch.setattr(video_mod, "_open_decord", lambda path, size=None: _time.sleep(30))
     t0 = _time.perf_counter()
     with pytest.raises(VideoError) as info:
         video_mod.load_clip_isolated(real_video, timeout=1.0)
     assert info.value.reason == "timeout" and _time.perf_counter() - t0 < 10
+
+
+def test_decoder_side_scaling_matches_a_full_resolution_resize(real_videos):
+    """HD sources are scaled by the decoder to 2x the target side, then area-averaged: the result
+    stays within about a grey level of resizing full-resolution frames."""
+    from videossr.video import _decode_size, resize_frames
+
+    hd = next(p for p in real_videos if load_clip(p, num_frames=2, max_pixels=None).size[0] >= 720)
+    fast = load_clip(hd, max_pixels=256 * 256)
+    full = load_clip(hd)
+    assert _decode_size(*full.size, 256 * 256) is not None
+    ref = resize_frames(full.frames, fast.size)
+    assert np.abs(fast.frames.astype(int) - ref.astype(int)).mean() < 2.0
+    assert _decode_size(270, 480, 256 * 256) is None  # small sources decode at their own size

@@ -176,14 +176,16 @@ def _check_file(path: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # Decoders
 # --------------------------------------------------------------------------------------------------
-def _open_decord(path: Path):
+def _open_decord(path: Path, size: tuple[int, int] | None = None):
     # OpenCV must be loaded before decord: decord's bundled FFmpeg exports its own zlib symbols
     # globally, and an OpenCV loaded after it binds libpng to them ("bad parameters to zlib").
     import cv2  # noqa: F401
     import decord
 
     try:
-        return decord.VideoReader(str(path), num_threads=1)
+        if size is None:
+            return decord.VideoReader(str(path), num_threads=1)
+        return decord.VideoReader(str(path), num_threads=1, height=size[0], width=size[1])
     except Exception as err:  # decord raises DECORDError / RuntimeError with C++ text
         raise VideoError(path, "undecodable", str(err).strip().splitlines()[0][:200] if str(err).strip() else "decord failed") from err
 
@@ -202,15 +204,30 @@ def _is_vfr(reader) -> bool:
     return bool(steps.size and steps.max() > 1.5 * steps.min())
 
 
-def _rotation_hint(path: Path) -> int:
-    """Display rotation from the container (OpenCV reads the display matrix in ~1 ms)."""
+def _container_hints(path: Path) -> tuple[int, int, int]:
+    """``(rotation, height, width)`` from the container; OpenCV reads them in about a millisecond."""
     import cv2
 
     cap = cv2.VideoCapture(str(path))
     try:
-        return int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360 if cap.isOpened() else 0
+        if not cap.isOpened():
+            return 0, 0, 0
+        rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+        return rotation, int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
     finally:
         cap.release()
+
+
+def _decode_size(height: int, width: int, max_pixels: int | None) -> tuple[int, int] | None:
+    """Size to ask decord for, or ``None`` for the stream's own size.
+
+    For a large source and a small target, letting the decoder scale to twice the target side (four
+    times the area) and then area-averaging down is ~2.5x faster on HD video than converting full
+    frames, and stays within one grey level of the full-resolution area resize on average.
+    """
+    if not (max_pixels and height and width) or height * width <= 4 * max_pixels:
+        return None
+    return fit_size(height, width, 4 * max_pixels, None)
 
 
 def _decode_decord(path: Path, reader, num_frames: int) -> tuple[np.ndarray, np.ndarray, float, int]:
@@ -299,15 +316,16 @@ def load_clip(
     _check_file(path)
     result = None
     if backend in ("auto", "decord"):
+        rotation, height, width = _container_hints(path)
         try:
-            reader = _open_decord(path)
+            reader = _open_decord(path, _decode_size(height, width, max_pixels))
         except VideoError:
             if backend == "decord":
                 raise
             reader = None
         if reader is not None:
             # decord ignores display rotation and indexes variable-rate streams as if constant.
-            needs_ffmpeg = backend == "auto" and (_rotation_hint(path) or _is_vfr(reader))
+            needs_ffmpeg = backend == "auto" and (rotation or _is_vfr(reader))
             if not needs_ffmpeg:
                 try:
                     result = _decode_decord(path, reader, num_frames)

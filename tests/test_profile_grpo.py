@@ -58,7 +58,7 @@ def test_profile_runs_on_cpu_with_the_tiny_model(profile, tmp_path):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_profile_a_real_size_model_on_gpu(profile, tmp_path):
-    """The figures of docs/training.md: random Qwen3-VL-2B, bf16, 48 frames at 256x256, a group of 8."""
+    """The figures of the README's training section: random Qwen3-VL-2B, bf16, 48 frames at 256x256, a group of 8."""
     report = profile.main(
         ["--arch", "qwen3_vl_2b", "--steps", "2", "--warmup", "1", "--gradient_checkpointing",
          "--peak_tflops", "989", "--workdir", str(tmp_path), "--out", str(tmp_path / "profile_2b.json")]

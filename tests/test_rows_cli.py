@@ -73,3 +73,30 @@ def test_cli_score(capsys):
 def test_console_script_runs():
     res = subprocess.run([sys.executable, "-m", "videossr.cli", "--help"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "generate" in res.stdout and "score" in res.stdout
+
+
+def test_cli_space_serves_the_app(tmp_path):
+    """`videossr space` starts space/app.py on the given port; the page answers over loopback."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "videossr.cli", "space", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the app did not answer within 120 s")
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -64,6 +64,29 @@ def cmd_videos(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_space(args: argparse.Namespace) -> int:
+    """Serve the Gradio app of the repository checkout (``space/app.py``).
+
+    The app is not part of the installed package (it deploys as a Hugging Face Space on its own), so
+    the command looks for it next to the package in a source checkout.
+    """
+    import os
+    import sys
+    from pathlib import Path
+
+    import videossr
+
+    app = Path(videossr.__file__).resolve().parents[1] / "space" / "app.py"
+    if not app.is_file():
+        raise FileNotFoundError(
+            f"{app} not found: `videossr space` runs the app from a source checkout (pip install -e .)"
+        )
+    env = dict(os.environ, GRADIO_SERVER_NAME=args.host, GRADIO_SERVER_PORT=str(args.port))
+    # Replace this process rather than wrap it, so signals (Ctrl-C, SIGTERM) reach the server itself.
+    os.execve(sys.executable, [sys.executable, str(app)], env)
+    return 0  # not reached
+
+
 def register(subparsers) -> None:
     from videossr.tasks import ALIASES, PERTURBATIONS, TASKS
 
@@ -91,6 +114,11 @@ def register(subparsers) -> None:
     p.add_argument("--completion", required=True)
     p.add_argument("--mode", choices=["strict", "lenient"], default="strict")
     p.set_defaults(func=cmd_score)
+
+    p = subparsers.add_parser("space", help="serve the Gradio app (space/app.py of a source checkout)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=cmd_space)
 
     p = subparsers.add_parser("videos", help="list the sample videos shipped by installed packages")
     p.set_defaults(func=cmd_videos)

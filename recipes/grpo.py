@@ -55,13 +55,14 @@ class ScriptArguments:
     )
     online_mix: list[str] | None = field(
         default=None,
-        metadata={"help": "Online task mix as `subtype:weight` items; default: the VideoSSR-30K mix."},
+        metadata={
+            "help": "Online task mix as `subtype:weight` items (weight 1 when omitted); default: the VideoSSR-30K mix."
+        },
     )
     online_samples: int = field(default=512, metadata={"help": "Rows to generate online."})
     online_streaming: bool = field(
         default=False, metadata={"help": "Generate rows while training (IterableDataset; needs max_steps)."}
     )
-    num_frames: int = field(default=48, metadata={"help": "Frames per clip for online generation."})
     max_pixels: int = field(default=256 * 256, metadata={"help": "Largest frame area for online generation."})
     reward_funcs: list[str] = field(
         default_factory=lambda: ["grounding", "counting", "jigsaw"],
@@ -127,43 +128,42 @@ def load_train_data(script_args: ScriptArguments, seed: int = 0):
     return train, None
 
 
-def online_rows(script_args: ScriptArguments, seed: int = 0):
-    """Rows generated from ``video_dir`` (the CONTRACT row schema).
+def mix_from_items(items: list[str] | None) -> dict[str, float] | None:
+    """``["jigsaw_easy:2", "counting_hard"]`` -> ``{"jigsaw_easy": 2.0, "counting_hard": 1.0}`` (YAML-friendly
+    form of the ``--mix`` option of ``videossr build``); ``None`` keeps the VideoSSR-30K mix."""
+    if not items:
+        return None
+    mix: dict[str, float] = {}
+    for item in items:
+        name, _, weight = str(item).partition(":")
+        try:
+            mix[name.strip()] = float(weight) if weight.strip() else 1.0
+        except ValueError as err:
+            raise ValueError(f"online_mix item {item!r} must look like subtype:weight") from err
+    return mix
 
-    Uses the datasets area's ``videossr.data.streaming.stream_dataset`` when installed, else the minimal
-    generator of ``videossr.training``. ``online_streaming`` keeps the stream lazy (an ``IterableDataset``,
-    generated while training; needs ``max_steps``); otherwise ``online_samples`` rows are generated up front.
+
+def online_rows(script_args: ScriptArguments, seed: int = 0):
+    """Rows generated from ``video_dir`` by ``videossr.data.streaming`` (the dataset row schema).
+
+    ``online_streaming`` keeps the stream lazy (an ``IterableDataset``, generated while training; needs
+    ``max_steps``); otherwise ``online_samples`` rows are generated up front.
     """
-    from videossr.training import online_dataset, parse_mix
+    from datasets import Dataset
+
+    from videossr.data.streaming import stream_dataset
 
     num_samples = script_args.max_train_samples or script_args.online_samples
-    mix = parse_mix(script_args.online_mix)
-    try:
-        from videossr.data.streaming import stream_dataset
-    except ImportError:
-        stream_dataset = None
-    if stream_dataset is None or script_args.num_frames != 48:
-        return online_dataset(
-            script_args.video_dir,
-            num_samples=num_samples,
-            mix=mix,
-            seed=seed,
-            num_frames=script_args.num_frames,
-            max_pixels=script_args.max_pixels,
-            streaming=script_args.online_streaming,
-        )
     videos = "default" if script_args.video_dir in (None, "", "samples") else script_args.video_dir
     stream = stream_dataset(
         videos,
-        mix=mix,
+        mix=mix_from_items(script_args.online_mix),
         seed=seed,
         num_samples=None if script_args.online_streaming else num_samples,
         max_pixels=script_args.max_pixels,
     )
     if script_args.online_streaming:
         return stream
-    from datasets import Dataset
-
     return Dataset.from_list(list(stream), features=stream.features)
 
 

@@ -17,11 +17,9 @@ import pytest
 pytest.importorskip("trl")
 torch = pytest.importorskip("torch")
 
+from videossr.data.plan import parse_mix, split_counts  # noqa: E402
 from videossr.training import (  # noqa: E402
-    VIDEOSSR_30K_MIX,
-    _subtype_plan,
     files_to_push,
-    parse_mix,
     plot_reward_curve,
     push_checkpoint,
     reward_history,
@@ -97,15 +95,15 @@ def test_accelerate_configs_parse():
     assert kinds == {"single_gpu": "NO", "multi_gpu": "MULTI_GPU", "zero3": "DEEPSPEED", "fsdp": "FSDP"}
 
 
-def test_mix_plan_matches_videossr_30k():
-    plan = _subtype_plan(parse_mix(None), 30_000)
-    counts = {k: plan.count(k) for k in VIDEOSSR_30K_MIX}
+def test_online_mix_matches_videossr_30k(recipe):
+    counts = split_counts(30_000, parse_mix(recipe.mix_from_items(None)))
     assert counts["jigsaw_easy"] == 12_000 and counts["counting_easy"] == 6_000
     assert all(counts[f"grounding_{p}"] == 3_000 for p in ("channel_swap", "rotate180", "zoom_out", "mirror"))
-    assert len(set(plan[:6])) == 6  # any prefix is already mixed
-    assert parse_mix(["jigsaw_easy:2", "counting_hard"]) == {"jigsaw_easy": 2.0, "counting_hard": 1.0}
+    assert recipe.mix_from_items(["jigsaw_easy:2", "counting_hard"]) == {"jigsaw_easy": 2.0, "counting_hard": 1.0}
     with pytest.raises(ValueError):
-        parse_mix(["x:-1"])
+        parse_mix(recipe.mix_from_items(["x:-1"]))
+    with pytest.raises(ValueError):
+        recipe.mix_from_items(["jigsaw_easy:lots"])
 
 
 def _row(i: int, rng) -> dict:

@@ -9,19 +9,9 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-# The VideoSSR-30K mix (SPEC §8): 12K grounding in four perturbations, 12K 6-clip jigsaw, 6K easy counting.
-VIDEOSSR_30K_MIX: dict[str, float] = {
-    "grounding_channel_swap": 1.0,
-    "grounding_rotate180": 1.0,
-    "grounding_zoom_out": 1.0,
-    "grounding_mirror": 1.0,
-    "jigsaw_easy": 4.0,
-    "counting_easy": 2.0,
-}
 
 TINY_PREFIX = "tiny:"
 
@@ -40,143 +30,6 @@ def resolve_model_path(name_or_path: str, cache_dir: str | os.PathLike | None = 
     arch = name_or_path[len(TINY_PREFIX) :] or "qwen3_vl"
     root = Path(cache_dir or os.environ.get("VIDEOSSR_CACHE") or Path.home() / ".cache" / "videossr")
     return str(build_tiny_model(root / f"tiny-{arch}", arch=arch))  # type: ignore[arg-type]
-
-
-# ---------------------------------------------------------------------------------------------- data
-def parse_mix(mix: Sequence[str] | dict[str, float] | None) -> dict[str, float]:
-    """``["grounding_mirror:1", "jigsaw_easy:4"]`` (or a dict) as ``{subtype: weight}``; ``None``: VideoSSR-30K."""
-    if mix is None:
-        return dict(VIDEOSSR_30K_MIX)
-    if isinstance(mix, dict):
-        return {str(k): float(v) for k, v in mix.items()}
-    out: dict[str, float] = {}
-    for item in mix:
-        name, _, weight = str(item).partition(":")
-        out[name.strip()] = float(weight) if weight else 1.0
-    if not out or any(w < 0 for w in out.values()) or sum(out.values()) <= 0:
-        raise ValueError(f"invalid task mix {mix!r}")
-    return out
-
-
-def _subtype_plan(mix: dict[str, float], num_samples: int) -> list[str]:
-    """Deterministic subtype per sample in the mix's proportions (largest-remainder rounding), interleaved."""
-    total = sum(mix.values())
-    quotas = {k: num_samples * w / total for k, w in mix.items()}
-    counts = {k: int(math.floor(q)) for k, q in quotas.items()}
-    for k in sorted(quotas, key=lambda k: quotas[k] - counts[k], reverse=True)[
-        : num_samples - sum(counts.values())
-    ]:
-        counts[k] += 1
-    # Interleave (round-robin by remaining count) so any prefix of the stream is already mixed.
-    plan: list[str] = []
-    left = dict(counts)
-    while len(plan) < num_samples:
-        for k in sorted(left, key=lambda k: -left[k]):
-            if left[k] > 0:
-                plan.append(k)
-                left[k] -= 1
-    return plan[:num_samples]
-
-
-def iter_online_rows(
-    videos: Sequence[str | os.PathLike],
-    num_samples: int,
-    mix: dict[str, float] | None = None,
-    seed: int = 0,
-    num_frames: int = 48,
-    max_pixels: int | None = 256 * 256,
-    min_pixels: int | None = 128 * 128,
-) -> Iterator[dict[str, Any]]:
-    """Generate dataset rows on the fly from raw videos (the CONTRACT row schema).
-
-    Each sample takes the next video in a fixed order, so consecutive samples use different videos; a video
-    that cannot be used (too short, undecodable) is skipped with a warning, never silently.
-    """
-    import warnings
-
-    from videossr.errors import VideoError
-    from videossr.rows import sample_to_row
-    from videossr.tasks import task_for_subtype
-    from videossr.video import load_clip
-
-    if not videos:
-        raise ValueError("no videos to generate from")
-    plan = _subtype_plan(parse_mix(mix), num_samples)
-    clips: dict[int, Any] = {}
-    bad: set[int] = set()
-
-    def clip_at(i: int):
-        # A tiny cache: the swap perturbation reads the next video too, and small folders cycle.
-        if i not in clips:
-            if len(clips) >= 4:
-                clips.pop(next(iter(clips)))
-            clips[i] = load_clip(
-                videos[i], num_frames=num_frames, max_pixels=max_pixels, min_pixels=min_pixels
-            )
-        return clips[i]
-
-    produced, cursor, attempts = 0, 0, 0
-    while produced < num_samples:
-        if len(bad) == len(videos):
-            raise ValueError("none of the videos could be used: " + ", ".join(map(str, videos)))
-        index = cursor % len(videos)
-        cursor += 1
-        if index in bad:
-            continue
-        attempts += 1
-        subtype = plan[produced]
-        sample_seed = seed * 1_000_003 + produced
-        try:
-            clip = clip_at(index)
-            task = task_for_subtype(subtype)
-            other = None
-            # Only the cross-video swap perturbation reads a second video (a random perturbation may be it).
-            if subtype in ("grounding", "grounding_swap") and len(videos) > 1:
-                other = clip_at((index + 1) % len(videos))
-            sample = task.generate(clip, seed=sample_seed, other=other)
-        except VideoError as err:
-            warnings.warn(f"skipping {videos[index]}: {err}", stacklevel=2)
-            bad.add(index)
-            continue
-        yield sample_to_row(sample, id=f"{subtype}-{produced:06d}")
-        produced += 1
-
-
-def online_dataset(
-    video_dir: str | None,
-    num_samples: int,
-    mix: Sequence[str] | dict[str, float] | None = None,
-    seed: int = 0,
-    num_frames: int = 48,
-    max_pixels: int | None = 256 * 256,
-    streaming: bool = False,
-):
-    """A dataset generated from a folder of videos (``None`` or ``"samples"``: the videos shipped by
-    installed packages, ``videossr.video.sample_videos()``).
-
-    Uses the datasets area's ``videossr.data.streaming`` when it exists, else the generator above. With
-    ``streaming=True`` an ``IterableDataset`` (generated while training), else an in-memory ``Dataset``.
-    """
-    from datasets import Dataset, IterableDataset
-
-    from videossr.video import list_videos, sample_videos
-
-    videos = sample_videos() if video_dir in (None, "", "samples") else list_videos(video_dir)
-    kwargs = {
-        "videos": [str(v) for v in videos],
-        "num_samples": int(num_samples),
-        "mix": parse_mix(mix),
-        "seed": int(seed),
-        "num_frames": int(num_frames),
-        "max_pixels": max_pixels,
-    }
-    if streaming:
-        return IterableDataset.from_generator(_generate_rows, gen_kwargs=kwargs)
-    return Dataset.from_list(list(iter_online_rows(**kwargs)))
-
-
-def _generate_rows(**kwargs: Any) -> Iterator[dict[str, Any]]:
-    yield from iter_online_rows(**kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- curves
@@ -558,12 +411,8 @@ def files_to_push(output_dir: str | os.PathLike) -> list[str]:
 
 
 __all__ = [
-    "VIDEOSSR_30K_MIX",
     "VIUBenchCallback",
     "files_to_push",
-    "iter_online_rows",
-    "online_dataset",
-    "parse_mix",
     "plot_reward_curve",
     "push_checkpoint",
     "resolve_model_path",

@@ -377,14 +377,13 @@ class HFBackend(Backend):
 # OpenAI-compatible endpoints
 # --------------------------------------------------------------------------------------------------
 def _jpeg_data_url(frame: np.ndarray, quality: int) -> str:
-    import cv2
+    from videossr.rows import encode_frame
 
-    ok, buf = cv2.imencode(
-        ".jpg", np.ascontiguousarray(frame[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality]
-    )
-    if not ok:
-        raise BackendError("could not encode a frame as JPEG")
-    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+    try:
+        data = encode_frame(frame, "jpeg", quality)
+    except RuntimeError as err:
+        raise BackendError("could not encode a frame as JPEG") from err
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
 class OpenAIBackend(Backend):

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from videossr.parsing import Mode
+from videossr.tasks import ALIASES
 
 #: The 9 subtypes of VIUBench, in the column order of the paper's Table 1.
 VIUBENCH_SUBTYPES: tuple[str, ...] = (
@@ -34,7 +35,6 @@ TASK_GROUPS: dict[str, tuple[str, ...]] = {
 TABLE1_COLUMNS = ("C-E", "C-H", "Chan", "Rot", "ZOut", "Mirr", "Shuf", "J-E", "J-H", "Cnt", "Grd", "Jig", "Overall")
 TABLE1_KEYS = (*VIUBENCH_SUBTYPES, "counting", "grounding", "jigsaw", "overall")
 
-_TASK_OF_GROUP = {"counting": "object_counting", "grounding": "anomaly_grounding", "jigsaw": "temporal_jigsaw"}
 
 #: The paper's Table 1 (percentages), columns as ``TABLE1_KEYS``.
 PAPER_TABLE1: dict[str, tuple[float, ...]] = {
@@ -58,9 +58,9 @@ PAPER_TABLE1: dict[str, tuple[float, ...]] = {
 def task_of_subtype(subtype: str) -> str:
     """``grounding_mirror`` -> ``anomaly_grounding`` and so on."""
     group = subtype.split("_", 1)[0]
-    if group not in _TASK_OF_GROUP:
+    if group not in ALIASES:
         raise ValueError(f"unknown subtype {subtype!r}")
-    return _TASK_OF_GROUP[group]
+    return ALIASES[group]
 
 
 @functools.cache

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from videossr.parsing import Mode, completion_text
-
-_TASK_ALIASES = {"grounding": "anomaly_grounding", "counting": "object_counting", "jigsaw": "temporal_jigsaw"}
+from videossr.tasks import ALIASES as _TASK_ALIASES
 
 
 class TaskReward:

@@ -29,11 +29,18 @@ from typing import Any
 import numpy as np
 
 from videossr.errors import VideoSSRError
+from videossr.metrics import task_of_subtype
 from videossr.types import Sample
 
 VIDEO_PLACEHOLDER = "<video>"
-_TASK_OF_KIND = {"grounding": "anomaly_grounding", "counting": "object_counting", "jigsaw": "temporal_jigsaw"}
 _SPLIT_PREFERENCE = ("test", "validation", "train")
+
+
+def _task_or_empty(subtype: str) -> str:
+    try:
+        return task_of_subtype(subtype)
+    except ValueError:
+        return ""
 
 
 class BenchmarkError(VideoSSRError):
@@ -274,7 +281,7 @@ def verl_row_to_row(
         "videos": clips,
         "fps": float(fps_values[0]) if fps_values else 0.0,
         "answer": answer,
-        "task": _TASK_OF_KIND[subtype.split("_", 1)[0]],
+        "task": task_of_subtype(subtype),
         "subtype": subtype,
         "params": json.dumps({"verl_extra_info": extra}, default=str, sort_keys=True),
         "source": str(row.get("data_source", "")),
@@ -342,7 +349,7 @@ def _items_videossr(ds: Any, config: str) -> list[BenchItem]:
             except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
                 pass
         subtype = row.get("subtype") or ""
-        task = row.get("task") or _TASK_OF_KIND.get(subtype.split("_", 1)[0], "")
+        task = row.get("task") or _task_or_empty(subtype)
         items.append(
             BenchItem(
                 id=str(row.get("id", f"{config}-{i}")),
@@ -386,7 +393,7 @@ def _items_verl(ds: Any, config: str, base_dir: Path | None, max_pixels: int | N
         items.append(
             BenchItem(
                 id=f"{subtype}-{ident}",
-                task=_TASK_OF_KIND[subtype.split("_", 1)[0]],
+                task=task_of_subtype(subtype),
                 subtype=subtype,
                 answer=answer,
                 fps=_first_fps(row.get("videos")),

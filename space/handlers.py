@@ -29,7 +29,7 @@ from tempstore import TempStore, UnknownSample
 
 import videossr
 from videossr.errors import VideoError
-from videossr.export import sample_record, save_sample
+from videossr.export import save_sample
 from videossr.metrics import PAPER_TABLE1, TABLE1_COLUMNS, TABLE1_KEYS, TASK_GROUPS, VIUBENCH_SUBTYPES
 from videossr.types import Clip, Sample
 from videossr.video import VIDEO_EXTENSIONS
@@ -361,12 +361,10 @@ def _other_example(source: Path) -> Path:
 
 
 def _save(sample: Sample, folder: Path) -> None:
-    """Playable clips and metadata (``videossr.export``) plus raw frames for the answering models."""
+    """Playable clips and ``sample.json`` (``videossr.export``) plus raw frames for the answering models."""
     save_sample(sample, folder)
     for i, frames in enumerate(sample.videos):
         np.save(folder / f"frames_{i}.npy", np.ascontiguousarray(frames))
-    meta = sample_record(sample) | {"parts": sample.parts}
-    (folder / "meta.json").write_text(json.dumps(meta))
 
 
 def _generate(ctx: Context, path: Path, name: str, task: videossr.Task, seed: int) -> Generated:
@@ -427,7 +425,7 @@ def load_sample(ctx: Context, sample_id: str) -> Sample:
     assert ctx.store is not None
     try:
         folder = ctx.store.path(str(sample_id or ""))
-        meta = json.loads((folder / "meta.json").read_text())
+        meta = json.loads((folder / "sample.json").read_text())
         videos = [np.load(folder / f"frames_{i}.npy", mmap_mode="r") for i in range(meta["num_videos"])]
     except (UnknownSample, FileNotFoundError):
         raise gr.Error(

@@ -211,5 +211,5 @@ def test_load_twenty_concurrent_generates(client, server):
     assert not leftovers and not unfinished
     for sample_id in ids:  # and each can still be answered
         folder = ctx.store.path(sample_id)
-        meta = json.loads((folder / "meta.json").read_text())
+        meta = json.loads((folder / "sample.json").read_text())
         assert len(list(folder.glob("clip*.mp4"))) == meta["num_videos"]

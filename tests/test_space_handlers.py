@@ -437,7 +437,7 @@ def test_concurrent_generation_loses_and_leaks_nothing(tmp_path):
         assert len(folders) == keep  # older samples pruned: bounded disk use
         assert not [f for f in _files(root) if ".part" in f]  # no half-written file anywhere
         for folder in folders:  # every kept sample is complete and can be answered
-            meta = json.loads((folder / "meta.json").read_text())
+            meta = json.loads((folder / "sample.json").read_text())
             assert (folder / ".done").is_file() and (folder / "sample.json").is_file()
             assert len(list(folder.glob("clip*.mp4"))) == meta["num_videos"]
             assert len(list(folder.glob("frames_*.npy"))) == meta["num_videos"]

@@ -17,6 +17,7 @@ def sample_record(sample: Sample) -> dict[str, Any]:
         "task": sample.task,
         "subtype": sample.subtype,
         "prompt": sample.prompt,
+        "parts": sample.parts,  # text chunks and video indices: rebuilds the chat messages
         "answer": sample.answer,
         "fps": sample.fps,
         "params": sample.params,

@@ -90,6 +90,9 @@ def encoded(row: dict) -> dict:
 
 def make_trainer(path, rows, tmp_path, **overrides):
     video_mode = overrides.pop("video_mode", "video")
+    shared_prefix = overrides.pop("shared_prefix", True)
+    peft_config = overrides.pop("peft_config", None)
+    attn = overrides.pop("attn_implementation", None)
     config = {
         "output_dir": str(tmp_path / "out"),
         "use_cpu": True,
@@ -108,7 +111,7 @@ def make_trainer(path, rows, tmp_path, **overrides):
         "dataloader_num_workers": 0,
     }
     config.update(overrides)
-    model = AutoModelForImageTextToText.from_pretrained(path)
+    model = AutoModelForImageTextToText.from_pretrained(path, **({"attn_implementation": attn} if attn else {}))
     processor = AutoProcessor.from_pretrained(path)
     trainer = VideoGRPOTrainer(
         model=model,
@@ -117,6 +120,8 @@ def make_trainer(path, rows, tmp_path, **overrides):
         args=GRPOConfig(**config),
         train_dataset=Dataset.from_list([encoded(r) for r in rows]),
         video_mode=video_mode,
+        shared_prefix=shared_prefix,
+        peft_config=peft_config,
     )
     # Set by `Trainer.train()`; the tests that call the loss directly need it too.
     trainer.current_gradient_accumulation_steps = trainer.args.gradient_accumulation_steps

@@ -43,6 +43,7 @@ has ``{"type": "video"}`` placeholders, ``videos`` holds the clips (each a list 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,17 @@ import numpy as np
 import torch
 import trl
 from trl import GRPOTrainer
+
+from videossr.shared_prefix import (
+    SUPPORTED_ATTENTION,
+    attention_implementation,
+    find_rope_index,
+    group_rows,
+    pack_micro_batch,
+    unpack,
+)
+
+logger = logging.getLogger(__name__)
 
 TESTED_TRL_VERSIONS: tuple[str, ...] = ("1.16.0",)
 """TRL versions whose private ``GRPOTrainer`` methods this bridge was written and tested against."""
@@ -278,6 +290,11 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_max_pixels: per-frame pixel budget (area) passed to the video processor, e.g. ``256 * 256``
             for the paper's training set. ``None`` keeps the processor's own bounds.
         video_min_pixels: per-frame lower bound, ``None`` keeps the processor's.
+        shared_prefix: encode each unique prompt (vision tower included) once per micro-batch in the
+            old-policy, reference and loss passes, and prefill it once in generation; every reply attends to it
+            (:mod:`videossr.shared_prefix`). Exact: same log-probs and gradients as the unshared passes up to
+            float summation order. Needs ``sdpa`` or ``eager`` attention; with other kernels, or in
+            ``video_mode="images"``, the trainer logs a warning and uses the unshared passes.
 
     Example::
 
@@ -299,6 +316,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_mode: VideoMode = "video",
         video_max_pixels: int | None = None,
         video_min_pixels: int | None = None,
+        shared_prefix: bool = True,
         **kwargs: Any,
     ) -> None:
         check_trl_version()
@@ -313,6 +331,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._active_videos: dict[str, list[torch.Tensor]] | None = None
         self._video_token_id: int | None = None
         self._image_token_id: int | None = None
+        self.shared_prefix = bool(shared_prefix)
+        # Counters of the shared passes (rows scored, packed sequences, tokens forwarded): for logs and benchmarks.
+        self.shared_prefix_stats: dict[str, int] = {"rows": 0, "sequences": 0, "tokens": 0, "unshared_tokens": 0}
         super().__init__(*args, **kwargs)
 
         args_ = self.args
@@ -343,6 +364,16 @@ class VideoGRPOTrainer(GRPOTrainer):
             if suppress and generation_kwargs is not None and hasattr(self, "generation_config"):
                 self.generation_kwargs["suppress_tokens"] = suppress
                 self.generation_config.suppress_tokens = suppress
+        if self.shared_prefix:
+            reason = None
+            attention = attention_implementation(self.model)
+            if video_mode != "video":
+                reason = "video_mode='images' goes through TRL's own image path"
+            elif attention not in SUPPORTED_ATTENTION:
+                reason = f"attention {attention!r} takes no block mask (use sdpa or eager)"
+            if reason is not None:
+                logger.warning("shared_prefix disabled: %s; using the unshared passes", reason)
+                self.shared_prefix = False
 
     # ------------------------------------------------------------------ columns
     def _set_signature_columns_if_needed(self) -> None:
@@ -394,8 +425,16 @@ class VideoGRPOTrainer(GRPOTrainer):
         rows = self._row_video_inputs(inputs)
         device = self.accelerator.device
 
+        moved: dict[int, torch.Tensor] = {}
+
         def on_device(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.to(device)
+            # Rows of one group share one processed copy; keep them sharing one device copy too (memory, and
+            # the shared-prefix grouping recognises them by identity before comparing values).
+            if t is None:
+                return None
+            if id(t) not in moved:
+                moved[id(t)] = t.to(device)
+            return moved[id(t)]
 
         per_row: dict[str, list[torch.Tensor | None]] = {
             _PIXELS: [on_device(r.pixel_values_videos) for r in rows],
@@ -508,6 +547,14 @@ class VideoGRPOTrainer(GRPOTrainer):
             end = min(start + chunk, input_ids.size(0))
             ids = input_ids[start:end]
             mask = attention_mask[start:end]
+            if self._use_shared_prefix(per_row, start, end, compute_aux_loss):
+                chunk_logps, chunk_entropy = self._shared_prefix_logps(
+                    model, per_row, start, end, ids, mask, logits_to_keep, compute_entropy
+                )
+                logps.append(chunk_logps)
+                if compute_entropy:
+                    entropies.append(chunk_entropy)
+                continue
             # Score only the completion positions, as TRL's fused LM head expects (-100 elsewhere).
             labels = ids.masked_fill(mask == 0, -100)
             labels[:, :-logits_to_keep] = -100
@@ -522,11 +569,90 @@ class VideoGRPOTrainer(GRPOTrainer):
                 entropies.append(outputs.entropy[:, -logits_to_keep:])
             if compute_aux_loss:
                 aux_losses.append(outputs.aux_loss)
+            self.shared_prefix_stats["tokens"] += int(mask.sum())
+            self.shared_prefix_stats["unshared_tokens"] += int(mask.sum())
         return (
             torch.cat(logps, dim=0),
             torch.cat(entropies, dim=0) if compute_entropy else None,
             torch.stack(aux_losses).mean() if compute_aux_loss else None,
         )
+
+    # ------------------------------------------------------------------ shared-prefix scoring
+    def _use_shared_prefix(
+        self, per_row: dict[str, list[torch.Tensor]], start: int, end: int, compute_aux_loss: bool
+    ) -> bool:
+        if not self.shared_prefix or compute_aux_loss:
+            # MoE load-balancing loss averages over every token of every sequence; packing would change it.
+            return False
+        # A micro-batch of text-only rows takes the unshared pass: there the model numbers left-padded text
+        # positions from the padding on, which a packed forward would not reproduce.
+        return any(p is not None for p in per_row[_PIXELS][start:end])
+
+    def _shared_prefix_logps(
+        self,
+        model: torch.nn.Module,
+        per_row: dict[str, list[torch.Tensor]],
+        start: int,
+        end: int,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        logits_to_keep: int,
+        compute_entropy: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Log-probs (and entropies) of rows ``start:end`` with each unique prompt forwarded once."""
+        prompt_ids, completion_ids = ids[:, :-logits_to_keep], ids[:, -logits_to_keep:]
+        prompt_mask, completion_mask = mask[:, :-logits_to_keep], mask[:, -logits_to_keep:]
+        pixels = per_row[_PIXELS][start:end]
+        grids = per_row[_GRID][start:end]
+        seconds = per_row[_SECONDS][start:end] if _SECONDS in per_row else [None] * (end - start)
+        groups = group_rows(prompt_ids, prompt_mask, [pixels, grids, seconds])
+        get_rope_index = find_rope_index(model)
+
+        def rope_index(prompt: torch.Tensor, u: int) -> torch.Tensor:
+            first = groups[u][0]
+            kwargs: dict[str, Any] = {"mm_token_type_ids": self._mm_token_types(prompt)}
+            if grids[first] is not None:
+                kwargs["video_grid_thw"] = grids[first].to(prompt.device)
+            if seconds[first] is not None:
+                kwargs["second_per_grid_ts"] = seconds[first].to(prompt.device)
+            positions, _ = get_rope_index(prompt, **kwargs)
+            return positions[:, 0]
+
+        attention = attention_implementation(model) or "sdpa"
+        packed = pack_micro_batch(
+            prompt_ids,
+            prompt_mask,
+            completion_ids,
+            completion_mask,
+            groups,
+            rope_index,
+            pad_token_id=self._tokenizer.pad_token_id,
+            mask_kind="eager" if attention == "eager" else "sdpa",
+            mask_dtype=next(model.parameters()).dtype,
+        )
+        firsts = [g[0] for g in groups]
+        model_inputs: dict[str, Any] = {
+            "input_ids": packed.input_ids,
+            "attention_mask": packed.attention_mask,
+            "position_ids": packed.position_ids,
+            "mm_token_type_ids": self._mm_token_types(packed.input_ids),
+        }
+        pixel_values = _concat_rows([pixels[r] for r in firsts], ids.device)
+        if pixel_values is not None:
+            model_inputs["pixel_values_videos"] = pixel_values
+            model_inputs["video_grid_thw"] = _concat_rows([grids[r] for r in firsts], ids.device)
+            group_seconds = _concat_rows([seconds[r] for r in firsts], ids.device)
+            if group_seconds is not None:
+                model_inputs["second_per_grid_ts"] = group_seconds
+        with self.accelerator.autocast():
+            outputs = model(**model_inputs, shift_labels=packed.shift_labels, fused_lm_head=True)
+        stats = self.shared_prefix_stats
+        stats["rows"] += end - start
+        stats["sequences"] += len(groups)
+        stats["tokens"] += packed.num_tokens
+        stats["unshared_tokens"] += int(mask.sum())
+        entropy = unpack(outputs.entropy, packed) if compute_entropy else None
+        return unpack(outputs.log_probs, packed), entropy
 
 
 __all__ = [

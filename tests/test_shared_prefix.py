@@ -183,12 +183,15 @@ def test_sabotaged_sharing_fails(tiny_dirs, tmp_path, monkeypatch):
 
 def test_gradient_checkpointing(tiny_dirs, tmp_path):
     rows = mixed_rows(2)
-    trainer = make_trainer(
-        tiny_dirs["qwen3_vl"], rows, tmp_path, gradient_checkpointing=True,
-        gradient_checkpointing_kwargs={"use_reentrant": False},
-    )  # fmt: skip
-    assert trainer.model.is_gradient_checkpointing
-    compare(trainer, generation_batch(trainer, rows))
+    trainer = make_trainer(tiny_dirs["qwen3_vl"], rows, tmp_path)
+    batch = generation_batch(trainer, rows)
+    # What `Trainer.train()` does with `gradient_checkpointing=True`; both reentrant variants.
+    for reentrant in (False, True):
+        trainer.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": reentrant})
+        trainer.model.enable_input_require_grads()
+        layers = [m for m in trainer.model.modules() if getattr(m, "gradient_checkpointing", False)]
+        assert layers, "checkpointing is not active"
+        compare(trainer, batch)
 
 
 def test_eager_attention(tiny_dirs, tmp_path):

@@ -268,6 +268,43 @@ def process_row_videos(
     )
 
 
+def prompt_groups(rows: Sequence[RowVideoInputs]) -> tuple[list[int], list[int]]:
+    """Which rows of a generation batch have the same prompt (same processed ids and visual tensors).
+
+    Returns ``(row_group, firsts)``: each row's group index, and the first row of every group.
+    """
+    keys: dict[tuple[int, ...], list[int]] = {}
+    row_group: list[int] = []
+    firsts: list[int] = []
+    for i, row in enumerate(rows):
+        candidates = keys.setdefault(tuple(row.prompt_ids), [])
+        for g in candidates:
+            other = rows[firsts[g]]
+            if all(
+                a is b or (a is not None and b is not None and a.shape == b.shape and torch.equal(a, b))
+                for a, b in (
+                    (row.pixel_values_videos, other.pixel_values_videos),
+                    (row.video_grid_thw, other.video_grid_thw),
+                    (row.second_per_grid_ts, other.second_per_grid_ts),
+                )
+            ):
+                row_group.append(g)
+                break
+        else:
+            candidates.append(len(firsts))
+            row_group.append(len(firsts))
+            firsts.append(i)
+    return row_group, firsts
+
+
+def rope_module(model: torch.nn.Module) -> torch.nn.Module:
+    """The Qwen-VL backbone that owns ``get_rope_index`` and the generation-time ``rope_deltas``."""
+    for module in model.modules():
+        if callable(getattr(module, "get_rope_index", None)) and hasattr(module, "rope_deltas"):
+            return module
+    raise ValueError(f"{type(model).__name__} has no M-RoPE backbone (get_rope_index / rope_deltas)")
+
+
 def _concat_rows(
     rows: Sequence[torch.Tensor | None], device: torch.device | None = None
 ) -> torch.Tensor | None:
@@ -471,6 +508,107 @@ class VideoGRPOTrainer(GRPOTrainer):
             if seconds is not None:
                 fields["second_per_grid_ts"] = seconds
         return prompt_ids, None, fields
+
+    # ------------------------------------------------------------------ generation
+    def _generate_single_turn(
+        self,
+        prompt_ids: list[list[int]],
+        images: Any,
+        multimodal_fields: dict[str, Any],
+        num_generations: int,
+        has_tool_images: bool = False,
+    ) -> tuple[list[list[int]], Any]:
+        rows = self._pending_rows
+        shareable = (
+            self.shared_prefix
+            and rows is not None
+            and len(rows) == len(prompt_ids)
+            and not self.use_vllm
+            and not getattr(self, "use_transformers_continuous_batching", False)
+        )
+        if shareable:
+            row_group, firsts = prompt_groups(rows)
+            if len(firsts) < len(rows):
+                return self._generate_shared_prefill(prompt_ids, rows, row_group, firsts), None
+        return super()._generate_single_turn(
+            prompt_ids, images, multimodal_fields, num_generations, has_tool_images=has_tool_images
+        )
+
+    def _generate_shared_prefill(
+        self,
+        prompt_ids: list[list[int]],
+        rows: list[RowVideoInputs],
+        row_group: list[int],
+        firsts: list[int],
+    ) -> list[list[int]]:
+        """TRL's transformers generation, with each unique prompt prefilled once and its cache shared.
+
+        The unique prompts minus their last token go through one forward (vision tower included) that fills the
+        KV cache; the cache is then indexed out to every rollout, the model's M-RoPE offsets (``rope_deltas``)
+        likewise, and ``generate`` continues from it: it feeds each row's last prompt token and samples.
+        """
+        from trl.models import unwrap_model_for_generation
+        from trl.trainer.utils import pad
+
+        device = self.accelerator.device
+        tensors = [torch.tensor(ids) for ids in prompt_ids]
+        padded_ids = pad(tensors, padding_value=self._tokenizer.pad_token_id, padding_side="left",
+                         pad_to_multiple_of=self.pad_to_multiple_of).to(device)  # fmt: skip
+        attention_mask = pad([torch.ones_like(t) for t in tensors], padding_value=0, padding_side="left",
+                             pad_to_multiple_of=self.pad_to_multiple_of).to(device)  # fmt: skip
+        unique_ids, unique_mask = padded_ids[firsts, :-1], attention_mask[firsts, :-1]
+        prefill: dict[str, Any] = {
+            "input_ids": unique_ids,
+            "attention_mask": unique_mask,
+            "mm_token_type_ids": self._mm_token_types(unique_ids),
+        }
+        pixels = _concat_rows([rows[i].pixel_values_videos for i in firsts], device)
+        if pixels is not None:
+            prefill["pixel_values_videos"] = pixels
+            prefill["video_grid_thw"] = _concat_rows([rows[i].video_grid_thw for i in firsts], device)
+            seconds = _concat_rows([rows[i].second_per_grid_ts for i in firsts], device)
+            if seconds is not None:
+                prefill["second_per_grid_ts"] = seconds
+        index = torch.tensor(row_group, device=device)
+        with (
+            unwrap_model_for_generation(
+                self.model_wrapped,
+                self.accelerator,
+                gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                generation_kwargs=self.generation_kwargs,
+                gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
+            ) as unwrapped_model,
+            torch.no_grad(),
+            self._dist.summon_full_params(self.model_wrapped, recurse=False),
+        ):
+            backbone = rope_module(unwrapped_model)
+            backbone.rope_deltas = None
+            out = unwrapped_model(**prefill, use_cache=True, logits_to_keep=1)
+            cache = out.past_key_values if getattr(out, "past_key_values", None) is not None else out.cache
+            cache.batch_select_indices(index)
+            if backbone.rope_deltas is None:  # text-only prompts: plain 1-D positions
+                backbone.rope_deltas = torch.zeros(len(firsts), 1, dtype=torch.long, device=device)
+            backbone.rope_deltas = backbone.rope_deltas[index]
+            try:
+                generated = unwrapped_model.generate(
+                    input_ids=padded_ids,
+                    attention_mask=attention_mask,
+                    cache=cache,
+                    generation_config=self.generation_config,
+                )
+            finally:
+                backbone.rope_deltas = None
+        self.shared_prefix_stats["prefill_tokens"] = self.shared_prefix_stats.get("prefill_tokens", 0) + int(
+            unique_mask.sum()
+        )
+        completion_ids = generated[:, padded_ids.size(1) :]
+        # As TRL does: keep each completion up to and including its first EOS.
+        is_eos = torch.isin(completion_ids, torch.tensor(self.eos_token_ids, device=completion_ids.device))
+        eos_idx = torch.full((is_eos.size(0),), is_eos.size(1), dtype=torch.long, device=completion_ids.device)
+        eos_idx[is_eos.any(dim=1)] = is_eos.int().argmax(dim=1)[is_eos.any(dim=1)]
+        positions = torch.arange(is_eos.size(1), device=completion_ids.device).expand(is_eos.size(0), -1)
+        keep = positions <= eos_idx[:, None]
+        return [c[m].tolist() for c, m in zip(completion_ids.cpu(), keep.cpu())]
 
     # ------------------------------------------------------------------ scoring passes
     @contextlib.contextmanager

@@ -12,7 +12,7 @@ def _task_kwargs(args: argparse.Namespace) -> dict:
         kw["perturbation"] = args.perturbation
     if getattr(args, "difficulty", None):
         kw["difficulty"] = args.difficulty
-    if getattr(args, "clips", None):
+    if getattr(args, "clips", None) is not None:
         kw["clips"] = args.clips
     if getattr(args, "reasoning", False):
         kw["reasoning"] = True
@@ -20,13 +20,18 @@ def _task_kwargs(args: argparse.Namespace) -> dict:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from tqdm.auto import tqdm
 
     from videossr import get_task, load_clip
     from videossr.export import save_sample
 
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} exists and is not a folder")
     task = get_task(args.task, **_task_kwargs(args))
-    max_pixels = None if args.max_pixels <= 0 else args.max_pixels
+    max_pixels = None if args.max_pixels == 0 else args.max_pixels
     steps = tqdm(total=3, desc="generate", unit="step", disable=args.quiet)
     clip = load_clip(args.video, num_frames=args.num_frames, max_pixels=max_pixels)
     other = load_clip(args.other_video, num_frames=args.num_frames, max_pixels=max_pixels) if args.other_video else None
@@ -88,6 +93,7 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    from videossr.cli import int_in, max_pixels_int, port_int, positive_int, seed_int
     from videossr.tasks import ALIASES, PERTURBATIONS, TASKS
 
     task_names = sorted(TASKS) + sorted(ALIASES)
@@ -96,12 +102,19 @@ def register(subparsers) -> None:
     p.add_argument("--task", required=True, choices=task_names)
     p.add_argument("--perturbation", choices=sorted(PERTURBATIONS), help="grounding: the kind of change")
     p.add_argument("--difficulty", choices=["easy", "hard"], help="counting / jigsaw difficulty")
-    p.add_argument("--clips", type=int, help="jigsaw: number of clips (overrides --difficulty)")
+    p.add_argument(
+        "--clips", type=int_in(2, 9), help="jigsaw: number of clips, 2 to 9 (overrides --difficulty)"
+    )
     p.add_argument("--video", required=True, help="source video file")
     p.add_argument("--other-video", help="second video (the 'swap' perturbation)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-frames", type=int, default=48)
-    p.add_argument("--max-pixels", type=int, default=256 * 256, help="largest frame area; 0 keeps full size")
+    p.add_argument("--seed", type=seed_int, default=0, help="a whole number >= 0 (default 0)")
+    p.add_argument("--num-frames", type=positive_int, default=48, help="frames kept from the video (default 48)")
+    p.add_argument(
+        "--max-pixels",
+        type=max_pixels_int,
+        default=256 * 256,
+        help="largest frame area (default 65536); 0 keeps full size",
+    )
     p.add_argument("--reasoning", action="store_true", help="ask for <think>/<answer> replies")
     p.add_argument("--out", required=True, help="output folder (clip mp4s + sample.json)")
     p.add_argument("--show-prompt", action="store_true")
@@ -117,7 +130,7 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("space", help="serve the Gradio app (space/app.py of a source checkout)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=port_int, default=7860)
     p.set_defaults(func=cmd_space)
 
     p = subparsers.add_parser("videos", help="list the sample videos shipped by installed packages")

@@ -9,11 +9,13 @@ so callers can skip a bad video and keep going.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import math
 import os
 import shutil
+import stat
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -162,15 +164,55 @@ def probe(path: str | os.PathLike, timeout: float = 30.0) -> dict:
     }
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise VideoError(path, "missing", "no such file")
-    if path.is_dir():
-        raise VideoError(path, "not_a_file", "is a directory")
+def file_problem(path: str | os.PathLike) -> tuple[str, str] | None:
+    """Why ``path`` cannot be a video file, as ``(reason, detail)``, or ``None`` when it is a readable,
+    non-empty regular file.
+
+    Decided from file metadata alone (``lstat``/``stat``/``access``): the file is never opened, so a
+    named pipe, whose ``open()`` would block until some writer appears, or a device such as
+    ``/dev/zero``, which never ends, cannot hang or flood the caller.
+
+    Reasons: ``missing``, ``dangling_symlink``, ``symlink_loop``, ``not_a_file`` (a directory),
+    ``special_file`` (FIFO, device, socket), ``unreadable``, ``empty``.
+    """
+    path = Path(path)
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return "missing", "no such file"
+    except OSError as err:
+        return "unreadable", err.strerror or type(err).__name__
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            return "dangling_symlink", "symbolic link to a file that does not exist"
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return "symlink_loop", "symbolic link that loops back on itself"
+            return "unreadable", err.strerror or type(err).__name__
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        return "not_a_file", "is a directory"
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )  # fmt: skip
+        return "special_file", f"is {kind}, not a regular file; never read"
     if not os.access(path, os.R_OK):
-        raise VideoError(path, "unreadable", "permission denied")
-    if path.stat().st_size == 0:
-        raise VideoError(path, "empty", "zero-length file")
+        return "unreadable", "permission denied"
+    if info.st_size == 0:
+        return "empty", "zero-length file"
+    return None
+
+
+def _check_file(path: Path) -> None:
+    problem = file_problem(path)
+    if problem is not None:
+        raise VideoError(path, *problem)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -304,14 +346,18 @@ def load_clip(
         timeout: seconds allowed to the ffmpeg path.
 
     Raises:
-        VideoError: with ``reason`` in ``missing, empty, unreadable, no_video_stream, undecodable,
-            truncated, too_short, no_frames, timeout``.
+        VideoError: with ``reason`` in ``missing, dangling_symlink, symlink_loop, not_a_file,
+            special_file, empty, unreadable, no_video_stream, undecodable, truncated, too_short,
+            no_frames, timeout`` (the first seven from :func:`file_problem`, before the file is opened).
+        ValueError: ``num_frames`` is below 1.
 
     Example:
         >>> clip = load_clip("video.mp4", max_pixels=256 * 256)  # doctest: +SKIP
         >>> clip.frames.shape, round(clip.fps, 3)  # doctest: +SKIP
         ((48, 144, 256, 3), 6.4)
     """
+    if int(num_frames) < 1:
+        raise ValueError(f"num_frames must be at least 1, got {num_frames}")
     path = Path(path)
     _check_file(path)
     result = None
@@ -382,6 +428,7 @@ def load_clip_isolated(path: str | os.PathLike, timeout: float = 120.0, **kwargs
     """
     import multiprocessing as mp
 
+    _check_file(Path(path))  # a missing file, a FIFO or a device is refused here, without a fork
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_isolated_worker, args=(child, parent, (path,), kwargs), daemon=True)
@@ -443,15 +490,60 @@ def write_mp4(frames: np.ndarray, fps: float, path: str | os.PathLike, crf: int 
     return path
 
 
-def list_videos(root: str | os.PathLike, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> list[Path]:
-    """Video files under ``root`` (recursively), sorted for determinism."""
+def scan_videos(
+    root: str | os.PathLike, extensions: Sequence[str] = VIDEO_EXTENSIONS
+) -> tuple[list[Path], dict[Path, tuple[str, str]]]:
+    """Every video candidate under ``root`` (recursively): the usable files, and the rest with a reason.
+
+    A candidate is any entry whose name has a video extension, whatever it is on disk: a regular file,
+    a symbolic link (dangling, looping, or to a device), a named pipe, a directory named ``x.mp4``. The
+    usable ones are readable, non-empty regular files (after following links); every other candidate is
+    returned with ``(reason, detail)`` from :func:`file_problem`, so a caller can report it instead of
+    losing it. Folders that cannot be listed are returned too (reason ``unreadable_folder``). Nothing is
+    opened. Symbolic links to folders are reported as candidates when named like videos, never walked.
+
+    Returns:
+        ``(usable, rejected)``: sorted paths, and path -> ``(reason, detail)``.
+
+    Raises:
+        FileNotFoundError: ``root`` does not exist.
+    """
     root = Path(root)
-    if not root.exists():
+    if not os.path.lexists(root):
         raise FileNotFoundError(f"video folder {root} does not exist")
-    if root.is_file():
-        return [root]
+    rejected: dict[Path, tuple[str, str]] = {}
+    if not root.is_dir():  # a single file (or something that only looks like one)
+        problem = file_problem(root)
+        if problem is None:
+            return [root], rejected
+        rejected[root] = problem
+        return [], rejected
     exts = {e.lower() for e in extensions}
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts)
+    usable: list[Path] = []
+
+    def unlistable(err: OSError) -> None:
+        rejected[Path(err.filename)] = ("unreadable_folder", err.strerror or type(err).__name__)
+
+    for folder, dirnames, filenames in os.walk(root, onerror=unlistable, followlinks=False):
+        dirnames.sort()
+        for name in dirnames + filenames:
+            if os.path.splitext(name)[1].lower() not in exts:
+                continue
+            path = Path(folder) / name
+            problem = file_problem(path)
+            if problem is None:
+                usable.append(path)
+            else:
+                rejected[path] = problem
+    return sorted(usable), dict(sorted(rejected.items()))
+
+
+def list_videos(root: str | os.PathLike, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> list[Path]:
+    """Usable video files under ``root`` (recursively), sorted for determinism.
+
+    See :func:`scan_videos` for the candidates left out and why.
+    """
+    return scan_videos(root, extensions)[0]
 
 
 def sample_videos() -> list[Path]:

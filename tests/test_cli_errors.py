@@ -1,0 +1,161 @@
+"""The CLI refuses bad arguments at parse time and reports run-time failures in one line, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from videossr.cli import build_parser, float_in, int_in, main, max_pixels_int
+
+
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "videossr.cli", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+@pytest.fixture
+def generate_args(real_video) -> list[str]:
+    return ["generate", "--task", "object_counting", "--video", str(real_video), "--quiet"]
+
+
+def build_args(tmp_path, real_video) -> list[str]:
+    videos = tmp_path / "videos"
+    videos.mkdir(exist_ok=True)
+    link = videos / "v.mp4"
+    if not link.exists():
+        link.symlink_to(real_video)
+    return ["build", "videossr-30k", "--videos", str(videos), "--size", "1", "--quiet"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--num-frames", "0", "at least 1"),
+        ("--num-frames", "-5", "at least 1"),
+        ("--num-frames", "abc", "not a whole number"),
+        ("--max-pixels", "-1", "at least 0"),
+        ("--max-pixels", "100", "0 (full size) or at least 16384"),
+        ("--clips", "0", "between 2 and 9"),
+        ("--clips", "10", "between 2 and 9"),
+        ("--seed", "-1", "between 0 and"),
+        ("--seed", "1.5", "not a whole number"),
+    ],
+)
+def test_generate_refuses_bad_numbers_at_parse_time(generate_args, tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*generate_args, "--out", str(tmp_path / "out"), option, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: " in err and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--decode-timeout", "-5", "at least 0"),
+        ("--decode-timeout", "nan", "finite"),
+        ("--decode-timeout", "inf", "finite"),
+        ("--quality", "500", "between 1 and 100"),
+        ("--quality", "0", "between 1 and 100"),
+        ("--num-proc", "0", "at least 1"),
+        ("--num-shards", "0", "at least 1"),
+        ("--shard-index", "-1", "at least 0"),
+        ("--size", "-3", "at least 1"),
+        ("--seed", "x", "not a whole number"),
+    ],
+)
+def test_build_refuses_bad_numbers_at_parse_time(tmp_path, real_video, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*build_args(tmp_path, real_video), "--out", str(tmp_path / "out"), option, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: " in err and message in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["build", "viubench", "--videos", "default", "--out", "x", "--per-subtype", "0"],
+        ["space", "--port", "99999"],
+        ["space", "--port", "0"],
+        ["bench", "--data", "x", "--model", "random", "--limit", "0"],
+        ["bench", "--data", "x", "--model", "random", "--max-new-tokens", "-1"],
+    ],
+)
+def test_other_numeric_options_are_validated(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2 and "argument --" in capsys.readouterr().err
+
+
+def test_every_numeric_option_has_a_validator():
+    """No sub-command option takes a bare int/float: each one states its valid range."""
+    parser = build_parser()
+    bare = []
+    for sub_action in parser._subparsers._group_actions:  # noqa: SLF001 - walking argparse's tree
+        todo = list(sub_action.choices.items())
+        while todo:
+            name, sub = todo.pop()
+            for action in sub._actions:  # noqa: SLF001
+                if action.type in (int, float):
+                    bare.append(f"{name} {action.option_strings}")
+                if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                    todo += [(f"{name} {k}", v) for k, v in action.choices.items()]
+    assert not bare, bare
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [("/etc/passwd", "exists and is not a folder"), ("/etc/passwd/sub", "not a directory")],
+)
+def test_generate_into_an_impossible_folder_is_one_line(generate_args, out, message):
+    res = run_cli(*generate_args, "--out", out)
+    assert res.returncode == 1
+    lines = res.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and message in lines[-1]
+    assert "Traceback" not in res.stderr
+
+
+def test_build_into_a_file_is_one_line(tmp_path, real_video):
+    target = tmp_path / "a_file"
+    target.write_text("keep me")
+    res = run_cli(*build_args(tmp_path, real_video), "--out", str(target))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1] == f"error: --out {target} exists and is not a folder"
+    assert target.read_text() == "keep me"
+
+
+def test_os_errors_are_one_line(capsys, tmp_path):
+    # A failure the options cannot foresee (here a folder that cannot be created) is one line too.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    res = main(["generate", "--task", "object_counting", "--video", str(blocker / "v.mp4"),
+                "--out", str(tmp_path / "o"), "--quiet"])  # fmt: skip
+    assert res == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1
+
+
+def test_validators_directly():
+    assert int_in(1, 3)("2") == 2 and float_in(0.0)("0.5") == 0.5 and max_pixels_int("0") == 0
+    for bad in ("4", "x", "1.0"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            int_in(1, 3)(bad)
+    for bad in ("-0.1", "nan", "-inf", "1e400", "y"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            float_in(0.0)(bad)
+
+
+def test_import_errors_are_not_swallowed(monkeypatch):
+    """A command module that fails to import makes the CLI fail loudly, not lose its commands."""
+    import videossr.cli as cli
+
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "videossr.no_such_module"))
+    with pytest.raises(ModuleNotFoundError, match="videossr.no_such_module"):
+        cli.build_parser()

@@ -79,7 +79,12 @@ def test_counting_lenient():
     ("reply", "answer", "reward"),
     [
         ("3124", "3124", 1.0),
-        ("4213", "3124", 1 - (1 + 1 + 1 + 1) / 8),  # |4-3|+|2-1|+|1-2|+|3-4| = 4, floor(16/2) = 8
+        # SPEC §6 worked example: the reply is the true order reversed. Clip k=1: |2-1|, k=2: |1-2|,
+        # k=3: |3-0|, k=4: |0-3|, so E = 8 = floor(16/2) and the reward is 0 (not the digit-wise 0.5).
+        ("4213", "3124", 0.0),
+        ("1324", "3124", 1 - (1 + 1) / 8),  # clips 3 and 1 swapped: each one place off
+        ("3142", "3124", 1 - (1 + 1) / 8),  # clips 2 and 4 swapped
+        ("2413", "3124", 1 - (1 + 2 + 3 + 2) / 8),  # k=1: |2-1|, k=2: |0-2|, k=3: |3-0|, k=4: |1-3|
         ("654321", "123456", 0.0),  # reversed order scores 0
         ("123456", "123456", 1.0),
         ("1234", "123456", 0.0),  # wrong length

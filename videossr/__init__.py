@@ -9,7 +9,7 @@ Example:
     1.0
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from videossr.errors import VideoError, VideoSSRError
 from videossr.tasks import (

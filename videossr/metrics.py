@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from videossr.parsing import Mode
-from videossr.tasks import ALIASES
+from videossr.tasks import task_name_of_subtype
 
 #: The 9 subtypes of VIUBench, in the column order of the paper's Table 1.
 VIUBENCH_SUBTYPES: tuple[str, ...] = (
@@ -55,19 +55,15 @@ PAPER_TABLE1: dict[str, tuple[float, ...]] = {
 }
 
 
-def task_of_subtype(subtype: str) -> str:
-    """``grounding_mirror`` -> ``anomaly_grounding`` and so on."""
-    group = subtype.split("_", 1)[0]
-    if group not in ALIASES:
-        raise ValueError(f"unknown subtype {subtype!r}")
-    return ALIASES[group]
+#: ``grounding_mirror`` -> ``anomaly_grounding``; one home for it, in ``videossr.tasks``.
+task_of_subtype = task_name_of_subtype
 
 
 @functools.cache
 def _verifier(task: str):
-    from videossr.tasks import TASKS, get_task
+    from videossr.tasks import TASKS, get_task, task_for_subtype
 
-    return get_task(task) if task in TASKS else get_task(task_of_subtype(task))
+    return get_task(task) if task in TASKS else task_for_subtype(task)
 
 
 def score(task: str, completion: Any, answer: str, mode: Mode = "strict") -> float:

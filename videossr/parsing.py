@@ -2,135 +2,228 @@
 
 Two modes:
 
-* ``"strict"`` (default) follows the paper's reference verifiers exactly: grounding needs the whole
-  reply to be ``a-b``; counting takes every integer in the reply and needs exactly three; jigsaw needs
-  the stripped reply to be a permutation of the clip numbers. Anything else is unparsable.
+* ``"strict"`` (default) follows the paper's reference verifiers: grounding needs the whole (stripped)
+  reply to be ``a-b``, where a number may be written ``8``, ``8.``, ``8.5`` or ``.5``; counting takes
+  every integer in the reply and needs exactly three; jigsaw needs the stripped reply to be a
+  permutation of the clip numbers. Anything else is unparsable.
 * ``"lenient"`` first drops reasoning (``<think>`` blocks), then reads the last ``<answer>...</answer>``
   or ``\\boxed{...}`` if there is one, then looks for the answer in natural phrasing ("from 14.5s to
   26.2s", "Answer: 3, 1, 4", "3 circles, 1 square and 4 triangles", "3 > 1 > 2 > 4"). It never rewards
   hedging: a reply that offers two different intervals, count triples or orders is unparsable, so it
   cannot score higher than committing to one of them.
 
-Parsers never raise; they return ``None`` for replies they cannot read.
+Parsers return ``None`` for replies they cannot read and never raise on a reply of any shape. They run in
+time linear in the length of the reply: every regular expression here either is anchored, or starts
+with a look-behind that stops a match from restarting inside a run of digits or spaces, and the tag
+scanners use ``str.find`` with a moving start. A reward is called on every rollout of every training
+step, so a reply of a megabyte must cost milliseconds, not minutes (``tests/perf/bench_parsing.py``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
 Mode = Literal["strict", "lenient"]
 SHAPES = ("circle", "square", "triangle")
 
-_STRICT_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
-_NUM = r"(\d+(?::\d{1,2})?(?:\.\d+)?)"
-_UNIT = r"\s*(?:s|sec|secs|second|seconds)?\s*"
-_LENIENT_INTERVAL = re.compile(
-    r"[\[(]?\s*" + _NUM + _UNIT + r"(?:-|–|—|~|to|until|till|through|and|,)\s*" + _NUM + _UNIT + r"[\])]?",
-    re.IGNORECASE,
-)
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+#: Counts longer than this many digits are all "huge": they can never match a real count, and Python
+#: refuses to turn more than 4,300 digits into an int (``sys.get_int_max_str_digits``).
+_MAX_COUNT_DIGITS = 18
+HUGE_COUNT = 10**_MAX_COUNT_DIGITS
+
+# A number as the reference writes or accepts it: 8, 8., 8.5 or .5.
+_REF_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_STRICT_INTERVAL = re.compile(r"(" + _REF_NUMBER + r")\s*-\s*(" + _REF_NUMBER + r")")
 
 
 def completion_text(completion: Any) -> str:
     """The text of a reply given in any shape TRL or a user might pass.
 
     Accepts a string, a chat message ``{"role", "content"}``, a list of messages (the last assistant
-    turn is used), content parts ``[{"type": "text", "text": ...}]``, bytes, or ``None``.
+    turn is used), content parts ``[{"type": "text", "text": ...}]``, bytes, or ``None``. Anything else
+    is read through ``str()``.
     """
+    return _text(completion, depth=0)
+
+
+def _text(obj: Any, depth: int) -> str:
+    if depth > 32:  # a reply nested this deep is not a reply; refuse before Python's recursion limit
+        return ""
+    if obj is None:
+        return ""
+    if isinstance(obj, str):
+        return obj
+    if isinstance(obj, (bytes, bytearray)):
+        return bytes(obj).decode("utf-8", errors="replace")
+    if isinstance(obj, dict):
+        if "content" in obj:
+            return _text(obj["content"], depth + 1)
+        if "text" in obj:
+            return _text(obj["text"], depth + 1)
+        return ""
+    if isinstance(obj, (list, tuple)):
+        if obj and all(isinstance(m, dict) and "role" in m for m in obj):
+            replies = [m for m in obj if m.get("role") == "assistant"] or list(obj)
+            return _text(replies[-1], depth + 1)
+        return "".join(_text(p, depth + 1) for p in obj)
     try:
-        if completion is None:
-            return ""
-        if isinstance(completion, str):
-            return completion
-        if isinstance(completion, bytes):
-            return completion.decode("utf-8", errors="replace")
-        if isinstance(completion, dict):
-            if "content" in completion:
-                return completion_text(completion["content"])
-            if "text" in completion:
-                return completion_text(completion["text"])
-            return ""
-        if isinstance(completion, (list, tuple)):
-            if completion and all(isinstance(m, dict) and "role" in m for m in completion):
-                replies = [m for m in completion if m.get("role") == "assistant"] or list(completion)
-                return completion_text(replies[-1])
-            return "".join(completion_text(p) for p in completion)
-        return str(completion)
-    except Exception:  # noqa: BLE001 - a reply of any shape must never crash a reward
+        return str(obj)
+    except Exception:  # noqa: BLE001 - an arbitrary object's __str__ may raise anything; it is no reply
         return ""
 
 
-def _box_contents(text: str) -> list[str]:
-    """Contents of every ``\\boxed{...}``, with nested braces balanced."""
-    out = []
-    for m in re.finditer(r"\\boxed\s*\{", text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            out.append(text[m.end() : i - 1])
-    return out
+# ---- the final-answer part of a natural reply (lenient mode) ---------------------------------------
+_THINK_OPEN, _THINK_CLOSE = re.compile("<think>", re.I), re.compile("</think>", re.I)
+_ANSWER_OPEN, _ANSWER_CLOSE = re.compile("<answer>", re.I), re.compile("</answer>", re.I)
+
+
+def _drop_think_blocks(text: str) -> str:
+    """``text`` without its closed ``<think>...</think>`` blocks (leftmost, non-overlapping)."""
+    kept, i = [], 0
+    while True:
+        start = _THINK_OPEN.search(text, i)
+        end = None if start is None else _THINK_CLOSE.search(text, start.end())
+        if end is None:
+            break
+        kept.append(text[i : start.start()])
+        i = end.end()
+    kept.append(text[i:])
+    return " ".join(kept)
+
+
+def _last_answer_tag(text: str) -> str | None:
+    """Contents of the last complete ``<answer>...</answer>`` (leftmost, non-overlapping scan)."""
+    found, i = None, 0
+    while True:
+        start = _ANSWER_OPEN.search(text, i)
+        end = None if start is None else _ANSWER_CLOSE.search(text, start.end())
+        if end is None:
+            return found
+        found = text[start.end() : end.start()]
+        i = end.end()
+
+
+_BOX_OPEN = re.compile(r"\\boxed\s*\{")
+
+
+def _last_box(text: str) -> str | None:
+    """Contents of the ``\\boxed{...}`` that opens last among those whose braces balance.
+
+    One pass with a stack of open braces, so nested or unbalanced boxes cost linear time.
+    """
+    opens = {m.end() - 1: m.end() for m in _BOX_OPEN.finditer(text)}  # "{" position -> content start
+    if not opens:
+        return None
+    stack: list[int] = []
+    best: tuple[int, str] | None = None
+    for i, ch in enumerate(text):
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            j = stack.pop()
+            if j in opens and (best is None or j > best[0]):
+                best = (j, text[opens[j] : i])
+    return None if best is None else best[1]
 
 
 def extract_final(text: str) -> str:
     """The part of a natural reply that holds the final answer (lenient mode's first step)."""
-    text = _THINK.sub(" ", text)
-    if "</think>" in text.lower():  # an opened-but-unclosed or leading think block
-        text = re.split(r"</think>", text, flags=re.IGNORECASE)[-1]
-    tags = _ANSWER_TAG.findall(text)
-    if tags:
-        return tags[-1]
-    boxes = _box_contents(text)
-    if boxes:
-        return boxes[-1]
+    text = _drop_think_blocks(text)
+    last_close = None
+    for last_close in _THINK_CLOSE.finditer(text):  # noqa: B007 - only the last one matters
+        pass
+    if last_close is not None:  # a leading or stray closing tag: what follows the last one is the answer
+        text = text[last_close.end() :]
+    tag = _last_answer_tag(text)
+    if tag is not None:
+        return tag
+    box = _last_box(text)
+    if box is not None:
+        return box
     return text
+
+
+# ---- grounding ------------------------------------------------------------------------------------
+# A lenient interval is "<number>[unit] <separator> <number>[unit]", optionally bracketed. Every
+# quantifier is possessive and a match may only start where no digit, letter, "." or ":" precedes it,
+# so each character is looked at a bounded number of times. A number must not run into letters:
+# "1e309" is no number at all, so "1e309-1e310" can never read as 1 to 309.
+_NUM = r"(\d++(?::\d{1,2}+)?+(?:\.\d*+)?+|\.\d++)"
+_UNIT = r"(?:\s*+(?:seconds|second|secs|sec|s)(?![A-Za-z0-9_]))?(?![A-Za-z0-9_])"
+_SEP = r"\s*+[\])]?\s*+(?:[-–—~,]|(?:to|until|till|through|and)(?![A-Za-z]))\s*+[\[(]?\s*+"
+# The first number's look-behind comes after its first character so that the engine can skip ahead to a
+# digit or "." instead of trying the look-behind at every position.
+_FIRST_NUM = r"((?:\d(?<![\w.:]\d)|\.(?<![\w.:]\.)(?=\d))\d*+(?::\d{1,2}+)?+(?:\.\d*+)?+)"
+_LENIENT_INTERVAL = re.compile(_FIRST_NUM + _UNIT + _SEP + _NUM + _UNIT, re.IGNORECASE)
 
 
 def _seconds(token: str) -> float:
     if ":" in token:
         minutes, seconds = token.split(":", 1)
-        return int(minutes) * 60 + float(seconds)
+        return int(count_value(minutes)) * 60 + float(seconds)
     return float(token)
 
 
-# ---- grounding ------------------------------------------------------------------------------------
+def _lenient_intervals(text: str, stop_after: int = 2) -> set[tuple[float, float]]:
+    """The distinct intervals written in ``text`` (at most ``stop_after``: more means hedging anyway)."""
+    found: set[tuple[float, float]] = set()
+    for a, b in set(_LENIENT_INTERVAL.findall(text)):  # de-duplicated in C before any Python work
+        x, y = _seconds(a), _seconds(b)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            continue
+        found.add((round(x, 3), round(y, 3)))
+        if len(found) >= stop_after:
+            break
+    return found
+
+
 def parse_interval(completion: Any, mode: Mode = "strict") -> tuple[float, float] | None:
     """``(start, end)`` in seconds, or ``None``.
+
+    Strict mode returns the two numbers as written (a reversed interval stays reversed and scores 0);
+    lenient mode sorts them.
 
     Example:
         >>> parse_interval("14.5-26.2")
         (14.5, 26.2)
+        >>> parse_interval(" 8.-.5 ")
+        (8.0, 0.5)
         >>> parse_interval("It happens from 14.5s to 26.2s.", mode="lenient")
         (14.5, 26.2)
         >>> parse_interval("14.5-26.2 or maybe 3-9", mode="lenient") is None
         True
     """
-    try:
-        text = completion_text(completion)
-        if mode == "strict":
-            m = _STRICT_INTERVAL.match(text.strip())
-            if not m:
-                return None
-            return float(m.group(1)), float(m.group(2))
-        final = extract_final(text)
-        found = {(round(_seconds(a), 3), round(_seconds(b), 3)) for a, b in _LENIENT_INTERVAL.findall(final)}
-        if len(found) != 1:
-            return None
-        a, b = found.pop()
-        return (min(a, b), max(a, b))
-    except Exception:  # noqa: BLE001
+    text = completion_text(completion)
+    if mode == "strict":
+        m = _STRICT_INTERVAL.fullmatch(text.strip())
+        return None if m is None else (float(m.group(1)), float(m.group(2)))
+    found = _lenient_intervals(extract_final(text))
+    if len(found) != 1:
         return None
+    a, b = found.pop()
+    return (min(a, b), max(a, b))
 
 
 # ---- counting -------------------------------------------------------------------------------------
+# The look-behinds keep a failed match from restarting inside the same run of digits (the quadratic
+# trap of r"\d+..." patterns on a long number).
+# The labelled patterns run on the lower-cased reply; the first starts with a digit so the engine can
+# skip ahead to digits, then checks that no digit precedes it.
 _LABELLED = [
-    re.compile(r"(\d+)[ \t]*(circle|square|triangle)s?\b", re.IGNORECASE),
-    re.compile(r"\b(circle|square|triangle)s?[ \t]*(?::|=|-|—|is|are)?[ \t]*(\d+)", re.IGNORECASE),
+    re.compile(r"(\d(?<!\d\d)\d*+)[ \t]*+(circle|square|triangle)s?\b"),
+    re.compile(r"\b(circle|square|triangle)s?[ \t]*+(?::|=|-|—|is|are)?[ \t]*+(\d+)"),
 ]
-_TRIPLE = re.compile(r"(\d+)\s*[,;/ ]\s*(\d+)\s*[,;/ ]\s*(\d+)")
+_TRIPLE_SEP = r"(?:\s*+[,;/]\s*+|\s++)"  # possessive: a long run of spaces is crossed once
+_TRIPLE = re.compile(r"(?<!\d)(\d++)" + _TRIPLE_SEP + r"(\d++)" + _TRIPLE_SEP + r"(\d++)")
+_INT = re.compile(r"\d+")
+
+
+def count_value(digits: str) -> int:
+    """An integer from a run of digits; runs over 18 significant digits all read as ``HUGE_COUNT``."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_COUNT_DIGITS else HUGE_COUNT
 
 
 def parse_counts(completion: Any, mode: Mode = "strict") -> tuple[int, int, int] | None:
@@ -144,42 +237,45 @@ def parse_counts(completion: Any, mode: Mode = "strict") -> tuple[int, int, int]
         >>> parse_counts("3,1,4 or 2,1,4", mode="lenient") is None
         True
     """
-    try:
-        text = completion_text(completion)
-        if mode == "strict":
-            ints = re.findall(r"\d+", text)
-            if len(ints) != 3:
-                return None
-            return int(ints[0]), int(ints[1]), int(ints[2])
-        final = extract_final(text)
-        # Labelled counts, in either word order ("3 circles" or "circles: 3"). Each style is read on
-        # its own; a style that gives one shape two different counts is hedging.
-        styles = []
+    text = completion_text(completion)
+    if mode == "strict":
+        ints = _INT.findall(text)
+        return tuple(count_value(s) for s in ints) if len(ints) == 3 else None  # type: ignore[return-value]
+    final = extract_final(text)
+    lower = final.lower()
+    # Labelled counts, in either word order ("3 circles" or "circles: 3"). Each style is read on its
+    # own; a style that gives one shape two different counts is hedging.
+    styles = []
+    if any(shape in lower for shape in SHAPES):  # skip two full scans for replies that name no shape
         for pattern, num_group, shape_group in ((_LABELLED[0], 1, 2), (_LABELLED[1], 2, 1)):
             labelled: dict[str, set[int]] = {s: set() for s in SHAPES}
-            for m in pattern.finditer(final):
-                labelled[m.group(shape_group).lower()].add(int(m.group(num_group)))
-            if any(len(v) > 1 for v in labelled.values()):
-                return None
+            for groups in set(pattern.findall(lower)):  # de-duplicated in C before any Python work
+                counts = labelled[groups[shape_group - 1]]
+                counts.add(count_value(groups[num_group - 1]))
+                if len(counts) > 1:
+                    return None
             if all(len(v) == 1 for v in labelled.values()):
                 styles.append(tuple(next(iter(labelled[s])) for s in SHAPES))
-        if len(set(styles)) == 1:
-            return styles[0]  # type: ignore[return-value]
-        if len(set(styles)) > 1:
+    if len(set(styles)) == 1:
+        return styles[0]  # type: ignore[return-value]
+    if len(set(styles)) > 1:
+        return None
+    ints = _INT.findall(final)
+    if len(ints) == 3:
+        return tuple(count_value(s) for s in ints)  # type: ignore[return-value]
+    if len(ints) < 3:
+        return None
+    triples: set[tuple[int, ...]] = set()
+    for m in set(_TRIPLE.findall(final)):
+        triples.add(tuple(count_value(x) for x in m))
+        if len(triples) > 1:
             return None
-        ints = re.findall(r"\d+", final)
-        if len(ints) == 3:
-            return int(ints[0]), int(ints[1]), int(ints[2])
-        triples = {tuple(int(x) for x in m) for m in _TRIPLE.findall(final)}
-        if len(triples) == 1:
-            return triples.pop()  # type: ignore[return-value]
-        return None
-    except Exception:  # noqa: BLE001
-        return None
+    return triples.pop() if triples else None  # type: ignore[return-value]
 
 
 # ---- jigsaw ---------------------------------------------------------------------------------------
 _DIGIT_RUN = re.compile(r"\d(?:[\s,;>|→\-]*\d)*")
+_NON_DIGIT = re.compile(r"\D+")
 
 
 def _is_perm(digits: str, n: int) -> bool:
@@ -195,25 +291,26 @@ def parse_order(completion: Any, n: int, mode: Mode = "strict") -> tuple[int, ..
         >>> parse_order("The order is Clip 3 > Clip 1 > Clip 2 > Clip 4", 4, mode="lenient")
         (3, 1, 2, 4)
     """
-    try:
-        if not 1 <= n <= 9:
-            return None
-        text = completion_text(completion)
-        if mode == "strict":
-            s = text.strip()
-            return tuple(int(c) for c in s) if _is_perm(s, n) else None
-        final = extract_final(text)
-        candidates = set()
-        for run in _DIGIT_RUN.findall(final):
-            digits = re.sub(r"\D", "", run)
-            if _is_perm(digits, n):
-                candidates.add(digits)
-        if not candidates:
-            digits = "".join(re.findall(r"\d", final))
-            if _is_perm(digits, n):
-                candidates.add(digits)
-        if len(candidates) != 1:
-            return None
-        return tuple(int(c) for c in candidates.pop())
-    except Exception:  # noqa: BLE001
+    if not isinstance(n, int) or not 1 <= n <= 9:
         return None
+    text = completion_text(completion)
+    if mode == "strict":
+        s = text.strip()
+        return tuple(int(c) for c in s) if _is_perm(s, n) else None
+    final = extract_final(text)
+    candidates = set()
+    for run in set(_DIGIT_RUN.findall(final)):  # de-duplicated in C before any Python work
+        if len(run) > 64 or len(run) < n:  # an order of at most 9 clips with separators fits in 64
+            continue
+        digits = _NON_DIGIT.sub("", run)
+        if _is_perm(digits, n):
+            candidates.add(digits)
+            if len(candidates) > 1:
+                return None
+    if not candidates:
+        digits = _NON_DIGIT.sub("", final)
+        if _is_perm(digits, n):
+            candidates.add(digits)
+    if len(candidates) != 1:
+        return None
+    return tuple(int(c) for c in candidates.pop())

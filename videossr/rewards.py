@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from videossr.parsing import Mode, completion_text
-from videossr.tasks import ALIASES as _TASK_ALIASES
+from videossr.tasks import TASKS, aliases
 
 
 class TaskReward:
@@ -35,9 +35,9 @@ class TaskReward:
     """
 
     def __init__(self, task: str, kind: str = "smooth", mode: Mode = "strict", name: str | None = None):
-        task = _TASK_ALIASES.get(task, task)
-        if task not in _TASK_ALIASES.values():
-            raise ValueError(f"unknown task {task!r}")
+        task = aliases().get(task, task)
+        if task not in TASKS:
+            raise ValueError(f"unknown task {task!r}; choose from {sorted(TASKS)}")
         if kind not in ("smooth", "strict01", "metric"):
             raise ValueError(f"unknown reward kind {kind!r}")
         self.task, self.kind, self.mode = task, kind, mode
@@ -58,11 +58,12 @@ class TaskReward:
         completions = list(completions or [])
         answers = list(answer) if answer is not None else list(kwargs.get("solution") or [""] * len(completions))
         tasks = list(task) if task is not None else [self.task] * len(completions)
+        short = aliases()
         verifier = self._verifier()
         fn = {"smooth": verifier.reward, "strict01": verifier.strict_reward, "metric": verifier.score}[self.kind]
         out: list[float | None] = []
         for i, completion in enumerate(completions):
-            row_task = _TASK_ALIASES.get(str(tasks[i]), str(tasks[i])) if i < len(tasks) else self.task
+            row_task = short.get(str(tasks[i]), str(tasks[i])) if i < len(tasks) else self.task
             if row_task != self.task:
                 out.append(None)
                 continue
@@ -94,7 +95,7 @@ class FormatReward:
 
 def _build() -> dict[str, Any]:
     funcs: dict[str, Any] = {}
-    for short, task in _TASK_ALIASES.items():
+    for short, task in aliases().items():
         funcs[short] = TaskReward(task, "smooth", "strict", name=short)
         funcs[f"{short}_strict01"] = TaskReward(task, "strict01", "strict", name=f"{short}_strict01")
         funcs[f"{short}_lenient"] = TaskReward(task, "smooth", "lenient", name=f"{short}_lenient")

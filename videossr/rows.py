@@ -72,7 +72,21 @@ def prompt_messages(sample: Sample) -> list[dict[str, Any]]:
     content = [
         {"type": "text", "text": p} if isinstance(p, str) else {"type": "video", "text": None} for p in sample.parts
     ]
-    return [{"role": "user", "content": content}]
+    messages = [{"role": "user", "content": content}]
+    if sample.system:
+        messages.insert(0, {"role": "system", "content": [{"type": "text", "text": sample.system}]})
+    return messages
+
+
+def row_system(row: dict[str, Any]) -> str:
+    """The text of a row's system turn, ``""`` when it has none (rows built before version 0.2)."""
+    for message in row.get("prompt") or []:
+        if message.get("role") == "system":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            return "".join(item.get("text") or "" for item in content or [] if item.get("type") == "text")
+    return ""
 
 
 def sample_to_row(
@@ -146,6 +160,7 @@ def row_to_sample(row: dict[str, Any]) -> Sample:
         params=params,
         source=row.get("source", ""),
         seed=int(row.get("seed", 0) or 0),
+        system=row_system(row),
     )
 
 
@@ -160,6 +175,7 @@ __all__ = [
     "row_to_sample",
     "row_videos",
     "row_parts",
+    "row_system",
     "row_messages",
     "prompt_messages",
     "encode_frame",

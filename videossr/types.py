@@ -23,6 +23,9 @@ class Clip:
         source_fps: the container's average frame rate.
         duration: full duration of the source video in seconds.
         num_source_frames: number of frames in the source video.
+        source_size: ``(height, width)`` of the source video before resizing; ``(0, 0)`` when unknown.
+            Perturbations with a pixel-scale parameter (noise, blur) use it to act as strongly as they
+            would on the source frames.
     """
 
     frames: np.ndarray
@@ -32,6 +35,7 @@ class Clip:
     source_fps: float = 0.0
     duration: float = 0.0
     num_source_frames: int = 0
+    source_size: tuple[int, int] = (0, 0)
 
     @property
     def num_frames(self) -> int:
@@ -41,6 +45,15 @@ class Clip:
     def size(self) -> tuple[int, int]:
         """``(height, width)`` of the frames."""
         return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    @property
+    def pixel_scale(self) -> float:
+        """Linear size of the frames relative to the source video (1.0 when the source size is unknown)."""
+        sh, sw = self.source_size
+        if not (sh > 0 and sw > 0):
+            return 1.0
+        h, w = self.size
+        return float(np.sqrt(h * w / (sh * sw)))
 
     def video_metadata(self) -> dict[str, Any]:
         """Metadata in the form transformers' video processors expect (``do_sample_frames=False``)."""
@@ -71,6 +84,7 @@ class Sample:
         params: JSON-able generation parameters (segment, counts, permutation, perturbation...).
         source: id of the source video.
         seed: the per-sample seed.
+        system: the system turn sent with the question (every task sets one: "answer directly").
     """
 
     task: str
@@ -82,6 +96,7 @@ class Sample:
     params: dict[str, Any]
     source: str = ""
     seed: int = 0
+    system: str = ""
 
     @property
     def prompt(self) -> str:
@@ -95,8 +110,10 @@ class Sample:
 
         With ``videos="array"`` each video entry carries its frames (``"video"``) and ``"fps"``; with
         ``"none"`` it is a bare ``{"type": "video"}`` placeholder, the form stored in datasets where the
-        frames live in a separate ``videos`` column.
+        frames live in a separate ``videos`` column. ``system`` overrides the sample's own system turn
+        (``""`` sends none).
         """
+        system = self.system if system is None else system
         content: list[dict[str, Any]] = []
         for part in self.parts:
             if isinstance(part, str):

@@ -361,8 +361,10 @@ def load_clip(
     path = Path(path)
     _check_file(path)
     result = None
+    source_hw = (0, 0)
     if backend in ("auto", "decord"):
         rotation, height, width = _container_hints(path)
+        source_hw = (int(height or 0), int(width or 0))
         try:
             reader = _open_decord(path, _decode_size(height, width, max_pixels))
         except VideoError:
@@ -392,6 +394,8 @@ def load_clip(
         frames = np.repeat(frames[..., None], 3, axis=-1)
     frames = np.ascontiguousarray(frames[..., :3], dtype=np.uint8)
     duration = total / src_fps
+    if not all(source_hw):  # the container gave no size: the decoded one is the source's
+        source_hw = (int(frames.shape[1]), int(frames.shape[2]))
     size = fit_size(frames.shape[1], frames.shape[2], max_pixels, min_pixels)
     frames = resize_frames(frames, size)
     return Clip(
@@ -402,6 +406,7 @@ def load_clip(
         source_fps=src_fps,
         duration=duration,
         num_source_frames=total,
+        source_size=source_hw,
     )
 
 

@@ -40,15 +40,14 @@ from typing import Literal
 
 import numpy as np
 
+from videossr.tasks.grounding import format_interval, segment_range
+from videossr.tasks.perturbations import zoom_in_frames, zoom_out_frames
 from videossr.types import Sample
 
 GroundingGuess = Literal["max_length", "prior"]
 
-#: The generator's constants the baselines rely on (SPEC §3-§5).
+#: Frames of a clip, as the generator samples them.
 NUM_FRAMES = 48
-SEGMENT_RANGE = (8, 16)  # anomaly length in frames, for a 48-frame clip
-COUNT_MAX = {"counting_easy": 9, "counting_hard": 16}
-JIGSAW_CLIPS = {"jigsaw_easy": 6, "jigsaw_hard": 8}
 
 
 def item_rng(item_id: str, seed: int = 0) -> np.random.Generator:
@@ -56,18 +55,9 @@ def item_rng(item_id: str, seed: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed & 0xFFFFFFFF, zlib.crc32(item_id.encode("utf-8"))])
 
 
-def _segment_range(num_frames: int) -> tuple[int, int]:
-    """The anomaly length range scaled to the clip (8..16 for the standard 48 frames)."""
-    if num_frames == NUM_FRAMES:
-        return SEGMENT_RANGE
-    lo = max(1, round(num_frames * SEGMENT_RANGE[0] / NUM_FRAMES))
-    hi = max(lo, min(num_frames, round(num_frames * SEGMENT_RANGE[1] / NUM_FRAMES)))
-    return lo, hi
-
-
-def format_interval(start_frame: float, end_frame: float, fps: float) -> str:
+def frames_to_interval(start_frame: float, end_frame: float, fps: float) -> str:
     """Frame positions as the ``start-end`` seconds answer (one decimal)."""
-    return f"{start_frame / fps:.1f}-{end_frame / fps:.1f}"
+    return format_interval(start_frame / fps, end_frame / fps)
 
 
 def jigsaw_digits(original_order: Sequence[int]) -> str:
@@ -86,7 +76,7 @@ def random_guess(
     num_clips: int | None = None,
     grounding: GroundingGuess = "max_length",
 ) -> str:
-    """One uniform guess in the answer space of ``subtype`` (see the module docstring for the rules).
+    """One uniform guess in the answer space of ``subtype``: the task's own ``random_answer``.
 
     Args:
         subtype: e.g. ``"counting_hard"``, ``"grounding_mirror"``, ``"jigsaw_easy"``, ``"jigsaw_5clips"``.
@@ -96,28 +86,13 @@ def random_guess(
         num_clips: number of jigsaw clips, when the subtype name does not say.
         grounding: ``"max_length"`` or ``"prior"``.
     """
-    kind = subtype.split("_", 1)[0]
-    if kind == "counting":
-        top = COUNT_MAX.get(subtype, 9)
-        return ",".join(str(int(rng.integers(1, top + 1))) for _ in range(3))
-    if kind == "jigsaw":
-        n = num_clips or JIGSAW_CLIPS.get(subtype)
-        if n is None and subtype.endswith("clips"):
-            n = int(subtype.rsplit("_", 1)[1][:-5])
-        if not n:
-            raise ValueError(f"cannot tell the number of clips of {subtype!r}")
-        return jigsaw_digits(rng.permutation(n))
-    if kind == "grounding":
-        lo, hi = _segment_range(num_frames)
-        if grounding == "max_length":
-            length = hi
-        elif grounding == "prior":
-            length = int(rng.integers(lo, hi + 1))
-        else:
-            raise ValueError(f"unknown grounding guess {grounding!r}; use 'max_length' or 'prior'")
-        start = int(rng.integers(0, num_frames - length + 1))
-        return format_interval(start, start + length, fps)
-    raise ValueError(f"no random guess for subtype {subtype!r}")
+    from videossr.tasks import task_for_subtype
+
+    try:
+        task = task_for_subtype(subtype)
+    except ValueError as err:
+        raise ValueError(f"no random guess for subtype {subtype!r}: {err}") from None
+    return task.random_answer(rng, fps=fps, num_frames=num_frames, num_clips=num_clips or 0, grounding=grounding)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,30 +123,6 @@ def _robust_z(x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 # Heuristic: anomaly grounding
 # --------------------------------------------------------------------------------------------------
-def _zoom_out(frames: np.ndarray, factor: float) -> np.ndarray:
-    import cv2
-
-    t, h, w, _ = frames.shape
-    nh, nw = max(1, round(h / factor)), max(1, round(w / factor))
-    y, x = (h - nh) // 2, (w - nw) // 2
-    out = np.zeros_like(frames)
-    for i, f in enumerate(frames):
-        out[i, y : y + nh, x : x + nw] = cv2.resize(f, (nw, nh), interpolation=cv2.INTER_AREA)
-    return out
-
-
-def _zoom_in(frames: np.ndarray, factor: float) -> np.ndarray:
-    import cv2
-
-    t, h, w, _ = frames.shape
-    nh, nw = max(1, round(h / factor)), max(1, round(w / factor))
-    y, x = (h - nh) // 2, (w - nw) // 2
-    out = np.empty_like(frames)
-    for i, f in enumerate(frames):
-        out[i] = cv2.resize(f[y : y + nh, x : x + nw], (w, h), interpolation=cv2.INTER_LINEAR)
-    return out
-
-
 def _transforms(perturbation: str) -> list:
     """Maps that undo or redo a perturbation on small frames; empty when none is known."""
     if perturbation == "channel_swap":
@@ -185,7 +136,7 @@ def _transforms(perturbation: str) -> list:
     if perturbation in ("zoom_out", "zoom_in"):
         # The factor is random (1.2-1.4 out, 1.3-1.5 in); a middle value is close enough on 48x48 frames.
         factor = 1.3 if perturbation == "zoom_out" else 1.4
-        return [lambda f: _zoom_out(f, factor), lambda f: _zoom_in(f, factor)]
+        return [lambda f: zoom_out_frames(f, factor), lambda f: zoom_in_frames(f, factor)]
     return []
 
 
@@ -198,7 +149,7 @@ def _best_segment(
     A stretch ``[s, e)`` collects the boundary scores at ``s`` and ``e`` where those lie inside the clip;
     with ``interior`` it also collects ``interior[s+1..e-1]`` (changes inside the stretch, for shuffles).
     """
-    lo, hi = _segment_range(num_frames)
+    lo, hi = segment_range(num_frames)
     best, best_score = (0, hi), -math.inf
     for length in range(lo, hi + 1):
         for s in range(0, num_frames - length + 1):
@@ -246,7 +197,7 @@ def solve_grounding(frames: np.ndarray, fps: float, perturbation: str | None = N
         z[1:] = _robust_z(change[1:])
         interior = np.clip(z, 0.0, None) if perturbation in ("shuffle", "fast", None, "") else None
         s, e = _best_segment(z, t, interior)
-    return format_interval(s, e, fps)
+    return frames_to_interval(s, e, fps)
 
 
 # --------------------------------------------------------------------------------------------------

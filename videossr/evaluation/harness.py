@@ -76,16 +76,16 @@ def model_slug(spec: str) -> str:
 
 
 def is_parsed(item: BenchItem, reply: str, mode: str) -> bool:
-    """Whether the parser could read a reply at all (an unparsable reply still counts, as 0)."""
-    from videossr import parsing
+    """Whether the task's parser could read a reply at all (an unparsable reply still counts, as 0)."""
+    from videossr.tasks import TASKS, task_for_subtype
 
-    if item.task == "anomaly_grounding":
-        return parsing.parse_interval(reply, mode) is not None
-    if item.task == "object_counting":
-        return parsing.parse_counts(reply, mode) is not None
-    if item.task == "temporal_jigsaw":
-        return parsing.parse_order(reply, len(item.answer.strip()), mode) is not None
-    return False
+    try:
+        task = task_for_subtype(item.subtype)
+    except ValueError:
+        if item.task not in TASKS:
+            return False
+        task = TASKS[item.task]()
+    return task.is_parsed(reply, item.answer, mode)  # type: ignore[arg-type]
 
 
 def read_predictions(path: str | os.PathLike) -> dict[str, dict[str, Any]]:

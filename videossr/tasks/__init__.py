@@ -1,10 +1,15 @@
-"""The three pretext tasks, in a plain dict."""
+"""The pretext tasks, in a plain dict.
+
+Adding a task is one new module (a :class:`~videossr.tasks.base.Task` subclass that owns its prompt,
+parser, rewards, subtypes, options and random guess) plus one line in ``TASKS`` below. The CLI, the
+dataset cards, the benchmark harness, the baselines and the Space loop over ``TASKS``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from videossr.tasks.base import Task
+from videossr.tasks.base import SYSTEM_PROMPT, Task
 from videossr.tasks.counting import ObjectCounting
 from videossr.tasks.grounding import AnomalyGrounding
 from videossr.tasks.jigsaw import TemporalJigsaw
@@ -20,8 +25,24 @@ TASKS: dict[str, type[Task]] = {
     TemporalJigsaw.name: TemporalJigsaw,
 }
 
-# Short names people type.
-ALIASES = {"grounding": "anomaly_grounding", "counting": "object_counting", "jigsaw": "temporal_jigsaw"}
+
+def aliases() -> dict[str, str]:
+    """Short name -> task name (``{"grounding": "anomaly_grounding", ...}``), read from ``TASKS`` now."""
+    return {cls.short: name for name, cls in TASKS.items()}
+
+
+#: Short names people type, and the prefixes of subtype names (a snapshot; see :func:`aliases`).
+ALIASES = aliases()
+
+
+def task_class(name: str) -> type[Task]:
+    """A task class by its name or short name; ``ValueError`` for an unknown one."""
+    if name in TASKS:
+        return TASKS[name]
+    for cls in TASKS.values():
+        if cls.short == name:
+            return cls
+    raise ValueError(f"unknown task {name!r}; choose from {sorted(TASKS)}")
 
 
 def get_task(name: str, **kwargs: Any) -> Task:
@@ -33,29 +54,41 @@ def get_task(name: str, **kwargs: Any) -> Task:
         >>> get_task("jigsaw", difficulty="hard").clips
         8
     """
-    key = ALIASES.get(name, name)
-    if key not in TASKS:
-        raise ValueError(f"unknown task {name!r}; choose from {sorted(TASKS)}")
-    return TASKS[key](**kwargs)
+    return task_class(name)(**kwargs)
 
 
 def task_for_subtype(subtype: str, reasoning: bool = False) -> Task:
-    """The task that produces a subtype name such as ``grounding_mirror`` or ``jigsaw_hard``."""
-    kind, _, rest = subtype.partition("_")
-    if kind == "grounding":
-        return AnomalyGrounding(perturbation=rest or None, reasoning=reasoning)
-    if kind == "counting":
-        return ObjectCounting(difficulty=rest, reasoning=reasoning)
-    if kind == "jigsaw":
-        if rest.endswith("clips"):
-            return TemporalJigsaw(clips=int(rest[:-5]), reasoning=reasoning)
-        return TemporalJigsaw(difficulty=rest, reasoning=reasoning)
+    """The task that produces a subtype name such as ``grounding_mirror`` or ``jigsaw_hard``.
+
+    Example:
+        >>> task_for_subtype("counting_hard").max_count
+        16
+    """
+    prefix = str(subtype).partition("_")[0]
+    for cls in TASKS.values():
+        if cls.short == prefix:
+            return cls.from_subtype(subtype, reasoning=reasoning)
     raise ValueError(f"unknown subtype {subtype!r}")
+
+
+def task_name_of_subtype(subtype: str) -> str:
+    """``grounding_mirror`` -> ``anomaly_grounding`` (by the subtype's prefix alone)."""
+    prefix = str(subtype).partition("_")[0]
+    for name, cls in TASKS.items():
+        if cls.short == prefix:
+            return name
+    raise ValueError(f"unknown subtype {subtype!r}")
+
+
+def benchmark_subtypes() -> tuple[str, ...]:
+    """Every task's VIUBench subtypes, in ``TASKS`` order."""
+    return tuple(s for cls in TASKS.values() for s in cls.benchmark_subtypes)
 
 
 __all__ = [
     "TASKS",
     "ALIASES",
+    "SYSTEM_PROMPT",
     "Task",
     "AnomalyGrounding",
     "ObjectCounting",
@@ -63,6 +96,10 @@ __all__ = [
     "PERTURBATIONS",
     "TRAINING_PERTURBATIONS",
     "BENCHMARK_PERTURBATIONS",
+    "aliases",
+    "task_class",
     "get_task",
     "task_for_subtype",
+    "task_name_of_subtype",
+    "benchmark_subtypes",
 ]

@@ -1,4 +1,19 @@
-"""Task B, Object Counting: count filled shapes drawn over some frames of the clip (SPEC §4)."""
+"""Task B, Object Counting: count filled shapes drawn over some frames of the clip.
+
+The paper's rules and formulas, as this module implements them:
+
+* each of circle, square and triangle is drawn on ``1..F`` frames with ``1..I`` instances per frame
+  (easy ``F = I = 3``, hard ``F = I = 4``); frames of one shape are more than 8 frames apart, and a
+  frame carries one shape type;
+* a shape has a random colour (each channel 50-255), rotation and size (20-40 % of the short side),
+  and lies wholly inside the central 70 % of the frame: its centre is drawn from that box shrunk by
+  ``0.75 x size`` on every side, and no vertex of a square or triangle, nor the edge of a circle,
+  is farther than ``0.75 x size`` from its centre;
+* answer ``circles,squares,triangles``;
+* training reward: per shape ``max(0, 1 - |pred - true| / true)``, averaged over the three shapes;
+* VIUBench metric: per shape exact match, averaged over the three shapes;
+* strict 0/1 reward: all three counts right.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +29,8 @@ from videossr.types import Clip, Sample
 #: difficulty -> (F, I): each shape on 1..F frames with 1..I instances per frame.
 DIFFICULTIES = {"easy": (3, 3), "hard": (4, 4)}
 MIN_GAP = 8  # frames carrying the same shape are more than this many frames apart
+BOX = (0.15, 0.85)  # the central 70 % of the frame, as fractions of its width and height
+MARGIN = 0.75  # a shape's centre keeps this many sizes from the box's edges
 
 
 def shape_polygon(shape: str, cx: float, cy: float, size: float, angle: float) -> np.ndarray:
@@ -50,6 +67,14 @@ class ObjectCounting(Task):
     """
 
     name = "object_counting"
+    short = "counting"
+    description = (
+        "Object Counting: filled circles, squares and triangles are drawn on some frames; answer the "
+        "totals as `circles,squares,triangles`."
+    )
+    answer_format = "circles,squares,triangles, e.g. 3,1,4"
+    options = {"difficulty": (tuple(DIFFICULTIES), "easy: up to 3 frames x 3 shapes per type; hard: 4 x 4")}
+    benchmark_subtypes = ("counting_easy", "counting_hard")
 
     def __init__(self, difficulty: str = "easy", reasoning: bool = False):
         super().__init__(reasoning)
@@ -61,13 +86,30 @@ class ObjectCounting(Task):
     def subtype(self) -> str:
         return f"counting_{self.difficulty}"
 
+    @classmethod
+    def from_subtype(cls, subtype: str, reasoning: bool = False) -> ObjectCounting:
+        prefix, _, rest = subtype.partition("_")
+        if prefix != cls.short or rest not in DIFFICULTIES:
+            raise ValueError(f"{subtype!r} is not an object-counting subtype")
+        return cls(difficulty=rest, reasoning=reasoning)
+
+    @property
+    def max_count(self) -> int:
+        """The largest count one shape can reach: ``F * I`` (9 easy, 16 hard)."""
+        frames, instances = DIFFICULTIES[self.difficulty]
+        return frames * instances
+
     def prompt(self) -> str:
-        return (
-            "Filled geometric shapes (circles, squares and triangles) have been drawn over some frames of "
-            "this video. Count every shape you see across all frames: how many circles, how many squares "
-            "and how many triangles appear in total? Give the three totals as circles,squares,triangles, "
-            "for example 3,1,4. " + self.instruction
+        """The question (SPEC §12): what to count, that colour, rotation and frames vary, the format."""
+        text = (
+            "Count the circles, squares and triangles that appear in this video. The shapes can have any "
+            "colour and any rotation. They can appear on one frame or on several frames, and one frame can "
+            "hold more than one shape. Reply with three comma-separated numbers, circles,squares,triangles: "
+            "for example, 3 circles, 1 square and 4 triangles is 3,1,4."
         )
+        if self.reasoning:
+            text += " Put that reply inside <answer> </answer> tags after your reasoning."
+        return text
 
     def _pick_frames(self, rng: np.random.Generator, total: int, per_shape: list[int]) -> list[list[int]]:
         for _ in range(1000):
@@ -109,10 +151,13 @@ class ObjectCounting(Task):
                 items = []
                 for _ in range(n):
                     size = float(rng.uniform(0.2, 0.4)) * short
-                    # Centres inside the central 70% of the frame, about one size apart when possible.
+                    # The centre box: the central 70 % shrunk by MARGIN sizes on each side, so the whole
+                    # shape stays inside the 70 % (0.4 x short side leaves it non-empty). Shapes are kept
+                    # about one size apart when that is possible.
+                    m = MARGIN * size
                     for _attempt in range(50):
-                        cx = float(rng.uniform(0.15 * w, 0.85 * w))
-                        cy = float(rng.uniform(0.15 * h, 0.85 * h))
+                        cx = float(rng.uniform(BOX[0] * w + m, BOX[1] * w - m))
+                        cy = float(rng.uniform(BOX[0] * h + m, BOX[1] * h - m))
                         if all(math.hypot(cx - x, cy - y) >= max(size, s2) for x, y, s2 in centres):
                             break
                     angle = float(rng.uniform(0, 2 * math.pi))
@@ -134,6 +179,11 @@ class ObjectCounting(Task):
             params={"difficulty": self.difficulty, "counts": counts, "placements": placements},
         )
 
+    def random_answer(self, rng: np.random.Generator, *, fps: float = 0.0, num_frames: int = 48,
+                      num_clips: int = 1, **options: Any) -> str:  # fmt: skip
+        """Each count uniform in ``1..F*I``: right with probability 1/9 (easy) or 1/16 (hard) per shape."""
+        return ",".join(str(int(rng.integers(1, self.max_count + 1))) for _ in SHAPES)
+
     # -- verifiers --------------------------------------------------------------------------------
     @staticmethod
     def _truth(answer: str) -> tuple[int, int, int]:
@@ -142,21 +192,34 @@ class ObjectCounting(Task):
             raise ValueError(f"malformed counting answer {answer!r}")
         return parsed
 
+    def parse(self, completion: Any, mode: Mode = "strict", answer: str | None = None) -> tuple[int, int, int] | None:
+        """``(circles, squares, triangles)`` (see :func:`videossr.parsing.parse_counts`)."""
+        return parse_counts(completion, mode)
+
     def _reward(self, completion: Any, answer: str, mode: Mode) -> float:
-        pred = parse_counts(completion, mode)
+        """Mean over the shapes of ``max(0, 1 - |pred - true| / true)``."""
+        truth = self._truth(answer)
+        pred = self.parse(completion, mode)
         if pred is None:
             return 0.0
         per_shape = []
-        for p, t in zip(pred, self._truth(answer)):
-            per_shape.append(float(p == t) if t == 0 else max(0.0, 1.0 - abs(p - t) / t))
+        for p, t in zip(pred, truth):
+            if t == 0:  # never generated (every shape appears at least once); exact match then
+                per_shape.append(float(p == 0))
+            else:
+                # min() first: |p - t| / t of a huge count is a float overflow, and the term is 0 anyway.
+                per_shape.append(1.0 - min(abs(p - t), t) / t)
         return sum(per_shape) / 3
 
     def _score(self, completion: Any, answer: str, mode: Mode) -> float:
-        pred = parse_counts(completion, mode)
+        """Per-shape exact match, averaged over the three shapes."""
+        truth = self._truth(answer)
+        pred = self.parse(completion, mode)
         if pred is None:
             return 0.0
-        return sum(float(p == t) for p, t in zip(pred, self._truth(answer))) / 3
+        return sum(float(p == t) for p, t in zip(pred, truth)) / 3
 
     def _exact(self, completion: Any, answer: str, mode: Mode) -> float:
-        pred = parse_counts(completion, mode)
-        return float(pred is not None and pred == self._truth(answer))
+        truth = self._truth(answer)
+        pred = self.parse(completion, mode)
+        return float(pred is not None and pred == truth)

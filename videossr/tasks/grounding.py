@@ -1,33 +1,60 @@
-"""Task A, Anomaly Grounding: find the segment of the clip that was perturbed (SPEC §3)."""
+"""Task A, Anomaly Grounding: find the segment of the clip that was perturbed.
+
+The paper's formulas, as this module implements them:
+
+* segment: length ``t`` uniform in ``[8, 16]`` frames, start ``s`` uniform in ``[0, 48 - t]``;
+* ground truth: ``f"{s / fps:.1f}-{(s + t) / fps:.1f}"`` (the end is the first frame after the segment);
+* training reward and VIUBench metric (the same quantity per item): temporal IoU of the predicted and
+  the true interval, ``max(0, min(pe, te) - max(ps, ts)) / (max(pe, te) - min(ps, ts))``, in ``[0, 1]``;
+* strict 0/1 reward: the interval, written with one decimal, equals the truth.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from videossr.parsing import Mode, parse_interval
 from videossr.tasks.base import Task
-from videossr.tasks.perturbations import PERTURBATIONS, TRAINING_PERTURBATIONS, SegmentContext
+from videossr.tasks.perturbations import (
+    BENCHMARK_PERTURBATIONS,
+    PERTURBATIONS,
+    TRAINING_PERTURBATIONS,
+    SegmentContext,
+)
 from videossr.types import Clip, Sample
 
 MIN_SEGMENT, MAX_SEGMENT = 8, 16
 
 
 def format_interval(start: float, end: float) -> str:
+    """The answer format: seconds with one decimal, ``start-end``.
+
+    Example:
+        >>> format_interval(14.51, 26.2)
+        '14.5-26.2'
+    """
     return f"{start:.1f}-{end:.1f}"
 
 
 def temporal_iou(pred: tuple[float, float], true: tuple[float, float]) -> float:
-    """Intersection over union of two time intervals; 0 for an empty or reversed prediction.
+    """The paper's temporal IoU: ``max(0, min(pe, te) - max(ps, ts)) / (max(pe, te) - min(ps, ts))``.
+
+    A reversed or zero-length prediction has no intersection and scores 0. Where the paper's formula
+    is undefined, this returns 0 instead: a zero union (0/0) and non-finite ends (a reply such as
+    ``9999...9-9999...9`` overflows to ``inf-inf``, which the reference turns into NaN).
 
     Example:
         >>> temporal_iou((0.0, 10.0), (5.0, 15.0))
         0.3333333333333333
+        >>> temporal_iou((10.0, 5.0), (5.0, 15.0))  # reversed
+        0.0
     """
     (ps, pe), (ts, te) = pred, true
-    if pe <= ps or te <= ts:
-        return 1.0 if (ps, pe) == (ts, te) and pe == ps else 0.0
+    if not all(math.isfinite(x) for x in (ps, pe, ts, te)):
+        return 0.0
     inter = max(0.0, min(pe, te) - max(ps, ts))
     union = max(pe, te) - min(ps, ts)
     return inter / union if union > 0 else 0.0
@@ -43,6 +70,14 @@ class AnomalyGrounding(Task):
     """
 
     name = "anomaly_grounding"
+    short = "grounding"
+    description = (
+        "Anomaly Grounding: a stretch of 8-16 of the 48 frames is perturbed (the question names the kind "
+        "of change); answer its interval in seconds as `start-end`."
+    )
+    answer_format = "start-end in seconds with one decimal, e.g. 14.5-26.2"
+    options = {"perturbation": (tuple(sorted(PERTURBATIONS)), "the kind of change (default: the training mix)")}
+    benchmark_subtypes = tuple(f"grounding_{p}" for p in BENCHMARK_PERTURBATIONS)
 
     def __init__(self, perturbation: str | None = None, reasoning: bool = False):
         super().__init__(reasoning)
@@ -54,13 +89,25 @@ class AnomalyGrounding(Task):
     def subtype(self) -> str:
         return f"grounding_{self.perturbation or 'mixed'}"
 
-    def prompt(self, description: str, duration: float) -> str:
-        return (
-            f"This video is {duration:.1f} seconds long. During one continuous stretch of it, {description}; "
-            "the rest of the video is untouched. When does that altered stretch start and end? "
-            "Give the interval in seconds as start-end with one decimal, for example 14.5-26.2. "
-            + self.instruction
+    @classmethod
+    def from_subtype(cls, subtype: str, reasoning: bool = False) -> AnomalyGrounding:
+        prefix, _, rest = subtype.partition("_")
+        if prefix != cls.short or (rest and rest != "mixed" and rest not in PERTURBATIONS):
+            raise ValueError(f"{subtype!r} is not an anomaly-grounding subtype")
+        return cls(perturbation=None if rest in ("", "mixed") else rest, reasoning=reasoning)
+
+    def prompt(self, description: str) -> str:
+        """The question: the named change, the interval asked for, and the reply format (SPEC §12).
+
+        It deliberately leaves out the video's duration and any hint beyond the change's name.
+        """
+        text = (
+            f"In one segment of this video, {description}. Find the time interval of this change. "
+            "Reply with only its start and end times in seconds, as start-end, for example 14.5-26.2."
         )
+        if self.reasoning:
+            text += " Put that reply inside <answer> </answer> tags after your reasoning."
+        return text
 
     def _generate(self, clip: Clip, rng: np.random.Generator, other: Clip | None) -> Sample:
         name = self.perturbation or str(rng.choice(TRAINING_PERTURBATIONS))
@@ -73,7 +120,13 @@ class AnomalyGrounding(Task):
         start = int(rng.integers(0, total - length + 1))
         if pert.needs_other and other is None:
             raise ValueError(f"the {name!r} perturbation needs another video: pass other=<Clip> to generate()")
-        ctx = SegmentContext(clip=frames, start=start, length=length, other=None if other is None else other.frames)
+        ctx = SegmentContext(
+            clip=frames,
+            start=start,
+            length=length,
+            other=None if other is None else other.frames,
+            pixel_scale=clip.pixel_scale,
+        )
         segment, extra = pert.fn(frames[start : start + length], rng, ctx)
         out = frames.copy()
         out[start : start + length] = segment
@@ -88,16 +141,35 @@ class AnomalyGrounding(Task):
         }
         if other is not None and pert.needs_other:
             params["other_source"] = other.source
-        duration = total / fps
         return Sample(
             task=self.name,
             subtype=f"grounding_{name}",
-            parts=[0, self.prompt(pert.description, duration)],
+            parts=[0, self.prompt(pert.description)],
             answer=answer,
             videos=[out],
             fps=fps,
             params=params,
         )
+
+    def random_answer(self, rng: np.random.Generator, *, fps: float, num_frames: int = 48,
+                      num_clips: int = 1, grounding: str = "max_length", **options: Any) -> str:  # fmt: skip
+        """A guess that knows only the generator's rules, never the frames.
+
+        ``grounding="max_length"`` (the default) guesses the longest segment the generator makes (16 of
+        48 frames) at a start uniform where it fits: expected IoU about 25.4 %, the paper's random row.
+        ``"prior"`` draws length and start from the generator's own distribution (about 21.6 %).
+        """
+        if not fps > 0:
+            raise ValueError("a grounding guess needs the clip's fps (answers are in seconds)")
+        lo, hi = segment_range(num_frames)
+        if grounding == "max_length":
+            length = hi
+        elif grounding == "prior":
+            length = int(rng.integers(lo, hi + 1))
+        else:
+            raise ValueError(f"unknown grounding guess {grounding!r}; use 'max_length' or 'prior'")
+        start = int(rng.integers(0, num_frames - length + 1))
+        return format_interval(start / fps, (start + length) / fps)
 
     # -- verifiers --------------------------------------------------------------------------------
     @staticmethod
@@ -107,14 +179,29 @@ class AnomalyGrounding(Task):
             raise ValueError(f"malformed grounding answer {answer!r}")
         return parsed
 
+    def parse(self, completion: Any, mode: Mode = "strict", answer: str | None = None) -> tuple[float, float] | None:
+        """``(start, end)`` in seconds (see :func:`videossr.parsing.parse_interval`)."""
+        return parse_interval(completion, mode)
+
     def _reward(self, completion: Any, answer: str, mode: Mode) -> float:
-        pred = parse_interval(completion, mode)
-        return 0.0 if pred is None else temporal_iou(pred, self._truth(answer))
+        truth = self._truth(answer)
+        pred = self.parse(completion, mode)
+        return 0.0 if pred is None else temporal_iou(pred, truth)
 
     _score = _reward  # VIUBench grounding metric is mIoU, the same quantity per item
 
     def _exact(self, completion: Any, answer: str, mode: Mode) -> float:
-        pred = parse_interval(completion, mode)
-        if pred is None:
+        truth = self._truth(answer)
+        pred = self.parse(completion, mode)
+        if pred is None or not all(math.isfinite(x) for x in pred):
             return 0.0
-        return float(format_interval(*pred) == format_interval(*self._truth(answer)))
+        return float(format_interval(*pred) == format_interval(*truth))
+
+
+def segment_range(num_frames: int) -> tuple[int, int]:
+    """The anomaly length range scaled to the clip: ``(8, 16)`` for the paper's 48 frames."""
+    if num_frames == 48:
+        return MIN_SEGMENT, MAX_SEGMENT
+    lo = max(1, round(num_frames * MIN_SEGMENT / 48))
+    hi = max(lo, min(num_frames, round(num_frames * MAX_SEGMENT / 48)))
+    return lo, hi

@@ -1,4 +1,17 @@
-"""Task C, Temporal Jigsaw: put shuffled clips of the video back in order (SPEC §5)."""
+"""Task C, Temporal Jigsaw: put shuffled clips of the video back in order.
+
+The paper's rules and formulas, as this module implements them:
+
+* the 48 frames are cut into ``n`` equal clips (easy 6, hard 8), shown in a random non-identity order
+  as Clip 1..n;
+* answer: ``n`` digits, the displayed clip numbers in chronological order (digit ``k`` is the displayed
+  position of the ``k``-th original clip, the inverse of the display permutation);
+* training reward: ``1 - E / floor(n^2 / 2)`` with ``E = sum over clip numbers k of
+  |index of k in the reply - index of k in the answer|``: how far each clip is placed from its true
+  place in time. Clip numbers are labels, so this is *not* the digit-wise ``sum_i |reply[i] - answer[i]|``
+  (the two disagree on about 80 % of replies). A reversed order scores 0; a random one about 0.35;
+* VIUBench metric and strict 0/1 reward: exact sequence match.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +42,24 @@ def jigsaw_answer(display: list[int]) -> str:
 
 
 def max_displacement(n: int) -> int:
-    """Largest possible sum of |predicted - true| over a permutation of n items: floor(n^2 / 2)."""
+    """Largest possible total displacement of a permutation of n items: ``floor(n^2 / 2)``."""
     return n * n // 2
+
+
+def displacement(pred: tuple[int, ...] | list[int], truth: tuple[int, ...] | list[int]) -> int:
+    """``E = sum over clip numbers k of |index of k in pred - index of k in truth|``.
+
+    ``pred`` and ``truth`` are orders of the same clip numbers. The clip numbers are labels: what is
+    compared is *where* each clip sits in time, not the digits themselves.
+
+    Example:
+        >>> displacement((4, 2, 1, 3), (3, 1, 2, 4))  # the true order reversed
+        8
+        >>> displacement((3, 1, 2, 4), (3, 1, 2, 4))
+        0
+    """
+    where = {k: i for i, k in enumerate(truth)}
+    return sum(abs(i - where[k]) for i, k in enumerate(pred))
 
 
 class TemporalJigsaw(Task):
@@ -43,6 +72,17 @@ class TemporalJigsaw(Task):
     """
 
     name = "temporal_jigsaw"
+    short = "jigsaw"
+    description = (
+        "Temporal Jigsaw: the video is cut into equal clips shown in shuffled order as Clip 1..n; answer "
+        "the clip numbers in chronological order as one string of digits."
+    )
+    answer_format = "the n clip numbers in chronological order, e.g. 3124"
+    options = {
+        "difficulty": (tuple(DIFFICULTIES), "easy: 6 clips; hard: 8 clips"),
+        "clips": (tuple(range(2, 10)), "any number of clips from 2 to 9 (overrides difficulty)"),
+    }
+    benchmark_subtypes = ("jigsaw_easy", "jigsaw_hard")
 
     def __init__(self, difficulty: str = "easy", clips: int | None = None, reasoning: bool = False):
         super().__init__(reasoning)
@@ -61,19 +101,32 @@ class TemporalJigsaw(Task):
                 return f"jigsaw_{name}"
         return f"jigsaw_{self.clips}clips"
 
+    @classmethod
+    def from_subtype(cls, subtype: str, reasoning: bool = False) -> TemporalJigsaw:
+        prefix, _, rest = subtype.partition("_")
+        if prefix == cls.short and rest in DIFFICULTIES:
+            return cls(difficulty=rest, reasoning=reasoning)
+        if prefix == cls.short and rest.endswith("clips") and rest[:-5].isdigit():
+            return cls(clips=int(rest[:-5]), reasoning=reasoning)
+        raise ValueError(f"{subtype!r} is not a temporal-jigsaw subtype")
+
     def _parts(self) -> list[str | int]:
+        """The question (SPEC §12): shuffled clips, restore the order, one worked example of the mapping."""
         n = self.clips
         parts: list[str | int] = [
-            f"The {n} short clips below were cut from one video, one after another, and then shuffled.\n"
+            f"The {n} clips below come from one video, but they are shown in shuffled order as Clip 1 to "
+            f"Clip {n}.\n"
         ]
         for j in range(n):
             parts += [f"Clip {j + 1}:", j, "\n"]
-        example = "".join(str(i) for i in (list(range(2, n + 1)) + [1]))
-        parts.append(
-            "Restore the original order. Answer with the clip numbers in the order the clips happened in "
-            f"the original video, as {n} digits with nothing between them: the first digit is the clip "
-            f"that came first, and so on (for example {example}). " + self.instruction
+        text = (
+            "Restore the original temporal order of the clips. Reply with the clip numbers in chronological "
+            f"order as one string of {n} digits. For example, if the clip that happens first is shown as "
+            "Clip 3 and the clip that happens second is shown as Clip 4, your reply starts with 34."
         )
+        if self.reasoning:
+            text += " Put that reply inside <answer> </answer> tags after your reasoning."
+        parts.append(text)
         return parts
 
     def _generate(self, clip: Clip, rng: np.random.Generator, other: Clip | None) -> Sample:
@@ -102,21 +155,32 @@ class TemporalJigsaw(Task):
             params=params,
         )
 
+    def random_answer(self, rng: np.random.Generator, *, fps: float = 0.0, num_frames: int = 48,
+                      num_clips: int = 0, **options: Any) -> str:  # fmt: skip
+        """A uniformly random order of the clips shown (``num_clips``, else this task's ``clips``)."""
+        n = int(num_clips) if num_clips and num_clips > 1 else self.clips
+        return "".join(str(int(k) + 1) for k in rng.permutation(n))
+
     # -- verifiers --------------------------------------------------------------------------------
     @staticmethod
     def _truth(answer: str) -> tuple[int, ...]:
         s = answer.strip()
-        if not s.isdigit() or sorted(s) != [str(i) for i in range(1, len(s) + 1)]:
+        if not 2 <= len(s) <= 9 or sorted(s) != [str(i) for i in range(1, len(s) + 1)]:
             raise ValueError(f"malformed jigsaw answer {answer!r}")
         return tuple(int(c) for c in s)
 
+    def parse(self, completion: Any, mode: Mode = "strict", answer: str | None = None) -> tuple[int, ...] | None:
+        """The clip numbers in the predicted order; their number is the answer's, else this task's."""
+        n = len(self._truth(answer)) if answer is not None else self.clips
+        return parse_order(completion, n, mode)
+
     def _reward(self, completion: Any, answer: str, mode: Mode) -> float:
+        """``1 - E / floor(n^2 / 2)``, ``E`` the total displacement of the clips (:func:`displacement`)."""
         truth = self._truth(answer)
         pred = parse_order(completion, len(truth), mode)
         if pred is None:
             return 0.0
-        error = sum(abs(p - t) for p, t in zip(pred, truth))
-        return 1.0 - error / max_displacement(len(truth))
+        return 1.0 - displacement(pred, truth) / max_displacement(len(truth))
 
     def _exact(self, completion: Any, answer: str, mode: Mode) -> float:
         truth = self._truth(answer)

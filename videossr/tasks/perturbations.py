@@ -5,6 +5,14 @@ array, returning an array of the same shape. ``ctx`` gives the few perturbations
 segment what they need: the whole clip and the segment's position (fast, slow) or another video's
 frames (swap). Random parameters are drawn once per segment from ``rng``, so a sample is reproducible
 from its seed alone.
+
+Strength at the source's scale. The reference perturbs the frames at the source video's resolution and
+the model's processor shrinks them afterwards, which averages pixel noise away and narrows a blur. Here
+the frames are already small, so the two perturbations with a pixel-scale parameter scale it by the
+clip's linear size relative to the source (``ctx.pixel_scale``): noise sigma and blur radius are
+multiplied by it. ``tests/perf/fidelity_pixel_scale.py`` measures this against perturbing at source
+resolution and shrinking, on real videos: the scaled parameters match it within a few percent, where
+the unscaled ones were 2-4x too strong.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ class SegmentContext:
     start: int  # first frame of the segment
     length: int  # number of frames in the segment
     other: np.ndarray | None = None  # frames of another video (swap only), any size
+    pixel_scale: float = 1.0  # linear size of the clip's frames relative to the source video (<= 1 when shrunk)
 
 
 @dataclass(frozen=True)
@@ -52,17 +61,22 @@ def saturation(seg, rng, ctx):
 
 
 def noise(seg, rng, ctx):
+    # sigma is drawn on the source's 0-255 scale; shrinking the frames by a linear factor k averages
+    # about 1/k^2 independent source pixels into one, which divides the noise's deviation by 1/k.
     sigma = float(rng.uniform(35.0, 70.0))
-    out = seg.astype(np.float32) + rng.standard_normal(size=seg.shape, dtype=np.float32) * np.float32(sigma)
-    return _to_u8(out), {"sigma": round(sigma, 3)}
+    applied = sigma * min(1.0, ctx.pixel_scale)
+    out = seg.astype(np.float32) + rng.standard_normal(size=seg.shape, dtype=np.float32) * np.float32(applied)
+    return _to_u8(out), {"sigma": round(sigma, 3), "applied_sigma": round(applied, 3)}
 
 
 def blur(seg, rng, ctx):
     import cv2
 
-    # PIL's GaussianBlur(radius=2) is a Gaussian with standard deviation 2.
-    out = np.stack([cv2.GaussianBlur(f, (0, 0), sigmaX=2.0, sigmaY=2.0) for f in seg])
-    return out, {"radius": 2}
+    # PIL's GaussianBlur(radius=2) is a Gaussian with standard deviation 2 source pixels, which is
+    # 2 * pixel_scale pixels of the shrunk frame.
+    applied = 2.0 * min(1.0, ctx.pixel_scale)
+    out = np.stack([cv2.GaussianBlur(f, (0, 0), sigmaX=applied, sigmaY=applied) for f in seg])
+    return out, {"radius": 2, "applied_radius": round(applied, 4)}
 
 
 def grayscale(seg, rng, ctx):
@@ -78,28 +92,37 @@ def channel_swap(seg, rng, ctx):
 
 
 # ---- spatial ------------------------------------------------------------------------------------
-def zoom_in(seg, rng, ctx):
+def zoom_in_frames(frames: np.ndarray, factor: float) -> np.ndarray:
+    """Centre-crop every frame by ``factor`` and resize it back to its size."""
     import cv2
 
-    factor = float(rng.uniform(1.3, 1.5))
-    h, w = seg.shape[1:3]
+    h, w = frames.shape[1:3]
     ch, cw = max(1, round(h / factor)), max(1, round(w / factor))
     y0, x0 = (h - ch) // 2, (w - cw) // 2
-    out = np.stack([cv2.resize(f[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_LINEAR) for f in seg])
-    return out, {"factor": round(factor, 4)}
+    return np.stack([cv2.resize(f[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_LINEAR) for f in frames])
+
+
+def zoom_out_frames(frames: np.ndarray, factor: float) -> np.ndarray:
+    """Shrink every frame's content by ``factor`` and centre it on black, keeping the frame size."""
+    import cv2
+
+    h, w = frames.shape[1:3]
+    sh, sw = max(1, round(h / factor)), max(1, round(w / factor))
+    y0, x0 = (h - sh) // 2, (w - sw) // 2
+    out = np.zeros_like(frames)
+    for i, f in enumerate(frames):
+        out[i, y0 : y0 + sh, x0 : x0 + sw] = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def zoom_in(seg, rng, ctx):
+    factor = float(rng.uniform(1.3, 1.5))
+    return zoom_in_frames(seg, factor), {"factor": round(factor, 4)}
 
 
 def zoom_out(seg, rng, ctx):
-    import cv2
-
     factor = float(rng.uniform(1.2, 1.4))
-    h, w = seg.shape[1:3]
-    sh, sw = max(1, round(h / factor)), max(1, round(w / factor))
-    y0, x0 = (h - sh) // 2, (w - sw) // 2
-    out = np.zeros_like(seg)
-    for i, f in enumerate(seg):
-        out[i, y0 : y0 + sh, x0 : x0 + sw] = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
-    return out, {"factor": round(factor, 4)}
+    return zoom_out_frames(seg, factor), {"factor": round(factor, 4)}
 
 
 def rotate180(seg, rng, ctx):
@@ -130,12 +153,14 @@ def _quarter_turn(seg: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+# The reference's names: rotate90 turns the picture 90 degrees clockwise, rotate270 counter-clockwise.
+# np.rot90 turns counter-clockwise for positive k (on image axes with y pointing down).
 def rotate90(seg, rng, ctx):
-    return _quarter_turn(seg, 1), {"letterboxed": True}
+    return _quarter_turn(seg, -1), {"letterboxed": True}
 
 
 def rotate270(seg, rng, ctx):
-    return _quarter_turn(seg, 3), {"letterboxed": True}
+    return _quarter_turn(seg, 1), {"letterboxed": True}
 
 
 # ---- temporal -----------------------------------------------------------------------------------
@@ -188,30 +213,32 @@ def swap(seg, rng, ctx):
     return out, {}
 
 
+# The descriptions are the prompt's only hint (SPEC §12): the plain name of the change and no more, so
+# no visual clue ("black border", "upside down") the reference's questions do not give.
 PERTURBATIONS: dict[str, Perturbation] = {
     p.name: p
     for p in [
-        Perturbation("saturation", "fine-grained", "the colours become strongly over-saturated", saturation),
-        Perturbation("noise", "fine-grained", "heavy random noise is added to the picture", noise),
-        Perturbation("blur", "fine-grained", "the picture becomes blurred", blur),
-        Perturbation("grayscale", "fine-grained", "the picture loses its colour and turns black-and-white", grayscale),
-        Perturbation("invert", "fine-grained", "the colours are inverted, like a photographic negative", invert),
+        Perturbation("saturation", "fine-grained", "the colour saturation is increased", saturation),
+        Perturbation("noise", "fine-grained", "noise is added to the picture", noise),
+        Perturbation("blur", "fine-grained", "the picture is blurred", blur),
+        Perturbation("grayscale", "fine-grained", "the picture is turned to grayscale", grayscale),
+        Perturbation("invert", "fine-grained", "the colours are inverted", invert),
         Perturbation("channel_swap", "fine-grained", "the red and blue colour channels are swapped", channel_swap),
-        Perturbation("zoom_in", "spatial", "the picture is zoomed in on its centre", zoom_in),
-        Perturbation("zoom_out", "spatial", "the picture is zoomed out, shrunk inside a black border", zoom_out),
-        Perturbation("rotate180", "spatial", "the picture is turned upside down (rotated 180 degrees)", rotate180),
-        Perturbation("mirror", "spatial", "the picture is mirrored left to right", mirror),
-        Perturbation("rotate90", "spatial", "the picture is rotated a quarter turn counter-clockwise", rotate90),
-        Perturbation("rotate270", "spatial", "the picture is rotated a quarter turn clockwise", rotate270),
-        Perturbation("shuffle", "temporal", "the frames are played in a scrambled order", shuffle),
-        Perturbation("stutter_hold", "temporal", "the motion stutters: a few frames freeze and jump", stutter_hold),
+        Perturbation("zoom_in", "spatial", "the picture is zoomed in", zoom_in),
+        Perturbation("zoom_out", "spatial", "the picture is zoomed out", zoom_out),
+        Perturbation("rotate180", "spatial", "the picture is rotated by 180 degrees", rotate180),
+        Perturbation("mirror", "spatial", "the picture is mirrored horizontally", mirror),
+        Perturbation("rotate90", "spatial", "the picture is rotated 90 degrees clockwise", rotate90),
+        Perturbation("rotate270", "spatial", "the picture is rotated 90 degrees counter-clockwise", rotate270),
+        Perturbation("shuffle", "temporal", "the frames are shuffled, so the events appear out of order", shuffle),
+        Perturbation("stutter_hold", "temporal", "the playback stutters", stutter_hold),
         Perturbation("slow", "temporal", "the video plays in slow motion", slow),
         Perturbation("fast", "temporal", "the video plays fast-forward", fast),
-        Perturbation("swap", "temporal", "the footage is replaced by a piece of a different video", swap, needs_other=True),
+        Perturbation("swap", "temporal", "the footage is replaced by footage from another video", swap, needs_other=True),
     ]
 }
 
 #: The four perturbations of the VideoSSR-30K training mix (SPEC §3).
 TRAINING_PERTURBATIONS = ("channel_swap", "rotate180", "zoom_out", "mirror")
-#: Grounding subtypes of VIUBench (the training four plus shuffle).
+#: Grounding perturbations of VIUBench, in Table 1 order (the training four plus shuffle).
 BENCHMARK_PERTURBATIONS = (*TRAINING_PERTURBATIONS, "shuffle")

@@ -42,17 +42,33 @@ def good_videos(tmp_path_factory) -> Path:
     return make_folder(tmp_path_factory.mktemp("good"), 6)
 
 
-def _load(folder: Path, config: str, split: str, cache: Path):
+def _load(folder: Path, config: str | None, split: str, cache: Path):
     from datasets import load_dataset
 
     return load_dataset(str(folder), config, split=split, cache_dir=str(cache))
 
 
-def _parquet_rows(folder: Path, config: str) -> list[dict]:
+def _parquet_rows(folder: Path, name: str) -> list[dict]:
+    """Rows of a data folder (``data/<name>/``) read straight from its Parquet files."""
     rows = []
-    for f in sorted((folder / "data" / config).glob("*.parquet")):
+    for f in sorted((folder / "data" / name).glob("*.parquet")):
         rows += pq.read_table(f).to_pylist()
     return rows
+
+
+def _config_rows(folder: Path, config: str) -> list[dict]:
+    """Rows of a config, from the files the build report gives it, in order (no ``datasets``)."""
+    report = json.loads((folder / "build_report.json").read_text())
+    rows = []
+    for f in report["configs"][config]["files"]:
+        rows += pq.read_table(folder / f).to_pylist()
+    return rows
+
+
+def _stored(folder: Path) -> tuple[int, int, int]:
+    """(Parquet files, rows, bytes) under ``data/``: what the repo stores, however configs view it."""
+    files = sorted((folder / "data").rglob("*.parquet"))
+    return len(files), sum(pq.read_metadata(f).num_rows for f in files), sum(f.stat().st_size for f in files)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -86,7 +102,7 @@ def test_viubench_repo_layout_and_load(viubench, tmp_path):
         assert ds.features == row_features()
         row = ds[0]
         assert row["subtype"] == sub and row["id"] == f"{sub}-000000"
-        assert row["prompt"][0]["role"] == "user"
+        assert [m["role"] for m in row["prompt"]] == ["system", "user"]
         sample = row_to_sample(row)
         for clip in sample.videos:
             assert clip.shape[1] * clip.shape[2] <= BENCH_MAX_PIXELS
@@ -99,6 +115,22 @@ def test_viubench_repo_layout_and_load(viubench, tmp_path):
     assert (
         "fewer usable videos than questions" in card
     )  # the 8 sample videos are reused, and the card says so
+    # `default` reads every subtype folder, in config order, without a copy of any row
+    everything = _load(viubench, None, "test", tmp_path)
+    assert everything["id"] == [f"{sub}-{i:06d}" for sub in VIUBENCH_SUBTYPES for i in range(2)]
+    assert _stored(viubench)[:2] == (9, 18)
+    assert report["configs"]["default"]["rows"] == 18
+    assert sorted(report["files"]) == sorted(f for s in VIUBENCH_SUBTYPES for f in report["configs"][s]["files"])
+
+
+def test_viubench_benchmark_loads_each_item_once(viubench):
+    from videossr.evaluation.data import load_benchmark
+
+    bench = load_benchmark(viubench)
+    assert bench.info["configs"] == list(VIUBENCH_SUBTYPES)  # not `default` on top of them
+    assert bench.info["num_items"] == 18 and len({it.id for it in bench.items}) == 18
+    assert {it.config for it in bench.items} == set(VIUBENCH_SUBTYPES)
+    assert load_benchmark(viubench, configs=["default"]).info["num_items"] == 18
 
 
 def test_viubench_uses_distinct_videos_when_possible(videos, tmp_path):
@@ -116,7 +148,11 @@ def test_viubench_uses_distinct_videos_when_possible(videos, tmp_path):
 def test_30k_mix_configs_and_shuffle(good_videos, tmp_path):
     out = tmp_path / "t"
     build_dataset(videossr30k_recipe(size=20, seed=1, max_pixels=SMALL), good_videos, out, progress=False)
-    rows = _parquet_rows(out, "default")
+    # every row is stored once, in its task's folder; `default` is a view over the three folders
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["counting", "grounding", "jigsaw"]
+    assert _stored(out)[:2] == (3, 20)
+    rows = _config_rows(out, "default")
+    assert len({r["id"] for r in rows}) == 20
     want = split_counts(
         20,
         {
@@ -129,16 +165,70 @@ def test_30k_mix_configs_and_shuffle(good_videos, tmp_path):
         },
     )
     assert Counter(r["subtype"] for r in rows) == want
-    tasks = [r["subtype"].split("_")[0] for r in rows]
-    assert tasks != sorted(tasks)  # mixed, not grouped by task
-    for task, n in (("grounding", 8), ("jigsaw", 8), ("counting", 4)):
-        sub = _parquet_rows(out, task)
-        assert len(sub) == n and {r["subtype"].split("_")[0] for r in sub} == {task}
-        assert [r["id"] for r in sub] == [r["id"] for r in rows if r["subtype"].startswith(task)]
-    ds = _load(out, "default", "train", tmp_path / "cache")
+    # within a task the rows are in the shuffled mix order, the same whatever config reads them
+    mixed = [r["id"] for r in _config_rows(_no_task_configs_twin(good_videos, tmp_path, 20, 1), "default")]
+    assert [r["id"] for r in rows] == [i for task in ("grounding", "jigsaw", "counting") for i in mixed
+                                       if i.startswith(task)]  # fmt: skip
+    assert mixed != sorted(mixed, key=lambda i: i.split("_")[0])  # the mix itself is shuffled
+    cache = tmp_path / "cache"
+    ds = _load(out, None, "train", cache)  # load_dataset(REPO_DIR): the default config
     assert ds.num_rows == 20 and ds.features == row_features()
+    assert ds["id"] == [r["id"] for r in rows]
+    from datasets import load_dataset
+
+    streamed = load_dataset(str(out), split="train", streaming=True)
+    assert [r["id"] for r in streamed] == ds["id"]
+    for task, n in (("grounding", 8), ("jigsaw", 8), ("counting", 4)):
+        sub = _load(out, task, "train", cache)
+        assert sub.num_rows == n and {s.split("_")[0] for s in sub["subtype"]} == {task}
+        assert sub["id"] == [r["id"] for r in _parquet_rows(out, task)]
+        assert sub["id"] == [r["id"] for r in rows if r["subtype"].startswith(task)]
     card = (out / "README.md").read_text()
     assert "default: true" in card and "config_name: grounding" in card
+    assert "path: data/grounding/train-*.parquet" in card
+
+
+def _no_task_configs_twin(videos: Path, tmp_path: Path, size: int, seed: int) -> Path:
+    out = tmp_path / f"single-{size}-{seed}"
+    recipe = videossr30k_recipe(size=size, seed=seed, max_pixels=SMALL, task_configs=False)
+    build_dataset(recipe, videos, out, progress=False)
+    return out
+
+
+def test_30k_stores_each_row_once(good_videos, tmp_path):
+    # The same rows with and without per-task configs: the task configs cost no extra rows or bytes
+    # (the earlier layout wrote every row a second time for them, doubling the folder).
+    out = tmp_path / "tasks"
+    build_dataset(videossr30k_recipe(size=24, seed=7, max_pixels=SMALL), good_videos, out, progress=False)
+    single = _no_task_configs_twin(good_videos, tmp_path, 24, 7)
+    n_files, n_rows, n_bytes = _stored(out)
+    _, single_rows, single_bytes = _stored(single)
+    assert n_rows == single_rows == 24
+    # The earlier layout stored about 2x; what is left is Parquet's per-file overhead and its dictionary
+    # encoding, which finds repeated frames (one video's untouched frames) within a row group, so the
+    # grouping of rows changes the bytes a little.
+    assert n_bytes < 1.25 * single_bytes
+    report = json.loads((out / "build_report.json").read_text())
+    assert len(report["files"]) == len(set(report["files"])) == n_files
+    assert report["configs"]["default"]["download_size"] == n_bytes
+    assert sum(report["configs"][t]["download_size"] for t in ("grounding", "jigsaw", "counting")) == n_bytes
+    assert sorted(r["id"] for r in _config_rows(out, "default")) == sorted(
+        r["id"] for r in _config_rows(single, "default")
+    )
+
+
+def test_older_layout_is_rebuilt_not_reused(good_videos, tmp_path):
+    recipe = videossr30k_recipe(size=4, seed=1, max_pixels=SMALL)
+    out = tmp_path / "old"
+    build_dataset(recipe, good_videos, out, progress=False)
+    report_file = out / "build_report.json"
+    report = json.loads(report_file.read_text())
+    del report["files"]  # what a build of the duplicated layout wrote
+    report_file.write_text(json.dumps(report))
+    with pytest.raises(BuildError, match="older layout"):
+        build_dataset(recipe, good_videos, out, progress=False)
+    assert build_dataset(recipe, good_videos, out, progress=False, overwrite=True).rows == 4
+    assert "files" in json.loads(report_file.read_text())
 
 
 def test_custom_mix_with_swap_picks_partner_deterministically(good_videos, tmp_path):
@@ -159,7 +249,7 @@ def test_custom_mix_with_swap_picks_partner_deterministically(good_videos, tmp_p
 
 
 def test_mix_errors():
-    with pytest.raises(ValueError, match="perturbation"):
+    with pytest.raises(ValueError, match="grounding_wobble"):
         videossr30k_recipe(size=10, mix="grounding_wobble=1")
     with pytest.raises(ValueError, match="positive"):
         videossr30k_recipe(size=10, mix="jigsaw_easy=0")
@@ -190,7 +280,7 @@ def test_bad_videos_are_skipped_with_reasons_and_source_is_untouched(videos, tmp
     }  # .txt is not a video
     for s in report["skipped"]:
         assert s["detail"] and str(videos) not in s["detail"]  # no local paths in the report
-    assert set(r["source"] for r in _parquet_rows(out, "default")).isdisjoint(reasons)
+    assert set(r["source"] for r in _config_rows(out, "default")).isdisjoint(reasons)
     assert snapshot(videos) == before  # never writes into the source folder
 
 
@@ -204,7 +294,8 @@ def test_folder_errors(tmp_path, videos):
     only_bad.mkdir()
     (only_bad / "x.mp4").write_bytes(b"")
     (only_bad / "y.mp4").write_bytes(os.urandom(1000))
-    with pytest.raises(BuildError, match="no usable video left: 2 of 2"):
+    # the empty file is rejected when the folder is listed, the garbage one when it is decoded
+    with pytest.raises(BuildError, match="no usable video left: 1 of 1 videos failed"):
         build_dataset(viubench_recipe(1), only_bad, tmp_path / "o3", progress=False)
     with pytest.raises(ValueError, match="source video folder"):
         build_dataset(viubench_recipe(1), videos, videos / "out", progress=False)
@@ -246,7 +337,7 @@ def test_byte_identical_whatever_num_proc(videos, tmp_path):
     r2 = build_dataset(recipe, videos, two, num_proc=2, progress=False)
     assert r1.rows == r2.rows == 14
     assert same_tree(one, two) == []
-    meta = pq.read_metadata(next((one / "data" / "default").glob("*.parquet")))
+    meta = pq.read_metadata(next((one / "data").rglob("*.parquet")))
     assert set(meta.metadata) == {b"huggingface", b"ARROW:schema"}  # no timestamps or host names
 
 
@@ -259,7 +350,7 @@ def test_decodes_each_video_once_per_job(good_videos, tmp_path):
 
 
 def test_resume_after_simulated_crash_is_byte_identical(videos, tmp_path, monkeypatch):
-    import videossr.data.build as engine
+    import videossr.data.jobs as engine
 
     recipe = videossr30k_recipe(size=20, seed=2, max_pixels=SMALL)
     clean = tmp_path / "clean"
@@ -380,7 +471,7 @@ def test_exclude_keeps_benchmark_videos_out(good_videos, tmp_path):
         progress=False,
         exclude=[tmp_path / "keep_out.txt"],
     )
-    used = {r["source"] for r in _parquet_rows(train, "default")}
+    used = {r["source"] for r in _config_rows(train, "default")}
     assert used and used.isdisjoint({"clip_00.mp4", "more/clip_02.mp4"})
     with pytest.raises(BuildError, match="excluded"):
         build_dataset(
@@ -403,7 +494,8 @@ def test_sharded_build_and_merge(videos, tmp_path):
         merge(parts[:1], tmp_path / "bad", progress=False)
     merged = merge(parts, tmp_path / "merged", progress=False)
     assert merged.rows == 16 and merged.configs["default"] == 16
-    rows = _parquet_rows(tmp_path / "merged", "default")
+    rows = _config_rows(tmp_path / "merged", "default")
+    assert _stored(tmp_path / "merged")[1] == 16
     by_part = [
         {r["source"] for r in rows if r["id"] in ids}
         for ids in ({k for k in json.loads((p / "part.json").read_text())["index"]} for p in parts)
@@ -461,7 +553,8 @@ def test_hanging_decoder_costs_one_video_not_the_build(good_videos, tmp_path, mo
 
 
 def test_jobs_group_by_video_and_bound_memory():
-    from videossr.data.build import JOB_MAX_SLOTS, _make_jobs
+    from videossr.data.jobs import JOB_MAX_SLOTS
+    from videossr.data.jobs import make_jobs as _make_jobs
     from videossr.data.plan import Recipe, assign
     from videossr.data.sources import VideoSource
 

@@ -62,7 +62,7 @@ def test_publish_sends_exactly_the_repo_files(repo, tmp_path):
     shutil.copytree(repo, folder)
     # local clutter that must never be uploaded
     (folder / ".DS_Store").write_text("x")
-    (folder / "data" / "default" / ".train-00000.parquet.tmp").write_text("x")
+    (folder / "data" / "jigsaw" / ".train-00000.parquet.tmp").write_text("x")
     (folder / "notes.txt").write_text("mine")
     api = FakeHfApi()
     result = publish(folder, "videossr/VideoSSR-30K", private=True, api=api)
@@ -78,7 +78,6 @@ def test_publish_sends_exactly_the_repo_files(repo, tmp_path):
             "README.md",
             "build_report.json",
             "preview.jpg",
-            "data/default/train-00000-of-00001.parquet",
             "data/grounding/train-00000-of-00001.parquet",
             "data/jigsaw/train-00000-of-00001.parquet",
             "data/counting/train-00000-of-00001.parquet",
@@ -110,6 +109,13 @@ def test_publish_refuses_unfinished_or_foreign_folders(repo, tmp_path):
     )
     with pytest.raises(BuildError, match="does not list"):
         check_repo_folder(stray)
+    crossed = tmp_path / "crossed"
+    shutil.copytree(repo, crossed)
+    report = json.loads((crossed / "build_report.json").read_text())
+    report["configs"]["jigsaw"]["data_files"] = ["data/*/train-*.parquet"]  # would read every task's rows
+    (crossed / "build_report.json").write_text(json.dumps(report))
+    with pytest.raises(BuildError, match="'jigsaw': its data_files"):
+        check_repo_folder(crossed)
     (tmp_path / "plain").mkdir()
     with pytest.raises(BuildError, match="README.md"):
         check_repo_folder(tmp_path / "plain")
@@ -202,3 +208,14 @@ def test_cli_build_commands(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["rows"] == 9
     assert main(["build", "viubench", "--videos", str(videos), "--out", str(tmp_path / "t"), "--quiet"]) == 1
     assert "other options" in capsys.readouterr().err
+
+
+def test_dataset_info_counts_each_row_once(repo, tmp_path):
+    from videossr.data.summary import summarize
+
+    info = summarize(repo, cache_dir=str(tmp_path / "cache"))
+    files = sorted((repo / "data").rglob("*.parquet"))
+    assert info["rows"] == 6 and info["data_files"] == len(files) == 3
+    assert info["data_bytes"] == sum(f.stat().st_size for f in files)
+    assert info["configs"]["default"]["rows"] == 6
+    assert sum(info["configs"][t]["rows"] for t in ("grounding", "jigsaw", "counting")) == 6

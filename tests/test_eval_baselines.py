@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _eval_helpers import fixture_clips
-from perf.fidelity_random import expected_grounding_iou, random_fidelity
 
 from videossr.evaluation.baselines import (
     best_order,
@@ -14,6 +13,7 @@ from videossr.evaluation.baselines import (
     random_guess,
     solve_grounding,
 )
+from videossr.evaluation.fidelity import expected_grounding_iou, random_fidelity
 from videossr.metrics import VIUBENCH_SUBTYPES, score
 from videossr.parsing import parse_counts, parse_interval, parse_order
 from videossr.tasks import task_for_subtype

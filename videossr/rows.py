@@ -164,19 +164,12 @@ def row_to_sample(row: dict[str, Any]) -> Sample:
     )
 
 
-def row_messages(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """Chat messages with the frames filled in (``{"type": "video", "video": frames, "fps": fps}``)."""
-    sample = row_to_sample(row)
-    return sample.to_messages(videos="array")
-
-
 __all__ = [
     "sample_to_row",
     "row_to_sample",
     "row_videos",
     "row_parts",
     "row_system",
-    "row_messages",
     "prompt_messages",
     "encode_frame",
     "decode_frame",

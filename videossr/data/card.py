@@ -12,11 +12,6 @@ import numpy as np
 TITLES = {"viubench": "VIUBench", "videossr-30k": "VideoSSR-30K"}
 SHOW_SOURCES = 50
 
-_TASK_TEXT = {
-    "grounding": "Anomaly Grounding: a stretch of 8-16 of the 48 frames is altered; answer its interval in seconds as `start-end`.",
-    "counting": "Object Counting: circles, squares and triangles are drawn on some frames; answer `circles,squares,triangles`.",
-    "jigsaw": "Temporal Jigsaw: the video is cut into clips shown shuffled; answer the displayed position of each original clip.",
-}
 
 
 def _size_category(n: int) -> str:
@@ -62,18 +57,20 @@ def _dataset_info(report: dict[str, Any]) -> list[dict[str, Any]]:
 def _yaml(report: dict[str, Any]) -> str:
     from huggingface_hub import DatasetCardData
 
+    from videossr.data.assembly import DEFAULT_CONFIG, total_rows
+
     configs = []
     for name, info in report["configs"].items():
+        # Configs are views: each lists the folders it reads, so no row is stored twice.
+        patterns = info.get("data_files") or [f"data/{name}/{info['split']}-*.parquet"]
         entry: dict[str, Any] = {
             "config_name": name,
-            "data_files": [{"split": info["split"], "path": f"data/{name}/{info['split']}-*.parquet"}],
+            "data_files": [{"split": info["split"], "path": patterns[0] if len(patterns) == 1 else patterns}],
         }
-        if name == "default":
+        if name == DEFAULT_CONFIG:
             entry["default"] = True
         configs.append(entry)
-    total = sum(
-        c["rows"] for n, c in report["configs"].items() if n == "default" or report["dataset"] == "viubench"
-    )
+    total = total_rows(report)
     data = DatasetCardData(
         dataset_info=_dataset_info(report),
         pretty_name=TITLES.get(report["dataset"], report["dataset"]),
@@ -134,8 +131,11 @@ def render_card(report: dict[str, Any], preview_rows: dict[str, dict[str, Any]])
             "so its answer is known by construction and rewarded by a rule (GRPO).",
         ]
     lines += ["", "Tasks:", ""]
-    for task in dict.fromkeys(s.split("_", 1)[0] for s in r["counts"]):
-        lines.append(f"- {_TASK_TEXT[task]}")
+    from videossr.tasks import TASKS, task_name_of_subtype
+
+    # Each task describes itself, so a new task needs no edit here.
+    for task in dict.fromkeys(task_name_of_subtype(s) for s in r["counts"]):
+        lines.append(f"- {TASKS[task].description or task}")
     lines += [
         "",
         f"Each clip is 48 frames sampled uniformly between 5% and 95% of the source video, at most {side}x{side} "
@@ -150,13 +150,20 @@ def render_card(report: dict[str, Any], preview_rows: dict[str, dict[str, Any]])
     ]
     for name, info in report["configs"].items():
         lines.append(f"| `{name}` | {info['split']} | {info['rows']:,} |")
-    if kind != "viubench":
+    parts = [n for n in report["configs"] if n != "default"]
+    unit = "subtype" if kind == "viubench" else "task"
+    if parts:
         lines += [
             "",
-            "`default` is the whole mix, shuffled; the per-task configs hold the same rows grouped by task.",
+            f"Every row is stored once, in `data/<{unit}>/`: each {unit} config reads its own folder and `default`",
+            f"reads all of them, one {unit} after another.",
         ]
-    first = next(iter(report["configs"]))
-    split = report["configs"][first]["split"]
+        if kind != "viubench":
+            lines[-1] += " Within a task, rows keep a fixed shuffled order;"
+            lines.append("shuffle `default` (as trainers do) before taking a subset of it.")
+    elif kind != "viubench":
+        lines += ["", "`default` is the whole mix, shuffled, in one folder (built without per-task configs)."]
+    split = next(iter(report["configs"].values()))["split"]
     lines += [
         "",
         "## Usage",
@@ -164,7 +171,8 @@ def render_card(report: dict[str, Any], preview_rows: dict[str, dict[str, Any]])
         "```python",
         "from datasets import load_dataset",
         "",
-        f'ds = load_dataset("REPO_ID", "{first}", split="{split}")',
+        f'ds = load_dataset("REPO_ID", split="{split}")  # every row (the default config)',
+        *([f'one = load_dataset("REPO_ID", "{parts[0]}", split="{split}")  # one {unit}'] if parts else []),
         "row = ds[0]  # prompt (chat messages), videos (clips x PIL frames), fps, answer, task, subtype, ...",
         "",
         "from videossr.rows import row_to_sample",

@@ -188,7 +188,9 @@ def register(subparsers) -> None:
         "(grounding 40%% over channel_swap/rotate180/zoom_out/mirror, jigsaw_easy 40%%, counting_easy 20%%)",
     )
     p.add_argument(
-        "--no-task-configs", action="store_true", help="only the mixed default config (half the disk)"
+        "--no-task-configs",
+        action="store_true",
+        help="no per-task configs: the whole mix in one shuffled folder, data/default/ (same disk either way)",
     )
     p.set_defaults(func=cmd_build_30k)
 

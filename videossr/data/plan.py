@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from videossr.data.sources import VideoSource
+from videossr.errors import VideoSSRError
 from videossr.metrics import VIUBENCH_SUBTYPES  # noqa: F401 - re-exported for the builders
 
 #: The VideoSSR-30K mix (SPEC §8): grounding 40% over the four training perturbations, jigsaw-6 40%,
@@ -36,6 +37,10 @@ DEFAULT_MIX: dict[str, float] = {
 }
 
 KINDS = ("viubench", "videossr-30k")
+
+
+class BuildError(VideoSSRError):
+    """A build cannot go on (no usable video, inconsistent folder, ...)."""
 
 
 def task_of(subtype: str) -> str:

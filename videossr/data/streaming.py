@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from videossr.data.plan import needs_other, parse_mix
-from videossr.data.sources import VideoSource, is_excluded, load_exclusions, resolve_videos
+from videossr.data.sources import VideoSource, decode_video, is_excluded, load_exclusions, resolve_videos
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ def _generate_shard(
     decode_timeout: float | None,
 ) -> Iterator[dict[str, Any]]:
     from videossr import __version__
-    from videossr.data.build import _load
     from videossr.errors import VideoSSRError
     from videossr.rows import sample_to_row
     from videossr.tasks import task_for_subtype
@@ -81,7 +80,7 @@ def _generate_shard(
             if video.id in bad:
                 continue
             cache: dict[str, Any] = {}  # one decode per video per visit, shared by its samples
-            clip = _load(video, max_pixels, cache, decode_timeout)
+            clip = decode_video(video, max_pixels, cache, decode_timeout)
             if isinstance(clip, Exception):
                 logger.warning("skipping %s: %s", video.id, clip)
                 bad.add(video.id)
@@ -95,7 +94,7 @@ def _generate_shard(
                     if not others:
                         raise VideoSSRError(f"{subtype} needs a second usable video")
                     partner = others[int(rng.integers(len(others)))]
-                    other = _load(partner, max_pixels, cache, decode_timeout)
+                    other = decode_video(partner, max_pixels, cache, decode_timeout)
                     if isinstance(other, Exception):
                         bad.add(partner.id)
                         continue

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from videossr.data.assembly import REPORT_FILE, stored_files, total_rows
+
 
 def summarize(folder: str | Path, cache_dir: str | None = None) -> dict[str, Any]:
     """Every config of a repo folder loaded with ``load_dataset``: rows, columns, frame size, one example."""
@@ -19,6 +21,14 @@ def summarize(folder: str | Path, cache_dir: str | None = None) -> dict[str, Any
 
     folder = Path(folder)
     out: dict[str, Any] = {"folder": str(folder), "configs": {}}
+    report_file = folder / REPORT_FILE
+    if report_file.is_file():
+        # What is on disk, each data file once (configs are views over the same files).
+        report = json.loads(report_file.read_text())
+        files = stored_files(report)
+        out["rows"] = total_rows(report)
+        out["data_files"] = len(files)
+        out["data_bytes"] = sum((folder / f).stat().st_size for f in files if (folder / f).is_file())
     for config in get_dataset_config_names(str(folder)):
         dsd = load_dataset(str(folder), config, cache_dir=cache_dir)
         for split, ds in dsd.items():

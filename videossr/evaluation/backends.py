@@ -194,7 +194,7 @@ class HFBackend(Backend):
         num_workers: CPU threads preparing batches.
         prefetch: batches prepared ahead of the one generating.
         attn_implementation: passed to ``from_pretrained`` (e.g. ``"sdpa"``, ``"flash_attention_2"``).
-        system_prompt: optional system turn (none in the paper).
+        system_prompt: replaces the sample's own system turn ("answer directly"); "" sends none.
         sort: sort items by expected length before batching.
     """
 
@@ -403,7 +403,7 @@ class OpenAIBackend(Backend):
         retries: attempts per request on network errors and 429/5xx replies.
         jpeg_quality: quality of the frame images.
         timestamps: add a ``<t s>`` text part before each frame.
-        system_prompt: optional system turn.
+        system_prompt: replaces the sample's own system turn; "" sends none.
     """
 
     name = "openai"
@@ -451,8 +451,9 @@ class OpenAIBackend(Backend):
                     {"type": "image_url", "image_url": {"url": _jpeg_data_url(frame, self.jpeg_quality)}}
                 )
         messages: list[dict[str, Any]] = []
-        if self.system_prompt:
-            messages.append({"role": "system", "content": self.system_prompt})
+        system = sample.system if self.system_prompt is None else self.system_prompt  # the sample's own by default
+        if system:
+            messages.append({"role": "system", "content": system})
         messages.append({"role": "user", "content": content})
         return messages, _frames_record(sample.videos, sample.fps)
 

@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--num-workers", type=positive_int, help="CPU threads preparing inputs (hf, heuristic)")
     bench.add_argument("--attn-implementation", help="hf: sdpa, flash_attention_2, eager")
     bench.add_argument("--concurrency", type=positive_int, help="openai: requests in flight")
-    bench.add_argument("--system-prompt", help="optional system turn (none in the paper)")
+    bench.add_argument("--system-prompt", help="replace the system turn every sample carries (\"\" sends none)")
     bench.add_argument("--seed", type=seed_int, default=0, help="random: base seed")
     bench.add_argument("--overwrite", action="store_true", help="discard earlier predictions in --out")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -92,6 +92,36 @@ class BenchItem:
         sample.subtype = self.subtype
         return sample
 
+    @classmethod
+    def from_sample(
+        cls, sample: Sample, id: str | None = None, *, keep_row: bool = True, **fields: Any
+    ) -> BenchItem:
+        """An item for a freshly generated sample (the one way the package turns a Sample into an item).
+
+        ``keep_row`` encodes the row once, now, so every later ``row()`` returns the same object;
+        ``False`` encodes it on demand. Other ``fields`` (``config``, ``group``...) pass through.
+        """
+        from videossr.rows import sample_to_row
+
+        item_id = id or f"{sample.subtype}-{sample.seed}"
+        if keep_row:
+            row = sample_to_row(sample, id=item_id)
+            load = lambda: row  # noqa: E731
+        else:
+            load = lambda: sample_to_row(sample, id=item_id)  # noqa: E731
+        return cls(
+            id=item_id,
+            task=sample.task,
+            subtype=sample.subtype,
+            answer=sample.answer,
+            fps=float(sample.fps),
+            num_videos=len(sample.videos),
+            prompt_text=sample.prompt,
+            num_frames=int(sample.videos[0].shape[0]) if sample.videos else 48,
+            _load=load,
+            **fields,
+        )
+
 
 @dataclass
 class Benchmark:
@@ -468,7 +498,14 @@ def load_benchmark(
                 f"cannot open the dataset {data!s}: {err} (a local folder must hold a dataset card with "
                 "a configs: block, or Parquet files; a Hub id needs network access)"
             ) from err
-        chosen = list(configs) if configs else list(available)
+        if configs:
+            chosen = list(configs)
+        else:
+            from videossr.data.assembly import distinct_configs
+
+            # A built folder's `default` config reads the other configs' files: loading both would
+            # score every item twice.
+            chosen = distinct_configs(data, list(available))
         unknown = [c for c in chosen if c not in available]
         if unknown:
             raise BenchmarkError(f"configs {unknown} not in {data}; available: {available}")

@@ -45,7 +45,7 @@ def test_rows_have_the_dataset_schema(videos):
             "more/clip_02.mp4",
             "clip_03.mp4",
         }  # bad ones skipped
-        assert row["prompt"][0]["role"] == "user" and row["generator_version"]
+        assert [m["role"] for m in row["prompt"]] == ["system", "user"] and row["generator_version"]
 
 
 def test_seeded_reproducible_and_fresh_every_pass(videos):

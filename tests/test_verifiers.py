@@ -229,3 +229,29 @@ def test_score_by_subtype_name():
     assert score("jigsaw_hard", "12345678", "12345678") == 1.0
     assert score("counting_easy", None, "3,1,4") == 0.0
     assert score("nonsense", "1", "1") == 0.0
+
+
+# ---- hostile replies (linear-time parsing) --------------------------------------------------------
+def test_exponent_numbers_are_not_intervals():
+    for mode in ("strict", "lenient"):
+        assert parse_interval("1e309-1e310", mode) is None
+        assert G.reward("1e309-1e310", "1.0-309.0", mode=mode) == 0.0
+    assert parse_interval("from 1e3 to 2e3 seconds", "lenient") is None
+
+
+@pytest.mark.timeout(60)
+def test_megabyte_replies_parse_in_linear_time():
+    """Quadratic patterns took 66 s on 16,000 digits; at 1 MB they would take hours, so this times out.
+
+    The speed itself is measured by ``tests/perf/bench_parsing.py``; this only guards against a return
+    of super-linear behaviour, on every hostile shape that benchmark uses.
+    """
+    from _hostile import hostile_replies
+
+    for text in hostile_replies(1_000_000).values():
+        for mode in ("strict", "lenient"):
+            parse_interval(text, mode)
+            parse_counts(text, mode)
+            parse_order(text, 6, mode)
+            for task, answer in ((G, "1.0-2.0"), (C, "3,1,4"), (J, "213456")):
+                assert 0.0 <= task.reward(text, answer, mode) <= 1.0

@@ -34,7 +34,7 @@ _MAX_COUNT_DIGITS = 18
 HUGE_COUNT = 10**_MAX_COUNT_DIGITS
 
 # A number as the reference writes or accepts it: 8, 8., 8.5 or .5.
-_REF_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_REF_NUMBER = r"(?:\d++(?:\.\d*+)?+|\.\d++)"  # possessive: a long number is read once
 _STRICT_INTERVAL = re.compile(r"(" + _REF_NUMBER + r")\s*-\s*(" + _REF_NUMBER + r")")
 
 
@@ -111,21 +111,27 @@ _BOX_OPEN = re.compile(r"\\boxed\s*\{")
 def _last_box(text: str) -> str | None:
     """Contents of the ``\\boxed{...}`` that opens last among those whose braces balance.
 
-    One pass with a stack of open braces, so nested or unbalanced boxes cost linear time.
+    Vectorised over the text, so nested or unbalanced boxes cost linear time: with ``depth`` the brace
+    depth after each character, the box opening at ``j`` closes at the first later position whose depth
+    drops below ``depth[j]``, and it has a close iff the minimum depth after ``j`` does.
     """
-    opens = {m.end() - 1: m.end() for m in _BOX_OPEN.finditer(text)}  # "{" position -> content start
+    opens = [m.end() - 1 for m in _BOX_OPEN.finditer(text)]  # positions of each box's "{"
     if not opens:
         return None
-    stack: list[int] = []
-    best: tuple[int, str] | None = None
-    for i, ch in enumerate(text):
-        if ch == "{":
-            stack.append(i)
-        elif ch == "}" and stack:
-            j = stack.pop()
-            if j in opens and (best is None or j > best[0]):
-                best = (j, text[opens[j] : i])
-    return None if best is None else best[1]
+    import numpy as np
+
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    step = (codes == ord("{")).astype(np.int64) - (codes == ord("}")).astype(np.int64)
+    depth = np.cumsum(step)
+    # suffix_min[i] = min(depth[i:]); a sentinel after the end never closes anything.
+    suffix_min = np.minimum.accumulate(np.append(depth, np.iinfo(np.int64).max)[::-1])[::-1]
+    starts = np.asarray(opens)
+    closed = np.nonzero(suffix_min[starts + 1] <= depth[starts] - 1)[0]
+    if closed.size == 0:
+        return None
+    j = int(starts[closed[-1]])
+    close = j + 1 + int(np.argmax(depth[j + 1 :] <= depth[j] - 1))
+    return text[j + 1 : close]
 
 
 def extract_final(text: str) -> str:
@@ -274,7 +280,7 @@ def parse_counts(completion: Any, mode: Mode = "strict") -> tuple[int, int, int]
 
 
 # ---- jigsaw ---------------------------------------------------------------------------------------
-_DIGIT_RUN = re.compile(r"\d(?:[\s,;>|→\-]*\d)*")
+_DIGIT_RUN = re.compile(r"\d(?:[\s,;>|→\-]*+\d)*+")
 _NON_DIGIT = re.compile(r"\D+")
 
 

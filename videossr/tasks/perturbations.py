@@ -8,11 +8,11 @@ from its seed alone.
 
 Strength at the source's scale. The reference perturbs the frames at the source video's resolution and
 the model's processor shrinks them afterwards, which averages pixel noise away and narrows a blur. Here
-the frames are already small, so the two perturbations with a pixel-scale parameter scale it by the
-clip's linear size relative to the source (``ctx.pixel_scale``): noise sigma and blur radius are
-multiplied by it. ``tests/perf/fidelity_pixel_scale.py`` measures this against perturbing at source
-resolution and shrinking, on real videos: the scaled parameters match it within a few percent, where
-the unscaled ones were 2-4x too strong.
+the frames are already small, so the two perturbations with a pixel-scale parameter scale it: the blur
+radius by the clip's linear size relative to the source (``ctx.pixel_scale``), the noise sigma by the
+factor an area resize from the source size divides pixel noise by (``ctx.noise_gain``).
+``tests/perf/fidelity_pixel_scale.py`` measures both against perturbing at source resolution and then
+shrinking, on the real sample videos; the unscaled parameters were 1.8-5.9x (noise) too strong.
 """
 
 from __future__ import annotations
@@ -33,6 +33,33 @@ class SegmentContext:
     length: int  # number of frames in the segment
     other: np.ndarray | None = None  # frames of another video (swap only), any size
     pixel_scale: float = 1.0  # linear size of the clip's frames relative to the source video (<= 1 when shrunk)
+    noise_gain: float | None = None  # how much shrinking from the source divides pixel noise (area_noise_gain)
+
+
+def _axis_noise_gain(n_src: int, n_dst: int) -> float:
+    """Mean over output pixels of the sum of squared area-resampling weights along one axis."""
+    k = n_src / n_dst
+    total = 0.0
+    for i in range(n_dst):
+        a, b = i * k, (i + 1) * k
+        j = np.arange(int(np.floor(a)), int(np.ceil(b)))
+        overlap = np.minimum(b, j + 1) - np.maximum(a, j)
+        total += float(np.sum((overlap / k) ** 2))
+    return total / n_dst
+
+
+def area_noise_gain(source_hw: tuple[int, int], clip_hw: tuple[int, int]) -> float:
+    """The factor by which an area resize from ``source_hw`` down to ``clip_hw`` divides i.i.d. noise's std.
+
+    Each output pixel is a weighted mean of the source pixels it covers, so independent noise keeps a
+    variance of ``sigma^2 * sum(w^2)``; separable weights multiply across the axes. For a whole-number
+    factor ``k`` this is ``1/k``; for the common non-whole factors it is smaller than the linear scale
+    (a 480 -> 340 resize divides noise by 1.73, not 1.41). 1.0 when the clip is not smaller.
+    """
+    (sh, sw), (h, w) = source_hw, clip_hw
+    if not (sh > 0 and sw > 0) or sh * sw <= h * w:
+        return 1.0
+    return float(np.sqrt(_axis_noise_gain(sh, h) * _axis_noise_gain(sw, w)))
 
 
 @dataclass(frozen=True)
@@ -61,10 +88,12 @@ def saturation(seg, rng, ctx):
 
 
 def noise(seg, rng, ctx):
-    # sigma is drawn on the source's 0-255 scale; shrinking the frames by a linear factor k averages
-    # about 1/k^2 independent source pixels into one, which divides the noise's deviation by 1/k.
+    # sigma is drawn on the source's 0-255 scale; shrinking the frames averages several independent
+    # source pixels into one, which divides the noise's deviation by area_noise_gain (about the linear
+    # scale; exactly 1/k for a whole-number factor k).
     sigma = float(rng.uniform(35.0, 70.0))
-    applied = sigma * min(1.0, ctx.pixel_scale)
+    gain = ctx.noise_gain if ctx.noise_gain is not None else min(1.0, ctx.pixel_scale)
+    applied = sigma * gain
     out = seg.astype(np.float32) + rng.standard_normal(size=seg.shape, dtype=np.float32) * np.float32(applied)
     return _to_u8(out), {"sigma": round(sigma, 3), "applied_sigma": round(applied, 3)}
 

@@ -20,7 +20,7 @@ def summarize(folder: str | Path, cache_dir: str | None = None) -> dict[str, Any
     from videossr.rows import row_to_sample
 
     folder = Path(folder)
-    out: dict[str, Any] = {"folder": str(folder), "configs": {}}
+    out: dict[str, Any] = {"folder": str(folder)}
     report_file = folder / REPORT_FILE
     if report_file.is_file():
         # What is on disk, each data file once (configs are views over the same files).
@@ -29,6 +29,7 @@ def summarize(folder: str | Path, cache_dir: str | None = None) -> dict[str, Any
         out["rows"] = total_rows(report)
         out["data_files"] = len(files)
         out["data_bytes"] = sum((folder / f).stat().st_size for f in files if (folder / f).is_file())
+    out["configs"] = {}
     for config in get_dataset_config_names(str(folder)):
         dsd = load_dataset(str(folder), config, cache_dir=cache_dir)
         for split, ds in dsd.items():

@@ -1,7 +1,13 @@
 # Two commands for a fresh machine (see README):
 #   make demo   - set up, then run the whole pipeline on the embedded default videos and tiny model
 #   make test   - set up, then run the test suite (what CI runs)
-PYTHON ?= python3
+# The active virtual environment or conda environment when there is one, else the checkout's own .venv
+# (made by `make setup`: a system Python refuses pip installs).
+ifneq ($(VIRTUAL_ENV)$(CONDA_PREFIX),)
+PYTHON ?= python
+else
+PYTHON ?= .venv/bin/python
+endif
 OUT ?= demo_out
 export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
@@ -10,7 +16,7 @@ export TOKENIZERS_PARALLELISM = false
 .PHONY: space setup demo demo-tasks demo-data demo-bench demo-train test lint quality
 
 setup:
-	bash .ci/setup
+	PYTHON=$(PYTHON) bash .ci/setup
 
 demo: setup demo-tasks demo-data demo-bench demo-train
 	@echo "demo finished: see $(OUT)/"
@@ -55,6 +61,6 @@ test: setup
 	$(PYTHON) -m pytest -q -m "not gpu" -p no:cacheprovider
 
 lint:
-	ruff check videossr hub recipes space tests
+	$(PYTHON) -m ruff check videossr hub recipes space tests
 
 quality: lint

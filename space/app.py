@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ except ImportError:  # pragma: no cover - only in a bare source checkout
 
 import gradio as gr  # noqa: E402
 import handlers  # noqa: E402
-from handlers import MAX_CLIPS, MAX_SEED, TASK_CHOICES, Context, Settings  # noqa: E402
+from handlers import DIFFICULTIES, MAX_CLIPS, MAX_SEED, Context, Settings, task_choices  # noqa: E402
+
+from videossr.tasks import TASKS  # noqa: E402
 
 log = logging.getLogger("videossr.space")
 
@@ -66,11 +69,25 @@ def _perturbation_choices() -> list[tuple[str, str]]:
     return [(f"{name} ({p.family})", name) for name, p in videossr.PERTURBATIONS.items()]
 
 
+def page_only(request: gr.Request | None) -> None:
+    """Refuse a layout-only event called by name (``/gradio_api/call/on_task``...) instead of by the page.
+
+    These events are ``api_visibility="private"``: out of the API docs and refused by gradio_client. In
+    gradio 6.31 a private event still answers a raw HTTP call to its name, so each one checks the route
+    it was reached by. The page itself calls events by number (``/run/predict``, ``/queue/join``).
+    """
+    params = getattr(request, "path_params", None) if request is not None else None
+    name = params.get("api_name") if params is not None else None  # a dict, or gradio's dict-like Obj
+    if name not in (None, "predict"):
+        raise gr.Error("This event belongs to the page and is not part of the API.")
+
+
 def build_demo(ctx: Context | None = None) -> gr.Blocks:
     """The Blocks app around one :class:`handlers.Context` (a fresh one from the environment by default)."""
     ctx = ctx or Context(Settings.from_env())
     settings = ctx.settings
     example_names = list(handlers.examples())
+    tasks = task_choices()  # every registered task (videossr.tasks.TASKS), read now
 
     # -- glue between components and handlers ------------------------------------------------------
     def on_generate(upload: Any, example: str, task: str, perturbation: str, difficulty: str, seed: Any):
@@ -83,9 +100,13 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
             clips[: len(result.videos)] = result.videos
         return (result.videos[0] if single else None), *clips, result.question, result.sample_id, result.info
 
-    def after_generate(info: dict | None):
-        clips = int((info or {}).get("clips") or 0)
-        grounding = str((info or {}).get("subtype", "")).startswith("grounding_")
+    @handlers.friendly("updating the page")
+    def after_generate(info: dict | None, request: gr.Request):
+        page_only(request)
+        info = info if isinstance(info, dict) else {}
+        count = int(info.get("num_videos") or 1)
+        clips = count if count > 1 else 0
+        grounding = str(info.get("subtype", "")).startswith("grounding_")
         return (
             gr.Video(visible=clips == 0),
             *(gr.Video(visible=i < clips) for i in range(MAX_CLIPS)),
@@ -115,19 +136,32 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
         table = handlers.bench_table(settings.results_dir)
         return table, handlers.bench_figure(table)
 
-    def on_task(task: str):
-        return (
-            gr.Dropdown(visible=task == "anomaly_grounding"),
-            gr.Radio(visible=task != "anomaly_grounding"),
-        )
+    @handlers.friendly("loading the benchmark table")
+    def on_load(request: gr.Request):
+        page_only(request)
+        return on_bench()
 
-    def on_answerer(who: str):
+    @handlers.friendly("updating the page")
+    def on_task(task: str, request: gr.Request):
+        # Each task shows the option widgets it declares in its `options` (see handlers.make_task).
+        page_only(request)
+        options = TASKS[task].options if task in TASKS else {}
+        return gr.Dropdown(visible="perturbation" in options), gr.Radio(visible="difficulty" in options)
+
+    @handlers.friendly("updating the page")
+    def on_answerer(who: str, request: gr.Request):
+        page_only(request)
         return gr.Textbox(visible=who == "person"), gr.Group(visible=who == "custom_endpoint")
 
-    def on_upload(upload: Any) -> None:
-        if upload:
-            handlers.friendly("checking the upload")(handlers.check_upload)(upload, settings)
-            gr.Info("Video accepted. Generate a task from it.")
+    @handlers.friendly("checking the upload")
+    def on_upload(upload: Any, request: gr.Request) -> None:
+        page_only(request)
+        try:
+            if upload:
+                handlers.check_upload(upload, settings)  # a refused upload is deleted at once
+                gr.Info("Video accepted. Generate a task from it.")
+        finally:
+            handlers.sweep_cache(settings)
 
     # -- layout ------------------------------------------------------------------------------------
     with gr.Blocks(title="VideoSSR pretext tasks", delete_cache=(1800, 3600)) as demo:
@@ -145,16 +179,18 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
                         "an upload is used instead of the example.",
                         elem_classes=["hint"],
                     )
-                    task = gr.Radio(TASK_CHOICES, value="anomaly_grounding", label="Task")
+                    task = gr.Radio(tasks, value=tasks[0][1], label="Task")
                     perturbation = gr.Dropdown(
                         _perturbation_choices(), value="mirror", label="Perturbation",
+                        visible="perturbation" in TASKS[tasks[0][1]].options,
                         info="What happens to the altered stretch (swap borrows frames from another example).",
                     )  # fmt: skip
                     difficulty = gr.Radio(
-                        ["easy", "hard"], value="easy", label="Difficulty", visible=False,
+                        list(DIFFICULTIES), value=DIFFICULTIES[0], label="Difficulty",
+                        visible="difficulty" in TASKS[tasks[0][1]].options,
                         info="Counting: up to 3 or 4 frames x instances per shape. Jigsaw: 6 or 8 clips.",
                     )  # fmt: skip
-                    seed = gr.Number(0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
+                    seed = gr.Number(0, minimum=0, maximum=MAX_SEED, step=1, label="Seed")
                     generate_btn = gr.Button("Generate task", variant="primary")
                 with gr.Column(scale=3):
                     main_video = gr.Video(label="Video", interactive=False, height=300, elem_id="main-video")
@@ -231,6 +267,10 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
             api_name="generate",
             api_description="Generate one pretext task; returns the video (or jigsaw clips), question, task id, details.",
             concurrency_id="work",
+            # The handler checks every input itself (handlers.generate), with the app's own messages:
+            # gr.Number would round a seed of 1.5 silently and answer `abc`, `nan`, `inf` or 400 digits
+            # with a generic error. gradio still refuses file paths that were never uploaded first.
+            preprocess=False,
         )
         gen.success(
             after_generate, info, [main_video, *clip_players, reply, reward, score, exact, verdict, true_answer, timeline],
@@ -246,7 +286,7 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
         )
         reveal_btn.click(on_reveal, sample_id, true_answer, api_name="reveal", concurrency_id="light")
         refresh.click(on_bench, None, [bench_df, bench_plot], api_name="bench", concurrency_id="light")
-        demo.load(on_bench, None, [bench_df, bench_plot], api_visibility="private")
+        demo.load(on_load, None, [bench_df, bench_plot], api_visibility="private")
 
     # One queue for everything; heavy work ("work": decoding, generation, models) is limited to
     # `concurrency` at a time, and at most `queue_size` requests wait.
@@ -260,7 +300,10 @@ def launch_kwargs(settings: Settings) -> dict[str, Any]:
     assert settings is not None
     return {
         "max_file_size": f"{int(settings.max_upload_mb)}mb",
-        "show_error": False,  # unexpected errors already become friendly messages; no tracebacks
+        # Our own errors are friendly messages already (tracebacks stay in the server log). Showing errors
+        # lets gradio's refusals of bad payloads (a path that was never uploaded, missing inputs) reach the
+        # caller as their message instead of {"error": null}.
+        "show_error": True,
         "theme": gr.themes.Soft(),
         "css": CSS,
         "footer_links": ["api", "gradio"],
@@ -277,6 +320,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal request is noise
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # A cache folder of the app's own: the Space bounds it (Settings.cache_max_mb / cache_max_files) and
+    # must not sweep another gradio app's files out of the shared default /tmp/gradio.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(tempfile.gettempdir()) / "videossr-space-gradio"))
     demo = build_demo()
     ctx: Context = demo.videossr_context  # type: ignore[attr-defined]
     atexit.register(ctx.close)

@@ -426,14 +426,20 @@ def _isolated_worker(conn, parent_end, args: tuple, kwargs: dict) -> None:
 
 def load_clip_isolated(path: str | os.PathLike, timeout: float = 120.0, **kwargs) -> Clip:
     """:func:`load_clip` in a forked child process, so a decoder that hangs or crashes costs one
-    video, never the calling process. Raises ``VideoError`` with reason ``timeout`` or ``crashed``.
+    video, never the calling process, and is killed once ``timeout`` seconds have passed. Raises
+    ``VideoError`` with reason ``timeout`` (also at once for a ``timeout`` of 0 or less) or ``crashed``.
 
-    Use it for unvetted inputs (dataset builds over large crawled folders, uploads); it adds the cost
-    of a fork and of sending the frames back (a few ms for a 48-frame training clip).
+    Use it for unvetted inputs (dataset builds over large crawled folders, uploads) and wherever
+    decoding must be stoppable (the Space kills the decoder of a request that was given up); it adds
+    the cost of a fork and of sending the frames back (a few ms for a 48-frame training clip). In a
+    multi-threaded caller a forked child could, rarely, inherit a lock another thread held; it then
+    hangs until the timeout kills it, which costs that one video.
     """
     import multiprocessing as mp
 
     _check_file(Path(path))  # a missing file, a FIFO or a device is refused here, without a fork
+    if timeout <= 0:
+        raise VideoError(path, "timeout", "no time left to decode")
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_isolated_worker, args=(child, parent, (path,), kwargs), daemon=True)

@@ -1,0 +1,116 @@
+"""The VIUBench tab: the paper's Table 1 next to the operator's own ``videossr bench`` results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videossr.metrics import PAPER_TABLE1, TABLE1_COLUMNS, TASK_GROUPS, VIUBENCH_SUBTYPES
+
+_AGGREGATE_KEYS = ("results", "summary", "metrics", "viubench", "aggregate", "scores")
+
+
+def _find_aggregate(data: Any) -> dict | None:
+    if isinstance(data, dict):
+        if isinstance(data.get("subtypes"), dict):
+            return data
+        for key in _AGGREGATE_KEYS:
+            found = _find_aggregate(data.get(key))
+            if found is not None:
+                return found
+    return None
+
+
+def result_row(data: Any, fallback_name: str) -> tuple[str, list[float | None]] | None:
+    """A Table 1 row from one ``videossr bench`` result JSON, or ``None`` if it holds no VIUBench numbers.
+
+    Reads the ``aggregate`` layout (``subtypes`` / ``tasks`` / ``overall``, percentages) wherever it sits
+    in the file; missing task averages and Overall are recomputed from the subtypes present.
+    """
+    agg = _find_aggregate(data)
+    if agg is None:
+        return None
+    subtypes = {k: float(v) for k, v in agg["subtypes"].items() if isinstance(v, (int, float))}
+    if not any(s in subtypes for s in VIUBENCH_SUBTYPES):
+        return None
+    tasks = dict(agg.get("tasks") or {})
+    for group, members in TASK_GROUPS.items():
+        if tasks.get(group) is None:
+            present = [subtypes[s] for s in members if s in subtypes]
+            tasks[group] = round(sum(present) / len(present), 1) if present else None
+    overall = agg.get("overall")
+    if overall is None:
+        present = [subtypes[s] for s in VIUBENCH_SUBTYPES if s in subtypes]
+        overall = round(sum(present) / len(present), 1)
+    name = str(
+        (data.get("name") or data.get("model") or fallback_name) if isinstance(data, dict) else fallback_name
+    )
+    row = [subtypes.get(s) for s in VIUBENCH_SUBTYPES] + [tasks.get(g) for g in TASK_GROUPS] + [overall]
+    return name[:80], [None if v is None else float(v) for v in row]
+
+
+def local_results(
+    folder: Path | None, max_files: int = 200, max_bytes: int = 5_000_000
+) -> list[tuple[str, list]]:
+    """Rows from the result JSONs in the operator's results folder (bounded: it is read on every load)."""
+    if folder is None or not folder.is_dir():
+        return []
+    rows = []
+    for path in sorted(folder.rglob("*.json"))[:max_files]:
+        try:
+            if path.stat().st_size > max_bytes:
+                continue
+            row = result_row(json.loads(path.read_text()), path.stem)
+        except (OSError, ValueError):
+            continue
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def bench_table(folder: Path | None) -> Any:
+    """The paper's Table 1 plus local results, as a DataFrame (one row per model)."""
+    import pandas as pd
+
+    records = [
+        {"Model": name, "From": "paper", **dict(zip(TABLE1_COLUMNS, values))}
+        for name, values in PAPER_TABLE1.items()
+    ]
+    records += [
+        {"Model": name, "From": "local", **dict(zip(TABLE1_COLUMNS, values))}
+        for name, values in local_results(folder)
+    ]
+    return pd.DataFrame.from_records(records, columns=["Model", "From", *TABLE1_COLUMNS])
+
+
+def bench_figure(table: Any) -> Any:
+    """Grouped horizontal bars: task averages and Overall per model, sorted by Overall."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    metrics = [("Cnt", "Counting", "#42a5f5"), ("Grd", "Grounding", "#66bb6a"), ("Jig", "Jigsaw", "#ffa726"),
+               ("Overall", "Overall", "#5e35b1")]  # fmt: skip
+    data = table.sort_values("Overall", na_position="first")
+    n = len(data)
+    fig = Figure(figsize=(8, 0.42 * n + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    height = 0.8 / len(metrics)
+    y = np.arange(n)
+    for k, (column, label, color) in enumerate(metrics):
+        values = data[column].astype(float).fillna(0.0).to_numpy()
+        ax.barh(y + (k - 1.5) * height, values, height=height, color=color, label=label)
+    names = [f"{m} (local)" if src == "local" else m for m, src in zip(data["Model"], data["From"])]
+    ax.set_yticks(y, names, fontsize=8)
+    for tick, src in zip(ax.get_yticklabels(), data["From"]):
+        if src == "local":
+            tick.set_fontweight("bold")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("VIUBench score (%)")
+    ax.legend(loc="lower right", fontsize=8, reverse=True)  # same top-to-bottom order as the bars
+    ax.grid(axis="x", alpha=0.3)
+    return fig

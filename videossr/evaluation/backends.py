@@ -521,8 +521,9 @@ def load_backend(spec: str, **options: Any) -> Backend:
 
     Args:
         spec: ``random``, ``random:prior``, ``heuristic``, ``hf:PATH_OR_ID`` or ``openai:URL#MODEL``.
-        **options: backend keyword arguments; those a backend does not take are ignored (so the CLI
-            can pass its flags to every backend), ``None`` values are dropped.
+        **options: backend keyword arguments. One that some backend takes but this one does not is
+            ignored (so the CLI can pass its flags to every backend); one that no backend takes (a
+            misspelling) raises :class:`BackendError`. ``None`` values are dropped.
 
     Example:
         >>> load_backend("random").describe()["grounding_guess"]
@@ -548,6 +549,13 @@ def load_backend(spec: str, **options: Any) -> Backend:
         cls, args = OpenAIBackend, {"url": url, "model": model}
     else:
         raise BackendError(f"unknown model spec {spec!r}: use random, heuristic, hf:PATH or openai:URL#MODEL")
+    backends = (RandomBackend, HeuristicBackend, HFBackend, OpenAIBackend)
+    known = {"max_new_tokens"}.union(*(inspect.signature(c.__init__).parameters for c in backends)) - {"self"}
+    unknown = sorted(set(options) - known)
+    if unknown:  # a typo must not silently fall back to a default
+        raise BackendError(
+            f"unknown backend option {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
+        )
     if cls is OpenAIBackend and options.get("max_new_tokens") is not None:
         options = {**options, "max_tokens": options["max_new_tokens"]}
     accepted = inspect.signature(cls.__init__).parameters

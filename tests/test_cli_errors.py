@@ -159,3 +159,28 @@ def test_import_errors_are_not_swallowed(monkeypatch):
     monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "videossr.no_such_module"))
     with pytest.raises(ModuleNotFoundError, match="videossr.no_such_module"):
         cli.build_parser()
+
+
+def test_an_option_of_another_task_is_one_line(generate_args, tmp_path, capsys):
+    rc = main([*generate_args, "--out", str(tmp_path / "o"), "--perturbation", "mirror"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and err == "error: --perturbation does not apply to object_counting (it takes --difficulty)"
+
+
+def test_generate_flags_come_from_the_tasks_options(monkeypatch):
+    """A task's options become `generate` flags, with their choices, without touching the CLI."""
+    from videossr.tasks import TASKS, ObjectCounting
+
+    class Toy(ObjectCounting):
+        name = "toy_counting"
+        short = "toy"
+        options = {"speed": (("slow", "fast"), "how fast the shapes blink"), "blinks": ((1, 2, 3), "blinks")}
+
+    monkeypatch.setitem(TASKS, Toy.name, Toy)
+    parser = build_parser()
+    args = parser.parse_args(["generate", "--task", "toy_counting", "--video", "v", "--out", "o",
+                              "--speed", "fast", "--blinks", "2"])  # fmt: skip
+    assert (args.speed, args.blinks) == ("fast", 2)
+    for bad in (["--speed", "warp"], ["--blinks", "4"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["generate", "--task", "toy_counting", "--video", "v", "--out", "o", *bad])

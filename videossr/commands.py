@@ -6,14 +6,40 @@ import argparse
 import json
 
 
+def _task_options() -> dict[str, dict]:
+    """The options every registered task declares (``Task.options``), merged by keyword for the CLI.
+
+    Returns ``{keyword: {"choices": [...] or None, "tasks": [task names], "help": str}}``.
+    """
+    from videossr.tasks import TASKS
+
+    merged: dict[str, dict] = {}
+    for name, cls in TASKS.items():
+        for key, (choices, text) in cls.options.items():
+            entry = merged.setdefault(key, {"choices": [], "tasks": [], "help": []})
+            if choices is None:
+                entry["choices"] = None
+            elif entry["choices"] is not None:
+                entry["choices"] += [c for c in choices if c not in entry["choices"]]
+            entry["tasks"].append(name)
+            entry["help"].append(f"{cls.short}: {text}")
+    return {k: {**v, "help": "; ".join(v["help"])} for k, v in merged.items()}
+
+
 def _task_kwargs(args: argparse.Namespace) -> dict:
+    """The keyword arguments of the chosen task: its own options that were given, checked to apply."""
+    from videossr.tasks import task_class
+
+    cls = task_class(args.task)
     kw: dict = {}
-    if getattr(args, "perturbation", None):
-        kw["perturbation"] = args.perturbation
-    if getattr(args, "difficulty", None):
-        kw["difficulty"] = args.difficulty
-    if getattr(args, "clips", None) is not None:
-        kw["clips"] = args.clips
+    for key in _task_options():
+        value = getattr(args, key, None)
+        if value is None:
+            continue
+        if key not in cls.options:
+            takes = ", ".join(f"--{k.replace('_', '-')}" for k in cls.options) or "no options"
+            raise ValueError(f"--{key.replace('_', '-')} does not apply to {cls.name} (it takes {takes})")
+        kw[key] = value
     if getattr(args, "reasoning", False):
         kw["reasoning"] = True
     return kw
@@ -94,17 +120,21 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     from videossr.cli import int_in, max_pixels_int, port_int, positive_int, seed_int
-    from videossr.tasks import ALIASES, PERTURBATIONS, TASKS
+    from videossr.tasks import ALIASES, TASKS
 
     task_names = sorted(TASKS) + sorted(ALIASES)
 
     p = subparsers.add_parser("generate", help="generate one pretext-task sample from a video")
     p.add_argument("--task", required=True, choices=task_names)
-    p.add_argument("--perturbation", choices=sorted(PERTURBATIONS), help="grounding: the kind of change")
-    p.add_argument("--difficulty", choices=["easy", "hard"], help="counting / jigsaw difficulty")
-    p.add_argument(
-        "--clips", type=int_in(2, 9), help="jigsaw: number of clips, 2 to 9 (overrides --difficulty)"
-    )
+    # One flag per task option (Task.options): a new task's options appear here by themselves.
+    for key, info in _task_options().items():
+        choices = info["choices"]
+        kind: dict = {}
+        if choices and all(isinstance(c, int) for c in choices):
+            kind["type"] = int_in(min(choices), max(choices))  # numbers: a range, checked by the parser
+        elif choices:
+            kind["choices"] = sorted(map(str, choices))
+        p.add_argument(f"--{key.replace('_', '-')}", dest=key, help=info["help"], **kind)
     p.add_argument("--video", required=True, help="source video file")
     p.add_argument("--other-video", help="second video (the 'swap' perturbation)")
     p.add_argument("--seed", type=seed_int, default=0, help="a whole number >= 0 (default 0)")

@@ -95,21 +95,13 @@ def _gpu(fn: Callable) -> Callable:
 
 
 def bench_item(sample: Sample, sample_id: str) -> Any:
-    """The sample as the harness's ``BenchItem``, so any backend can answer it."""
-    from videossr.evaluation.data import BenchItem
-    from videossr.rows import sample_to_row
+    """The sample as the harness's ``BenchItem``, so any backend can answer it.
 
-    return BenchItem(
-        id=sample_id,
-        task=sample.task,
-        subtype=sample.subtype,
-        answer=sample.answer,
-        fps=float(sample.fps),
-        num_videos=len(sample.videos),
-        prompt_text=sample.prompt,
-        num_frames=int(sample.videos[0].shape[0]),
-        _load=lambda: sample_to_row(sample),
-    )
+    The row is encoded only if a backend asks for frames (the random guess never does).
+    """
+    from videossr.evaluation.data import BenchItem
+
+    return BenchItem.from_sample(sample, sample_id, keep_row=False)
 
 
 @functools.lru_cache(maxsize=4)

@@ -71,3 +71,31 @@ def write_repo(root: Path, rows: list[dict]) -> Path:
     card += ["---", "", "A small VIUBench-style fixture."]
     (root / "README.md").write_text("\n".join(card) + "\n")
     return root
+
+
+def bench_items(count: int, max_pixels: int = FIXTURE_PIXELS) -> list:
+    """``count`` benchmark items cycling over the 9 subtypes and over real clips, rows held in memory."""
+    from videossr.evaluation import BenchItem
+    from videossr.tasks import task_for_subtype
+
+    clips = fixture_clips(3, max_pixels)
+    items = []
+    for k in range(count):
+        subtype = VIUBENCH_SUBTYPES[k % len(VIUBENCH_SUBTYPES)]
+        sample = task_for_subtype(subtype).generate(clips[k % len(clips)], seed=k)
+        items.append(BenchItem.from_sample(sample, f"{subtype}-{k}", group=sample.source))
+    return items
+
+
+def one_at_a_time(backend, items) -> dict[str, str]:
+    """Greedy replies the reference way: prepare one item, generate, repeat (item id -> reply)."""
+    replies = {}
+    for item in items:
+        _, inputs, _ = backend.prepare([item])
+        replies[item.id] = backend.generate(inputs)[0]
+    return replies
+
+
+def batched(backend, items, batch_size: int) -> dict[str, str]:
+    """Greedy replies the way ``videossr bench`` asks for them: sorted, padded batches (item id -> reply)."""
+    return {pred.item.id: pred.reply for batch in backend.predict(items, batch_size) for pred in batch}

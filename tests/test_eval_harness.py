@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _eval_helpers import viubench_rows, write_repo
+from _eval_helpers import batched, bench_items, one_at_a_time, viubench_rows, write_repo
 
 from videossr.cli import main
 from videossr.evaluation import (
@@ -196,25 +196,70 @@ def test_hf_backend_tiny_model(repo, tmp_path, arch, monkeypatch):
 def test_batched_generation_matches_one_at_a_time(tmp_path):
     # The reference loop (one item per generate) and the batched, sorted, left-padded path give the
     # same greedy replies; tests/perf/bench_eval.py measures the speed of both.
-    from perf.bench_eval import make_items, run
-
+    from videossr.evaluation import HFBackend
     from videossr.tiny import build_tiny_model
 
     path = build_tiny_model(tmp_path / "tiny", arch="qwen3_vl")
-    result = run(
-        str(path), make_items(9, 128 * 128), batch_size=4, max_new_tokens=6, num_workers=2, device="cpu"
-    )
-    assert result["mismatches"] == [] and result["items"] == 9
+    backend = HFBackend(str(path), max_new_tokens=6, num_workers=2, device="cpu")
+    items = bench_items(9, 128 * 128)
+    sequential = one_at_a_time(backend, items)
+    assert len(sequential) == 9 and batched(backend, items, batch_size=4) == sequential
 
 
 @pytest.mark.gpu
 def test_batched_generation_on_gpu(tmp_path):
     # On a GPU the same identity holds in float32 (bfloat16 padding numerics may flip near-ties).
-    from perf.bench_eval import make_items, run
-
+    from videossr.evaluation import HFBackend
     from videossr.tiny import build_tiny_model
 
     path = build_tiny_model(tmp_path / "tiny", arch="qwen3_vl")
-    result = run(str(path), make_items(16, 256 * 256), batch_size=8, max_new_tokens=8, num_workers=4,
-                 device="cuda", dtype="float32")  # fmt: skip
-    assert result["mismatches"] == [] and result["device"] == "cuda"
+    backend = HFBackend(str(path), max_new_tokens=8, num_workers=4, device="cuda", dtype="float32")
+    items = bench_items(16, 256 * 256)
+    assert backend.device == "cuda"
+    assert batched(backend, items, batch_size=8) == one_at_a_time(backend, items)
+
+
+@pytest.mark.parametrize("arch", ["qwen3_vl", "qwen2_5_vl"])
+def test_training_callback_and_bench_show_the_model_the_same_inputs(tmp_path, arch, monkeypatch):
+    # The in-training VIUBench callback (score_rows) and `videossr bench --model hf:` (HFBackend, which
+    # the Space's model answerers use too) prepare and decode through videossr.vlm: same tokens, same
+    # pixels, same replies, and the same per-frame pixel bound.
+    import torch
+
+    import videossr.vlm
+    from videossr.evaluation import HFBackend
+    from videossr.tiny import build_tiny_model
+    from videossr.training import score_rows
+
+    seen: list[tuple] = []
+    real = videossr.vlm.greedy_replies
+
+    def record(model, processor, inputs, max_new_tokens, **kwargs):
+        replies = real(model, processor, inputs, max_new_tokens, **kwargs)
+        seen.append((inputs["input_ids"].cpu(), inputs["video_grid_thw"].cpu(),
+                     inputs["pixel_values_videos"].float().cpu(), replies))  # fmt: skip
+        return replies
+
+    monkeypatch.setattr(videossr.vlm, "greedy_replies", record)
+    path = build_tiny_model(tmp_path / arch, arch=arch)
+    items = [it for it in bench_items(9) if it.subtype in ("grounding_mirror", "counting_easy", "jigsaw_easy")]
+    rows = [item.row() for item in items]
+    grids = {}
+    for bound in (None, 48 * 48):  # the processor's own bounds, then a bound below the stored frame size
+        backend = HFBackend(str(path), max_new_tokens=5, num_workers=1, device="cpu", sort=False,
+                            video_max_pixels=bound)  # fmt: skip
+        seen.clear()
+        list(backend.predict(items, batch_size=1))
+        by_bench = list(seen)
+        seen.clear()
+        score_rows(backend.model, backend.processor, rows, max_new_tokens=5, video_max_pixels=bound)
+        assert len(by_bench) == len(seen) == 3
+        for (ids, grid, pixels, replies), (ids2, grid2, pixels2, replies2) in zip(by_bench, seen):
+            assert torch.equal(ids, ids2) and torch.equal(grid, grid2) and torch.equal(pixels, pixels2)
+            assert replies == replies2
+        grids[bound] = [rec[1].tolist() for rec in by_bench]
+    # The bound reached the processor (the tiny one's own bounds are smaller): other frame sizes, each
+    # frame within 48x48 pixels.
+    patch = backend.processor.video_processor.patch_size
+    assert grids[None] != grids[48 * 48]
+    assert all(h * w * patch**2 <= 48 * 48 for g in grids[48 * 48] for _, h, w in g)

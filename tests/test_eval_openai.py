@@ -10,7 +10,6 @@ import pytest
 from _eval_helpers import fixture_clips
 
 from videossr.evaluation import BackendError, BenchItem, Benchmark, load_backend, run_bench
-from videossr.rows import sample_to_row
 from videossr.tasks import task_for_subtype
 
 
@@ -59,19 +58,7 @@ def _bench() -> tuple[Benchmark, dict[str, str]]:
     items, answers = [], {}
     for k, subtype in enumerate(("grounding_rotate180", "counting_easy", "jigsaw_easy")):
         sample = task_for_subtype(subtype).generate(clip, seed=k)
-        row = sample_to_row(sample, id=f"{subtype}-{k}")
-        items.append(
-            BenchItem(
-                id=row["id"],
-                task=sample.task,
-                subtype=subtype,
-                answer=sample.answer,
-                fps=sample.fps,
-                num_videos=len(sample.videos),
-                prompt_text=sample.prompt,
-                _load=lambda row=row: row,
-            )  # fmt: skip
-        )
+        items.append(BenchItem.from_sample(sample, f"{subtype}-{k}"))
         answers[sample.parts[-1]] = sample.answer  # the server answers right by recognising the question
     return Benchmark(items=items, info={"data": "memory"}), answers
 

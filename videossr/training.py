@@ -218,40 +218,24 @@ def score_rows(
     synced_gpus: bool = False,
 ) -> list[tuple[str, float]]:
     """Greedy answers of ``model`` to ``rows`` (videos at their fps, no reasoning), scored with the VIUBench
-    metric. Returns ``(subtype, score)`` per row."""
-    import torch
+    metric. Returns ``(subtype, score)`` per row.
 
+    Inputs are prepared and decoded by :mod:`videossr.vlm`, as ``videossr bench`` does (``hf:`` backend).
+    """
     from videossr.metrics import score
-    from videossr.trl_video import clip_to_array, process_row_videos
+    from videossr.trl_video import clean_prompt, clip_to_array
+    from videossr.vlm import greedy_replies, video_inputs
 
-    device = next(model.parameters()).device
-    dtype = next(p for p in model.parameters() if p.is_floating_point()).dtype
-    video_token = getattr(model.config, "video_token_id", None)
     results = []
     for row in rows:
-        enc = process_row_videos(
-            processor,
-            row["prompt"],
-            [clip_to_array(c) for c in row["videos"]],
-            float(row["fps"]),
-            max_pixels=video_max_pixels,
+        clips = [clip_to_array(c) for c in row["videos"]]
+        prompt = clean_prompt(row["prompt"])
+        text = processor.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        inputs = video_inputs(
+            processor, [text], clips, [float(row["fps"])] * len(clips), max_pixels=video_max_pixels
         )
-        ids = torch.tensor([enc.prompt_ids], device=device)
-        inputs = {
-            "input_ids": ids,
-            "attention_mask": torch.ones_like(ids),
-            "pixel_values_videos": enc.pixel_values_videos.to(device, dtype),
-            "video_grid_thw": enc.video_grid_thw.to(device),
-            "mm_token_type_ids": (ids == video_token).long() * 2,
-        }
-        if enc.second_per_grid_ts is not None:
-            inputs["second_per_grid_ts"] = enc.second_per_grid_ts.to(device)
-        with torch.no_grad():
-            out = model.generate(
-                **inputs, max_new_tokens=max_new_tokens, do_sample=False, synced_gpus=synced_gpus
-            )
-        text = processor.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
-        results.append((row["subtype"], float(score(row["task"], text, row["answer"]))))
+        reply = greedy_replies(model, processor, inputs, max_new_tokens, synced_gpus=synced_gpus)[0]
+        results.append((row["subtype"], float(score(row["task"], reply, row["answer"]))))
     return results
 
 

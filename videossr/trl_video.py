@@ -62,6 +62,8 @@ from videossr.shared_prefix import (
     pack_micro_batch,
     unpack,
 )
+from videossr.types import video_metadata  # noqa: F401 - re-exported; one home, in videossr.types
+from videossr.vlm import video_size_kwargs  # re-exported; one home, shared with evaluation and the callback
 
 logger = logging.getLogger(__name__)
 
@@ -90,16 +92,6 @@ def check_trl_version(version: str | None = None) -> None:
         f"{' / '.join(TESTED_TRL_VERSIONS)}; found trl=={version}. Install `trl==1.16.0` (pinned in the "
         "`train` extra), or set VIDEOSSR_UNSAFE_TRL=1 and run tests/test_trl_video.py to check this version."
     )
-
-
-def video_metadata(num_frames: int, fps: float) -> dict[str, Any]:
-    """transformers ``VideoMetadata`` fields for ``num_frames`` frames already sampled at ``fps``."""
-    return {
-        "total_num_frames": int(num_frames),
-        "fps": float(fps),
-        "duration": float(num_frames) / float(fps),
-        "frames_indices": list(range(int(num_frames))),
-    }
 
 
 def clip_to_array(clip: Any) -> np.ndarray:
@@ -188,30 +180,6 @@ class RowVideoInputs:
     pixel_values_videos: torch.Tensor | None
     video_grid_thw: torch.Tensor | None
     second_per_grid_ts: torch.Tensor | None = None
-
-
-def video_size_kwargs(
-    video_processor: Any, num_frames: int, max_pixels: int | None, min_pixels: int | None
-) -> dict[str, Any]:
-    """``size`` override that bounds each frame to ``[min_pixels, max_pixels]`` pixels (area).
-
-    Qwen3-VL's video processor bounds the pixels of the whole clip (frames x height x width), Qwen2-VL's and
-    Qwen2.5-VL's bound each frame; this helper hides the difference.
-    """
-    if max_pixels is None and min_pixels is None:
-        return {}
-    size = dict(getattr(video_processor, "size", None) or {})
-    per_clip = type(video_processor).__name__.startswith("Qwen3VL")
-    scale = num_frames if per_clip else 1
-    if max_pixels is not None:
-        size["longest_edge"] = int(max_pixels) * scale
-    if min_pixels is not None:
-        size["shortest_edge"] = int(min_pixels) * scale
-    kwargs: dict[str, Any] = {"size": size}
-    if hasattr(video_processor, "cap_pixels_per_frame"):
-        # Keep the stated per-frame budget exact (the processor's optional cap would change it).
-        kwargs["cap_pixels_per_frame"] = False
-    return kwargs
 
 
 def process_row_videos(

@@ -24,37 +24,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (for _eval_helpers)
 
 
-def make_items(count: int, max_pixels: int):
-    """Benchmark items over all 9 subtypes from real videos, with rows held in memory (JPEG frames)."""
-    from _eval_helpers import fixture_clips
-
-    from videossr.evaluation import BenchItem
-    from videossr.metrics import VIUBENCH_SUBTYPES
-    from videossr.rows import sample_to_row
-    from videossr.tasks import task_for_subtype
-
-    clips = fixture_clips(3, max_pixels)
-    items = []
-    for k in range(count):
-        subtype = VIUBENCH_SUBTYPES[k % len(VIUBENCH_SUBTYPES)]
-        sample = task_for_subtype(subtype).generate(clips[k % len(clips)], seed=k)
-        row = sample_to_row(sample, id=f"{subtype}-{k}")
-        items.append(
-            BenchItem(
-                id=row["id"],
-                task=sample.task,
-                subtype=subtype,
-                answer=sample.answer,
-                fps=sample.fps,
-                num_videos=len(sample.videos),
-                prompt_text=sample.prompt,
-                group=sample.source,
-                _load=lambda row=row: row,
-            )  # fmt: skip
-        )
-    return items
-
-
 def run(
     model: str,
     items,
@@ -65,6 +34,8 @@ def run(
     dtype: str = "auto",
     rounds: int = 1,
 ) -> dict:
+    from _eval_helpers import batched, one_at_a_time
+
     from videossr.evaluation import HFBackend
 
     backend = HFBackend(
@@ -78,20 +49,14 @@ def run(
         # Each round times both paths; the best round of each is kept, so one-off costs (new tensor
         # shapes, page faults, a busy shared machine) do not favour whichever path runs second.
         start = time.perf_counter()
-        sequential = {}
-        for item in items:
-            _, inputs, _ = backend.prepare([item])
-            sequential[item.id] = backend.generate(inputs)[0]
+        sequential = one_at_a_time(backend, items)
         t_seq = min(t_seq, time.perf_counter() - start)
 
         start = time.perf_counter()
-        batched = {}
-        for batch in backend.predict(items, batch_size):
-            for pred in batch:
-                batched[pred.item.id] = pred.reply
+        together = batched(backend, items, batch_size)
         t_batch = min(t_batch, time.perf_counter() - start)
 
-    mismatches = [i for i in sequential if sequential[i] != batched.get(i)]
+    mismatches = [i for i in sequential if sequential[i] != together.get(i)]
     return {
         "items": len(items),
         "device": backend.device,
@@ -125,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             from videossr.tiny import build_tiny_model
 
             model = str(build_tiny_model(Path(tmp) / "tiny", arch=args.arch))
-        items = make_items(args.items, args.pixels)
+        from _eval_helpers import bench_items
+
+        items = bench_items(args.items, args.pixels)
         r = run(
             model,
             items,

@@ -104,16 +104,18 @@ class RandomBackend(Backend):
         for batch in _chunks(items, batch_size):
             out = []
             for item in batch:
-                if item.task == "anomaly_grounding" and item.fps <= 0:
-                    raise BackendError(f"item {item.id} has no fps: cannot express a guess in seconds")
-                reply = random_guess(
-                    item.subtype,
-                    item_rng(item.id, self.seed),
-                    fps=item.fps,
-                    num_frames=item.num_frames,
-                    num_clips=item.num_videos if item.task == "temporal_jigsaw" else None,
-                    grounding=self.grounding,
-                )
+                try:
+                    # Each task's own random_answer: tasks that ignore clips, frames or fps ignore them.
+                    reply = random_guess(
+                        item.subtype,
+                        item_rng(item.id, self.seed),
+                        fps=item.fps,
+                        num_frames=item.num_frames,
+                        num_clips=item.num_videos,
+                        grounding=self.grounding,
+                    )
+                except ValueError as err:  # e.g. a grounding item without fps: no guess in seconds
+                    raise BackendError(f"item {item.id}: {err}") from None
                 out.append(Prediction(item, reply))
             yield out
 
@@ -196,6 +198,9 @@ class HFBackend(Backend):
         attn_implementation: passed to ``from_pretrained`` (e.g. ``"sdpa"``, ``"flash_attention_2"``).
         system_prompt: replaces the sample's own system turn ("answer directly"); "" sends none.
         sort: sort items by expected length before batching.
+        video_max_pixels: per-frame pixel bound (area) for the video processor; ``None`` keeps the
+            processor's own. The in-training VIUBench callback takes the same bound, through the same
+            preparation (:func:`videossr.vlm.video_inputs`).
     """
 
     name = "hf"
@@ -211,6 +216,7 @@ class HFBackend(Backend):
         attn_implementation: str | None = None,
         system_prompt: str | None = None,
         sort: bool = True,
+        video_max_pixels: int | None = None,
     ):
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -227,6 +233,7 @@ class HFBackend(Backend):
         self.prefetch = max(1, int(prefetch))
         self.system_prompt = system_prompt
         self.sort = sort
+        self.video_max_pixels = None if video_max_pixels is None else int(video_max_pixels)
         try:
             self.processor = AutoProcessor.from_pretrained(model)
         except OSError as err:  # missing folder, offline Hub id, no processor files
@@ -268,21 +275,17 @@ class HFBackend(Backend):
     def _prepare(
         self, batch: Sequence[BenchItem], processor: Any
     ) -> tuple[list[BenchItem], Any, list[dict[str, Any]]]:
-        from videossr.types import video_metadata
+        from videossr.vlm import video_inputs
 
-        texts, videos, metadata, records = [], [], [], []
+        texts, videos, fps, records = [], [], [], []
         for item in batch:
             sample = item.sample()
             messages = sample.to_messages(videos="none", system=self.system_prompt)
             texts.append(processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
-            for clip in sample.videos:
-                videos.append(np.asarray(clip))
-                metadata.append(video_metadata(len(clip), sample.fps))
+            videos += [np.asarray(clip) for clip in sample.videos]
+            fps += [sample.fps] * len(sample.videos)
             records.append(_frames_record(sample.videos, sample.fps))
-        kwargs: dict[str, Any] = {"text": texts, "padding": True, "return_tensors": "pt"}
-        if videos:
-            kwargs.update(videos=videos, video_metadata=metadata, do_sample_frames=False)
-        inputs = processor(**kwargs)
+        inputs = video_inputs(processor, texts, videos, fps, max_pixels=self.video_max_pixels)
         lengths = inputs["attention_mask"].sum(dim=1).tolist()
         for record, n in zip(records, lengths):
             record["prompt_tokens"] = int(n)
@@ -291,29 +294,31 @@ class HFBackend(Backend):
     # -- generation ----------------------------------------------------------------------------------
     def generate(self, inputs: Any) -> list[str]:
         """Greedy replies for prepared inputs."""
-        import torch
+        from videossr.vlm import greedy_replies
 
-        inputs = inputs.to(self.device)
-        if "pixel_values_videos" in inputs:
-            inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.model.dtype)
-        with torch.inference_mode():
-            out = self.model.generate(
-                **inputs,
-                max_new_tokens=self.max_new_tokens,
-                do_sample=False,
-                num_beams=1,
-                # Unset the sampling knobs some checkpoints ship in generation_config.json, so greedy is
-                # really greedy and transformers does not warn about ignored values.
-                temperature=None,
-                top_p=None,
-                top_k=None,
-            )
-        new_tokens = out[:, inputs["input_ids"].shape[1] :]
-        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        return greedy_replies(self.model, self.processor, inputs, self.max_new_tokens)
+
+    def _batches(self, items: list[BenchItem], batch_size: int) -> list[list[BenchItem]]:
+        from videossr.vlm import per_clip_bound
+
+        vp = getattr(self.processor, "video_processor", None)
+        if self.video_max_pixels is None or vp is None or not per_clip_bound(vp):
+            return _chunks(items, batch_size)
+        # A processor that bounds whole clips needs clips of one length per call for the bound to mean
+        # the same per-frame budget: a batch never mixes items whose clips differ in length.
+        batches: list[list[BenchItem]] = []
+        for item in items:
+            key = (item.num_videos, item.num_frames)
+            last = batches[-1] if batches else None
+            if last and len(last) < batch_size and (last[0].num_videos, last[0].num_frames) == key:
+                last.append(item)
+            else:
+                batches.append([item])
+        return batches
 
     def predict(self, items: Sequence[BenchItem], batch_size: int = 8) -> Iterator[list[Prediction]]:
         ordered = sorted(items, key=_sort_key) if self.sort else list(items)
-        batches = _chunks(ordered, batch_size)
+        batches = self._batches(ordered, max(1, int(batch_size)))
         upcoming = iter(batches)
         with cf.ThreadPoolExecutor(self.num_workers) as pool:
             pending: deque[cf.Future] = deque()
@@ -362,6 +367,8 @@ class HFBackend(Backend):
             "attn_implementation": self.attn_implementation,
             "decoding": {"do_sample": False, "num_beams": 1, "max_new_tokens": self.max_new_tokens},
             "video_input": "frames as a video with video_metadata (real fps), do_sample_frames=False",
+            # Only when set: runs at the processor's own bounds keep the description (and resume key) they had.
+            **({"video_max_pixels": self.video_max_pixels} if self.video_max_pixels is not None else {}),
             "video_processor": json.loads(json.dumps(video_settings, default=str)),
             "system_prompt": self.system_prompt,
             "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest()[:16] if template else None,

@@ -120,9 +120,10 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     from videossr.cli import int_in, max_pixels_int, port_int, positive_int, seed_int
-    from videossr.tasks import ALIASES, TASKS
+    from videossr.tasks import TASKS, aliases
 
-    task_names = sorted(TASKS) + sorted(ALIASES)
+    # Read from the registry now (not the import-time ALIASES snapshot), so a task registered later counts.
+    task_names = sorted(TASKS) + sorted(aliases())
 
     p = subparsers.add_parser("generate", help="generate one pretext-task sample from a video")
     p.add_argument("--task", required=True, choices=task_names)

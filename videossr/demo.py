@@ -1,8 +1,9 @@
 """The embedded-default demo of the core library (first step of ``make demo``).
 
-Generates every task (each perturbation, both difficulties) from the real sample videos shipped by
-installed packages, writes the clips and ``sample.json`` files, draws a contact sheet per sample, and
-scores a few replies with the rewards and metrics. Run ``python -m videossr.demo --out demo_out/tasks``.
+Generates every registered task (``videossr.tasks.TASKS``; each value of its first option: every
+perturbation, both difficulties) from the real sample videos shipped by installed packages, writes the
+clips and ``sample.json`` files, draws a contact sheet per sample, and scores a few replies with the
+rewards and metrics. Run ``python -m videossr.demo --out demo_out/tasks``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from videossr import PERTURBATIONS, VideoError, get_task, load_clip
+from videossr import VideoError, get_task, load_clip
 from videossr.export import save_sample
+from videossr.tasks import TASKS, Task
 from videossr.types import Sample
 from videossr.video import sample_videos
 
@@ -59,17 +61,32 @@ def contact_sheet(sample: Sample, path: Path, columns: int = 12) -> Path:
     return path
 
 
-def near_miss(sample: Sample) -> str:
-    """A plausible wrong reply, to show partial credit."""
-    if sample.task == "anomaly_grounding":
-        a, b = (float(x) for x in sample.answer.split("-"))
-        return f"{a + 0.5:.1f}-{b + 1.0:.1f}"
-    if sample.task == "object_counting":
-        c = [int(x) for x in sample.answer.split(",")]
-        return ",".join(str(x + (1 if i == 0 else 0)) for i, x in enumerate(c))
-    digits = list(sample.answer)
-    digits[0], digits[1] = digits[1], digits[0]
-    return "".join(digits)
+def near_miss(task: Task, sample: Sample, seed: int = 0, draws: int = 32) -> str:
+    """A plausible wrong reply, to show partial credit: the best-rewarded wrong one of ``draws`` of the
+    task's own random guesses (so any registered task has one, in its own answer format)."""
+    rng = np.random.default_rng(seed)
+    best, best_reward = "", -1.0
+    for _ in range(draws):
+        guess = task.random_answer(
+            rng, fps=sample.fps, num_frames=len(sample.videos[0]), num_clips=len(sample.videos)
+        )
+        reward = task.reward(guess, sample.answer)
+        if guess != sample.answer and reward < 1.0 and reward > best_reward:
+            best, best_reward = guess, reward
+    return best
+
+
+def demo_configs() -> list[tuple[str, dict]]:
+    """``(task name, options)`` to show: each value of every task's first option (one default run for a
+    task without options), in ``TASKS`` order."""
+    configs: list[tuple[str, dict]] = []
+    for name, cls in TASKS.items():
+        key, (choices, _help) = next(iter(cls.options.items()), (None, (None, "")))
+        if key is None or not choices:
+            configs.append((name, {}))
+        else:
+            configs += [(name, {key: value}) for value in choices]
+    return configs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,18 +105,15 @@ def main(argv: list[str] | None = None) -> int:
             clips.append(load_clip(p, max_pixels=256 * 256))
         except VideoError as err:
             print(f"skipped {err}")
-    configs = [("anomaly_grounding", {"perturbation": p}) for p in PERTURBATIONS]
-    configs += [("object_counting", {"difficulty": d}) for d in ("easy", "hard")]
-    configs += [("temporal_jigsaw", {"difficulty": d}) for d in ("easy", "hard")]
     rows = []
-    for k, (name, kw) in enumerate(configs):
+    for k, (name, kw) in enumerate(demo_configs()):
         task = get_task(name, **kw)
         clip = clips[k % len(clips)]
         other = clips[(k + 1) % len(clips)]
         sample = task.generate(clip, seed=args.seed + k, other=other)
         folder = save_sample(sample, out / f"{k:02d}_{sample.subtype}")
         contact_sheet(sample, folder / "sheet.png")
-        miss = near_miss(sample)
+        miss = near_miss(task, sample, seed=args.seed + k)
         rows.append({
             "subtype": sample.subtype, "video": Path(clip.source).name, "answer": sample.answer,
             "near_miss": miss, "reward": task.reward(miss, sample.answer), "score": task.score(miss, sample.answer),

@@ -82,6 +82,10 @@ def table1_markdown(
         )
         if missing:
             note += f"; missing subtypes {missing} (left out of the averages)"
+        # Subtypes of tasks outside VIUBench (e.g. a newly registered task): scored, but no Table 1 column.
+        others = {s: v for s, v in scores.get("subtypes", {}).items() if s not in VIUBENCH_SUBTYPES}
+        if others:
+            note += "; outside Table 1: " + ", ".join(f"{s} {_fmt(v)} (n={counts.get(s)})" for s, v in others.items())
         notes.append(note)
     if notes:
         lines += ["", *notes]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -52,11 +51,10 @@ def test_tiny_model_generates_on_a_48_frame_video(tmp_path, arch):
     sample = "héllo, wörld 0.0-4.5 ✓"
     assert processor.tokenizer.decode(processor.tokenizer(sample)["input_ids"]) == sample
 
-    start = time.perf_counter()
+    # How long this takes is measured by tests/perf/bench_tiny.py, not asserted here.
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=12, do_sample=False)
     assert out.shape[1] > inputs["input_ids"].shape[1]
-    assert time.perf_counter() - start < 20
 
 
 def test_build_is_cached_and_deterministic(tmp_path):

@@ -118,6 +118,14 @@ def write_model_card(
         tags=["videossr", "grpo", "trl", "video", "reinforcement-learning"],
         license="apache-2.0",
     )
+    if viubench:
+        from videossr.evaluation.model_index import ModelIndexError, eval_results
+
+        try:  # Hub-native results (model-index) beside the text table; an incomplete subset stays text only
+            data.eval_results = eval_results(viubench)
+            data.model_name = hub_model_id or out.name
+        except ModelIndexError:
+            pass
     lines = [
         f"# {hub_model_id or out.name}",
         "",

@@ -163,3 +163,47 @@ def compare_markdown(runs: Sequence[dict[str, Any]], paper: bool | Sequence[str]
     elif len(set(backends)) == len(backends):
         text += "\nAll runs share the data, parser mode and input settings; they differ in the model.\n"
     return text
+
+
+# ---------------------------------------------------------------------------------------------- leaderboard
+#: Columns of a leaderboard row: the model, where the row comes from, then Table 1's 13 columns.
+LEADERBOARD_COLUMNS = ("Model", "Source", *TABLE1_COLUMNS)
+
+
+def leaderboard_rows(runs: Sequence[dict[str, Any]], paper: bool | Sequence[str] = False) -> list[dict[str, Any]]:
+    """One flat row per model in Table 1's columns (``C-E`` ... ``Overall``), paper rows first.
+
+    Each row is ``{"Model", "Source", <13 Table 1 columns>}``; ``Source`` is ``paper`` for the paper's
+    rows and ``videossr bench``, ``lmms-eval`` or ``model card`` for runs. Missing cells are ``None``
+    (empty in CSV). The format any leaderboard Space can load as a table.
+    """
+    rows: list[dict[str, Any]] = []
+    if paper:
+        names = list(PAPER_TABLE1) if paper is True else list(paper)
+        for name in names:
+            rows.append({"Model": name, "Source": "paper", **dict(zip(TABLE1_COLUMNS, PAPER_TABLE1[name]))})
+    for run in runs:
+        source = run.get("source") or ("lmms-eval" if run.get("via") == "lmms-eval" else "videossr bench")
+        values = table1_row(run["scores"])
+        rows.append({"Model": str(run.get("name") or run.get("model")), "Source": source,
+                     **dict(zip(TABLE1_COLUMNS, values))})  # fmt: skip
+    return rows
+
+
+def write_leaderboard(
+    runs: Sequence[dict[str, Any]], out_dir: str | os.PathLike, paper: bool | Sequence[str] = False
+) -> tuple[Path, Path]:
+    """Write ``compare.csv`` and ``compare.json`` (a list of :func:`leaderboard_rows`) into ``out_dir``."""
+    import csv
+
+    rows = leaderboard_rows(runs, paper=paper)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = out / "compare.csv", out / "compare.json"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(LEADERBOARD_COLUMNS))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    json_path.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return csv_path, json_path

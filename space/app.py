@@ -31,7 +31,7 @@ import gradio as gr  # noqa: E402
 import handlers  # noqa: E402
 from handlers import DIFFICULTIES, MAX_CLIPS, MAX_SEED, Context, Settings, task_choices  # noqa: E402
 
-from videossr.tasks import TASKS  # noqa: E402
+from videossr.tasks import TASKS, task_name_of_subtype  # noqa: E402
 
 log = logging.getLogger("videossr.space")
 
@@ -106,7 +106,10 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
         info = info if isinstance(info, dict) else {}
         count = int(info.get("num_videos") or 1)
         clips = count if count > 1 else 0
-        grounding = str(info.get("subtype", "")).startswith("grounding_")
+        try:  # the timeline plot is for tasks answered with a time interval (grounding)
+            grounding = handlers.has_timeline(task_name_of_subtype(str(info.get("subtype", ""))))
+        except ValueError:
+            grounding = False
         return (
             gr.Video(visible=clips == 0),
             *(gr.Video(visible=i < clips) for i in range(MAX_CLIPS)),

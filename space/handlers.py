@@ -390,10 +390,15 @@ def reveal(ctx: Context, sample_id: str) -> str:
 # --------------------------------------------------------------------------------------------------
 # Plots
 # --------------------------------------------------------------------------------------------------
+def has_timeline(task: str) -> bool:
+    """Whether replies to ``task`` are time intervals, which :func:`timeline_figure` can draw (grounding)."""
+    return task == videossr.AnomalyGrounding.name
+
+
 def timeline_figure(verdict: Verdict) -> Any:
     """For grounding: the true and predicted intervals on the clip's timeline (``None`` otherwise)."""
     sample = verdict.sample
-    if sample.task != "anomaly_grounding":
+    if not has_timeline(sample.task):
         return None
     import matplotlib
 
@@ -447,6 +452,7 @@ __all__ = [
     "discard_upload",
     "examples",
     "generate",
+    "has_timeline",
     "load_sample",
     "local_results",
     "resolve_video",

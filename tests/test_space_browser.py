@@ -86,7 +86,7 @@ def test_page_generates_and_scores_a_task(url, tmp_path):
 
             question = page.locator("#question textarea")
             sync_api.expect(question).to_have_value(
-                __import__("re").compile("seconds long"), timeout=90_000
+                __import__("re").compile("time interval"), timeout=90_000
             )  # grounding on the default example
             sync_api.expect(page.locator("#main-video video")).to_have_count(1, timeout=30_000)
 
@@ -96,6 +96,14 @@ def test_page_generates_and_scores_a_task(url, tmp_path):
             page.get_by_role("button", name="Check answer").click()
             sync_api.expect(page.locator("#verdict")).to_contain_text("reward", timeout=90_000)
             sync_api.expect(page.locator("#timeline img")).to_have_count(1, timeout=30_000)
+
+            # Layout events still work from the page (they refuse calls by name, not the page's own).
+            difficulty = page.get_by_text("Difficulty", exact=True)
+            sync_api.expect(difficulty).to_be_hidden(timeout=10_000)
+            page.get_by_label("Object counting").check()
+            sync_api.expect(difficulty).to_be_visible(timeout=30_000)
+            page.get_by_label("Anomaly grounding").check()
+            sync_api.expect(difficulty).to_be_hidden(timeout=30_000)
 
             shot = tmp_path / "space.png"
             page.screenshot(path=str(shot), full_page=True)

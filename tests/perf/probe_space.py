@@ -296,13 +296,17 @@ def probe_space(tmp: Path, generates: int) -> None:
     # Many generate calls: what stays on disk (served copies + the sample store).
     t0 = time.perf_counter()
     ok = 0
+    half = (0, 0)
     for i in range(generates):
         kind, _ = call("generate", gen(seed=i))
         ok += kind == "complete"
+        if i + 1 == generates // 2:
+            half = count_files(upload_dir, store)
     wall = time.perf_counter() - t0
     files, nbytes = count_files(upload_dir, store)
     print(f"  {generates} generates ({ok} ok, {wall:.1f}s): {files} files, {nbytes / 1e6:.1f} MB on disk "
-          f"(gradio cache + store)", flush=True)  # fmt: skip
+          f"(gradio cache + store); after the first {generates // 2}: {half[0]} files, {half[1] / 1e6:.1f} MB",
+          flush=True)  # fmt: skip
 
     # Abandoned work: requests that time out, then a quick request right after. Four distinct 1080p
     # uploads (about 1.3 s to decode each) so that no clip cache can absorb the work.
@@ -328,8 +332,7 @@ def probe_space(tmp: Path, generates: int) -> None:
     t0 = time.perf_counter()
     kind, message = call("answer", [sample_id, "person", "0", "strict", "", "", ""])
     quick = time.perf_counter() - t0
-    if kind != "complete":
-        outcomes["crash"] += 1  # a valid request starved by abandoned work
+    outcomes["clean" if kind == "complete" else "crash"] += 1  # a valid request starved by abandoned work
     print(f"  8 requests abandoned after 0.3 s ({timed_out} timed out); a person answer right after "
           f"(1 s budget): {kind} in {quick:.2f}s {message[:70] if kind != 'complete' else ''}", flush=True)
     time.sleep(0.5)

@@ -72,6 +72,7 @@ class ArrowOfTime(Task):
 
     def random_answer(self, rng: np.random.Generator, *, fps: float = 0.0, num_frames: int = 48,
                       num_clips: int = 1, **options: Any) -> str:  # fmt: skip
+        """forward or backward, each with probability 1/2."""
         return DIRECTIONS[int(rng.integers(2))]
 
     def parse(self, completion: Any, mode: Mode = "strict", answer: str | None = None) -> str | None:

@@ -100,6 +100,7 @@ def test_build_then_bench_random(arrow, video_dir, tmp_path, capsys):
     capsys.readouterr()
     results = json.loads((out / "results.json").read_text())
     assert results["num_items"] == 6 and results["scores"]["counts"]["arrow_random"] == 3
+    assert results["backend"]["rules"]["arrow"] == "forward or backward, each with probability 1/2."
     assert 0.0 <= results["scores"]["subtypes"]["arrow_random"] <= 100.0
     records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     guesses = [r for r in records if r["subtype"] == "arrow_random"]

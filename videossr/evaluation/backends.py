@@ -124,16 +124,18 @@ class RandomBackend(Backend):
             "max_length": "16 of 48 frames (the longest anomaly), start uniform in 0..32",
             "prior": "length uniform in 8..16 frames, start uniform where it fits",
         }[self.grounding]
-        return {
-            "backend": "random",
-            "seed": self.seed,
-            "grounding_guess": self.grounding,
-            "rules": {
-                "counting": "each count uniform in 1..9 (easy) / 1..16 (hard)",
-                "jigsaw": "uniform random permutation of the clips",
-                "grounding": rule,
-            },
+        from videossr.tasks import TASKS
+
+        rules = {
+            "counting": "each count uniform in 1..9 (easy) / 1..16 (hard)",
+            "jigsaw": "uniform random permutation of the clips",
+            "grounding": rule,
         }
+        for cls in TASKS.values():  # any other registered task: its own random_answer, in its words
+            if cls.short not in rules:
+                doc = (cls.random_answer.__doc__ or "").strip().splitlines()
+                rules[cls.short] = doc[0] if doc else f"{cls.__name__}.random_answer"
+        return {"backend": "random", "seed": self.seed, "grounding_guess": self.grounding, "rules": rules}
 
 
 class HeuristicBackend(Backend):

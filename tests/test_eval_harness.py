@@ -262,4 +262,10 @@ def test_training_callback_and_bench_show_the_model_the_same_inputs(tmp_path, ar
     # frame within 48x48 pixels.
     patch = backend.processor.video_processor.patch_size
     assert grids[None] != grids[48 * 48]
+    # Batched, a per-clip bound (Qwen3-VL) never mixes clip lengths in one processor call; with a
+    # per-frame bound (Qwen2.5-VL) one call takes them all.
+    mixed = bench_items(9)
+    seen.clear()
+    assert len([p for batch in backend.predict(mixed, batch_size=9) for p in batch]) == 9
+    assert len(seen) == (3 if arch == "qwen3_vl" else 1)  # 1-clip items, 6-clip jigsaws, 8-clip jigsaws
     assert all(h * w * patch**2 <= 48 * 48 for g in grids[48 * 48] for _, h, w in g)

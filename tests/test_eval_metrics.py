@@ -92,7 +92,7 @@ def test_task_modules_agree_with_the_library(modules):
     j = modules["temporal_jigsaw"].compute(predictions=["3124", "4213", "1123"], references=["3124"] * 3)
     assert (
         j["exact_match"] == pytest.approx(1 / 3)
-        and j["mean_reward"] == pytest.approx(1 / 3)  # 4213 is 3124 reversed: reward 0 (SPEC §6)
+        and j["mean_reward"] == pytest.approx(1 / 3)  # 4213 is 3124 reversed: reward 0 (docs/method.md §6)
         and j["unparsed"] == 1
     )
     lenient = modules["object_counting"].compute(

@@ -1,6 +1,6 @@
 """Differential tests: the paper's formulas written a second time, in their simplest form, against the package.
 
-Each ``ref_*`` function below is the reference verifier as the paper and its release define it (SPEC §6-7),
+Each ``ref_*`` function below is the reference verifier as the paper and its release define it (docs/method.md §6-7),
 written as plainly as possible and independently of ``videossr``. Every test draws at least 20,000 replies
 per task from a seeded generator that mixes the shapes that break verifiers: random permutations against
 non-identity answers, reversed orders, near misses, duplicates and wrong lengths; reversed, zero-length and
@@ -350,7 +350,7 @@ def test_jigsaw_reward_is_not_the_digitwise_formula():
         digitwise = [ref_jigsaw_digitwise(r, a) for r, a in zip(replies, answers)]
         differ = sum(not math.isclose(x, y) for x, y in zip(ours, digitwise)) / len(ours)
         assert differ > 0.7  # about 76 % (6 clips) to 86 % (8 clips)
-        assert statistics.mean(ours) == pytest.approx(0.35, abs=0.03)  # SPEC §6: a random order ~0.35
+        assert statistics.mean(ours) == pytest.approx(0.35, abs=0.03)  # docs/method.md §6: a random order ~0.35
         assert all(J.reward(a[::-1], a) == 0.0 for a in answers)  # any reversed order scores 0
 
 

@@ -1,4 +1,4 @@
-"""Each task's SPEC constraints, checked on a real video."""
+"""Each task's constraints (docs/method.md §3-5), checked on a real video."""
 
 from __future__ import annotations
 
@@ -288,7 +288,7 @@ def _outline(shape: str, cx: float, cy: float, size: float, angle: float) -> lis
 @pytest.mark.parametrize("difficulty", ["easy", "hard"])
 @pytest.mark.parametrize("size", [(128, 128), (144, 256), (256, 144), (192, 340), (512, 512), (128, 400)])
 def test_every_shape_lies_inside_the_central_70_percent(size, difficulty):
-    """SPEC §4: no shape is cut by the frame edge or hangs outside the central 70 % box."""
+    """docs/method.md §4: no shape is cut by the frame edge or hangs outside the central 70 % box."""
     from videossr import Clip
 
     h, w = size
@@ -329,7 +329,7 @@ def test_counting_shapes_are_visible(clip):
 
 # ---- jigsaw ---------------------------------------------------------------------------------------
 def test_jigsaw_answer_semantics():
-    assert jigsaw_answer([1, 2, 0, 3]) == "3124"  # SPEC §5 example
+    assert jigsaw_answer([1, 2, 0, 3]) == "3124"  # docs/method.md §5 example
     assert jigsaw_answer([0, 1, 2]) == "123"
 
 

@@ -79,7 +79,7 @@ def test_counting_lenient():
     ("reply", "answer", "reward"),
     [
         ("3124", "3124", 1.0),
-        # SPEC §6 worked example: the reply is the true order reversed. Clip k=1: |2-1|, k=2: |1-2|,
+        # docs/method.md §6 worked example: the reply is the true order reversed. Clip k=1: |2-1|, k=2: |1-2|,
         # k=3: |3-0|, k=4: |0-3|, so E = 8 = floor(16/2) and the reward is 0 (not the digit-wise 0.5).
         ("4213", "3124", 0.0),
         ("1324", "3124", 1 - (1 + 1) / 8),  # clips 3 and 1 swapped: each one place off

@@ -1,4 +1,4 @@
-"""VIUBench metrics (SPEC §7): per-item scores, aggregation into Table 1, and the paper's rows.
+"""VIUBench metrics (docs/method.md §7): per-item scores, aggregation into Table 1, and the paper's rows.
 
 These are benchmark metrics, not the training rewards: grounding is mIoU, counting is per-shape exact
 match averaged over the three shapes, jigsaw is exact sequence match. Unparsable replies score 0 and
@@ -89,7 +89,7 @@ def aggregate(per_subtype: Mapping[str, Iterable[float]], decimals: int = 1) -> 
 
     Returns ``{"subtypes": {name: %}, "tasks": {"counting"|"grounding"|"jigsaw": %}, "overall": %,
     "counts": {name: n}}``. Task averages are means over their subtypes, and Overall is the plain mean
-    of the subtype scores (SPEC §7); all are computed unrounded, then rounded to ``decimals``.
+    of the subtype scores (docs/method.md §7); all are computed unrounded, then rounded to ``decimals``.
     Subtypes that are absent are left out of the averages (and reported as missing).
     """
     lists = {name: list(scores) for name, scores in per_subtype.items()}  # accept generators too

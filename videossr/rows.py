@@ -6,7 +6,7 @@ A row is a plain dict::
     prompt: list[message]        chat messages; video slots are {"type": "video", "text": None}
     videos: list[list[image]]    clips x frames (one clip for grounding/counting, n for jigsaw)
     fps: float                   frame rate of every clip on the virtual timeline
-    answer: str                  ground truth in the SPEC format
+    answer: str                  ground truth in the answer format of docs/method.md
     task, subtype: str
     params: str                  JSON of the generation parameters (segment, counts, permutation...)
     source: str                  id of the source video

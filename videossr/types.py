@@ -78,7 +78,7 @@ class Sample:
         task: task name (a key of ``videossr.TASKS``).
         subtype: benchmark-style subtype, e.g. ``"grounding_mirror"``, ``"counting_easy"``, ``"jigsaw_hard"``.
         parts: the user turn in order: ``str`` text chunks and ``int`` indices into ``videos``.
-        answer: ground truth in the SPEC format.
+        answer: ground truth in the answer format of docs/method.md.
         videos: frame arrays ``(T, H, W, 3)``: one for grounding/counting, ``n`` clips for jigsaw.
         fps: frame rate of every video in ``videos`` on the virtual timeline.
         params: JSON-able generation parameters (segment, counts, permutation, perturbation...).

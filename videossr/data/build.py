@@ -100,7 +100,7 @@ def viubench_recipe(per_subtype: int = 300, seed: int = 0, **kw: Any) -> Recipe:
 
 
 def videossr30k_recipe(size: int = 30000, seed: int = 0, mix: str | dict | None = None, **kw: Any) -> Recipe:
-    """The VideoSSR-30K recipe: ``size`` rows in the SPEC §8 mix (or ``mix``), frames up to 256x256."""
+    """The VideoSSR-30K recipe: ``size`` rows in the docs/method.md §8 mix (or ``mix``), frames up to 256x256."""
     from videossr import __version__
     from videossr.video import TRAIN_MAX_PIXELS
 

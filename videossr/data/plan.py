@@ -25,7 +25,7 @@ from videossr.data.sources import VideoSource
 from videossr.errors import VideoSSRError
 from videossr.metrics import VIUBENCH_SUBTYPES  # noqa: F401 - re-exported for the builders
 
-#: The VideoSSR-30K mix (SPEC §8): grounding 40% over the four training perturbations, jigsaw-6 40%,
+#: The VideoSSR-30K mix (docs/method.md §8): grounding 40% over the four training perturbations, jigsaw-6 40%,
 #: counting-easy 20%.
 DEFAULT_MIX: dict[str, float] = {
     "grounding_channel_swap": 0.1,

@@ -55,14 +55,14 @@ class BenchItem:
         id: unique id (prefixed by the config name when several configs share ids).
         task: ``anomaly_grounding``, ``object_counting`` or ``temporal_jigsaw``.
         subtype: e.g. ``grounding_mirror`` (the Table 1 column it counts towards).
-        answer: the ground truth in the SPEC format.
+        answer: the ground truth in the answer format of docs/method.md.
         fps: the clips' frame rate on the virtual timeline.
         num_videos: number of clips in the prompt (``n`` for jigsaw, 1 otherwise).
         prompt_text: the question with each clip shown as ``<video>`` (for sorting and the record).
         config: the dataset config the item came from.
         group: items with the same group have the same frame size (same source video); batching by it
             keeps padding low.
-        num_frames: frames of the (first) clip when known without decoding, else the SPEC's 48.
+        num_frames: frames of the (first) clip when known without decoding, else the paper's 48.
     """
 
     id: str

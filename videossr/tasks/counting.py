@@ -100,7 +100,7 @@ class ObjectCounting(Task):
         return frames * instances
 
     def prompt(self) -> str:
-        """The question (SPEC §12): what to count, that colour, rotation and frames vary, the format."""
+        """The question (docs/method.md §12): what to count, that colour, rotation and frames vary, the format."""
         text = (
             "Count the circles, squares and triangles that appear in this video. The shapes can have any "
             "colour and any rotation. They can appear on one frame or on several frames, and one frame can "

@@ -98,7 +98,7 @@ class AnomalyGrounding(Task):
         return cls(perturbation=None if rest in ("", "mixed") else rest, reasoning=reasoning)
 
     def prompt(self, description: str) -> str:
-        """The question: the named change, the interval asked for, and the reply format (SPEC §12).
+        """The question: the named change, the interval asked for, and the reply format (docs/method.md §12).
 
         It deliberately leaves out the video's duration and any hint beyond the change's name.
         """

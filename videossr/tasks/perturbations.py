@@ -1,4 +1,4 @@
-"""The anomaly-grounding perturbations (SPEC §3).
+"""The anomaly-grounding perturbations (docs/method.md §3).
 
 Each perturbation is a plain function ``(segment, rng, ctx) -> segment`` on a ``(t, H, W, 3)`` uint8
 array, returning an array of the same shape. ``ctx`` gives the few perturbations that need more than the
@@ -242,7 +242,7 @@ def swap(seg, rng, ctx):
     return out, {}
 
 
-# The descriptions are the prompt's only hint (SPEC §12): the plain name of the change and no more, so
+# The descriptions are the prompt's only hint (docs/method.md §12): the plain name of the change and no more, so
 # no visual clue ("black border", "upside down") the reference's questions do not give.
 PERTURBATIONS: dict[str, Perturbation] = {
     p.name: p
@@ -267,7 +267,7 @@ PERTURBATIONS: dict[str, Perturbation] = {
     ]
 }
 
-#: The four perturbations of the VideoSSR-30K training mix (SPEC §3).
+#: The four perturbations of the VideoSSR-30K training mix (docs/method.md §3).
 TRAINING_PERTURBATIONS = ("channel_swap", "rotate180", "zoom_out", "mirror")
 #: Grounding perturbations of VIUBench, in Table 1 order (the training four plus shuffle).
 BENCHMARK_PERTURBATIONS = (*TRAINING_PERTURBATIONS, "shuffle")

@@ -86,6 +86,10 @@ class ScriptArguments:
     video_min_pixels: int | None = field(
         default=None, metadata={"help": "Per-frame lower bound for the video processor."}
     )
+    shared_prefix: bool = field(
+        default=True,
+        metadata={"help": "Encode each group's prompt once per micro-batch in every pass (exact; docs/shared_prefix.md)."},
+    )
     tiny_model_dir: str | None = field(
         default=None,
         metadata={"help": "Where `model_name_or_path: tiny:<arch>` builds the offline tiny model."},
@@ -261,6 +265,7 @@ def main(script_args: ScriptArguments, training_args: Any, model_args: Any) -> A
         video_mode=script_args.video_mode,
         video_max_pixels=script_args.video_max_pixels,
         video_min_pixels=script_args.video_min_pixels,
+        shared_prefix=script_args.shared_prefix,
     )
     checkpoint = training_args.resume_from_checkpoint
     result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -341,6 +346,7 @@ def _recipe_summary(script_args: ScriptArguments, training_args: Any, model_args
     summary["reward_funcs"] = list(script_args.reward_funcs)
     summary["video_mode"] = script_args.video_mode
     summary["video_max_pixels"] = script_args.video_max_pixels
+    summary["shared_prefix"] = script_args.shared_prefix
     summary["dataset"] = script_args.dataset_name or f"online:{script_args.video_dir or 'samples'}"
     if model_args.use_peft:
         summary.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha)

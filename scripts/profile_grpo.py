@@ -4,12 +4,13 @@
 Meant for a GPU (``bf16``, a real-size randomly initialised Qwen3-VL, 48-frame clips); it also runs on CPU with
 the tiny model so it is exercised by the tests::
 
-    # GPU: random-initialised Qwen3-VL with the 2B architecture, one group of 8 rollouts on 48 frames 256x256
-    python recipes/profile_grpo.py --arch qwen3_vl_2b --frames 48 --height 256 --width 256 \\
-        --num_generations 8 --steps 4 --out profile_2b.json
+    # GPU: random-initialised Qwen3-VL with the 2B architecture, one group of 8 rollouts on 48 frames 256x256,
+    # shared-prefix passes on and off (each in its own process), side by side
+    python scripts/profile_grpo.py --arch qwen3_vl_2b --frames 48 --height 256 --width 256 \\
+        --num_generations 8 --steps 4 --shared_prefix both --out profile_2b.json
 
     # CPU smoke run (tiny model)
-    python recipes/profile_grpo.py --arch tiny --steps 2 --out /tmp/profile_tiny.json
+    python scripts/profile_grpo.py --arch tiny --steps 2 --out /tmp/profile_tiny.json
 
 No weights are downloaded: the model is built from an architecture preset with random weights, and the
 processor is the offline byte-level one of ``videossr.tiny`` with the real models' patch sizes, so the visual
@@ -19,7 +20,10 @@ Reported per step (after ``--warmup`` steps): wall time split into generation, l
 gradient (old policy / reference model), video preprocessing, and the update (loss forward + backward +
 optimizer step, i.e. the rest); tokens per second; peak memory; and the model-FLOPs utilisation of the
 update, estimated as ``6 x (parameters) x (tokens)`` plus attention FLOPs over the peak dense bf16 FLOP/s of the
-device (``--peak_tflops``; 989 for H100/H200 SXM).
+device (``--peak_tflops``; 989 for H100/H200 SXM). ``--shared_prefix on|off`` chooses
+:class:`~videossr.trl_video.VideoGRPOTrainer`'s shared-prefix passes; ``both`` runs each in a fresh process and
+reports them together with their ratios. ``gpu_hours_per_epoch_30k`` extrapolates the mean step to one epoch of
+VideoSSR-30K (30,000 prompts) on one device.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -246,11 +252,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--video_mode", default="video", choices=["video", "images"])
     parser.add_argument(
+        "--shared_prefix",
+        default="on",
+        choices=["on", "off", "both"],
+        help="shared-prefix passes of VideoGRPOTrainer; `both`: one fresh process per mode, reported side by side",
+    )
+    parser.add_argument(
         "--peak_tflops", type=float, default=None, help="device peak dense TFLOP/s (H100: 989)"
     )
     parser.add_argument("--workdir", default="/tmp/videossr-profile")
     parser.add_argument("--out", default=None, help="write the figures as JSON here")
     args = parser.parse_args(argv)
+    if args.shared_prefix == "both":
+        return compare_modes(argv if argv is not None else sys.argv[1:], args.out)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -264,6 +278,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     dtype = getattr(torch, args.weights_dtype) if cuda else torch.float32
     workdir = Path(args.workdir)
     model, processor = build_model_and_processor(args.arch, workdir, dtype)
+    if args.beta > 0 and args.arch != "tiny":
+        # TRL loads the reference model from the policy's path: give the random model one.
+        saved = workdir / f"random-{args.arch}"
+        model.save_pretrained(saved)
+        model.config._name_or_path = str(saved)
     total_steps = args.steps + args.warmup
     batch = args.prompts_per_step * args.num_generations
     rows = synthetic_rows(args.prompts_per_step * total_steps, args.frames, args.height, args.width, args.clips,
@@ -296,6 +315,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args=config,
         train_dataset=Dataset.from_list(rows),
         video_mode=args.video_mode,
+        shared_prefix=args.shared_prefix == "on",
         # Keep the frames at the requested size (the tiny model keeps its own tiny bounds).
         video_max_pixels=None if args.arch == "tiny" else args.height * args.width,
         video_min_pixels=None if args.arch == "tiny" else 128 * 128,
@@ -344,7 +364,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # ru_maxrss is KiB on Linux: the process's peak resident memory.
         mean["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     report = {
-        "command": "python recipes/profile_grpo.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python scripts/profile_grpo.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "device": torch.cuda.get_device_name()
         if cuda
         else f"cpu ({platform.processor() or platform.machine()})",
@@ -355,6 +375,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "size": [args.height, args.width],
         "clips": args.clips,
         "sequences_per_step": batch,
+        "shared_prefix": trainer.shared_prefix,
+        "shared_prefix_stats": dict(trainer.shared_prefix_stats),
+        "gpu_hours_per_epoch_30k": mean["step_s"] * 30_000 / args.prompts_per_step / 3600,
         "steps_measured": len(kept),
         "mean": mean,
         "steps": records,
@@ -364,6 +387,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n")
+    return report
+
+
+def compare_modes(argv: list[str], out: str | None) -> dict[str, Any]:
+    """Run the profile with the shared-prefix passes on and off, each in a fresh process, and merge them."""
+    # Drop the mode and output options; each child gets its own.
+    cleaned: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in ("--shared_prefix", "--out"):
+            skip = True
+            continue
+        if a.startswith(("--shared_prefix=", "--out=")):
+            continue
+        cleaned.append(a)
+    reports = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in ("on", "off"):
+            path = Path(tmp) / f"{mode}.json"
+            cmd = [sys.executable, __file__, *cleaned, "--shared_prefix", mode, "--out", str(path)]
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            reports[mode] = json.loads(path.read_text())
+    on, off = reports["on"]["mean"], reports["off"]["mean"]
+    ratios = {k: off[k] / on[k] for k in sorted(on) if k in off and isinstance(on[k], float) and on[k] > 0}
+    report = {
+        "command": "python scripts/profile_grpo.py " + " ".join(argv),
+        "shared": reports["on"],
+        "unshared": reports["off"],
+        "unshared_over_shared": ratios,
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
     return report
 
 

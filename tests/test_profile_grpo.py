@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "recipes" / "profile_grpo.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "profile_grpo.py"
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,16 @@ def test_profile_a_real_size_model_on_gpu(profile, tmp_path):
     mean = report["mean"]
     assert mean["peak_memory_gib"] > 4  # 2B parameters in bf16 with Adam states
     assert 0 < mean["update_mfu"] < 1
+
+
+@pytest.mark.slow
+def test_profile_compares_shared_and_unshared(profile, tmp_path):
+    out = tmp_path / "both.json"
+    report = profile.main(
+        ["--arch", "tiny", "--steps", "1", "--warmup", "0", "--num_generations", "2", "--frames", "16",
+         "--height", "64", "--width", "64", "--workdir", str(tmp_path), "--shared_prefix", "both", "--out", str(out)]
+    )  # fmt: skip
+    assert report["shared"]["shared_prefix"] is True and report["unshared"]["shared_prefix"] is False
+    assert report["shared"]["shared_prefix_stats"]["sequences"] < report["shared"]["shared_prefix_stats"]["rows"]
+    assert report["unshared_over_shared"]["step_s"] > 0
+    assert json.loads(out.read_text())["unshared"]["gpu_hours_per_epoch_30k"] > 0

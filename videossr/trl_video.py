@@ -552,7 +552,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             backbone = rope_module(unwrapped_model)
             backbone.rope_deltas = None
             out = unwrapped_model(**prefill, use_cache=True, logits_to_keep=1)
-            cache = out.past_key_values if getattr(out, "past_key_values", None) is not None else out.cache
+            cache = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
             cache.batch_select_indices(index)
             if backbone.rope_deltas is None:  # text-only prompts: plain 1-D positions
                 backbone.rope_deltas = torch.zeros(len(firsts), 1, dtype=torch.long, device=device)

@@ -271,6 +271,15 @@ def test_unsupported_lmms_eval_version_is_a_clear_error(monkeypatch):
         vl.lmms_eval_version()
     assert vl.lmms_eval_version(check=False) == "0.3.5"
 
+    # 0.7.1-0.7.3 patch filelock 3.x internals in every evaluation: with filelock 4 that is a clear error too.
+    import importlib.util
+
+    real_find = importlib.util.find_spec
+    monkeypatch.setattr(metadata, "version", lambda name: "0.7.3" if name == "lmms-eval" else real(name))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "filelock._api" else real_find(name, *a))
+    with pytest.raises(vl.LmmsEvalError, match=r"lmms-eval 0.7.3 needs filelock<4"):
+        vl.lmms_eval_version()
+
     def missing(name):
         raise metadata.PackageNotFoundError(name)
 

@@ -177,7 +177,8 @@ def write_model_index(
     Args:
         card: the card (``README.md``) or the folder holding it; it must have a metadata block.
         results: see :func:`eval_results`.
-        model_name: the model-index name (default: the card's, else the run's name).
+        model_name: the model-index name (default: the card's, else the run's ``--name`` unless it is a
+            model spec, else the card's folder name).
         dataset_id, dataset_revision, source_name, source_url: see :func:`eval_results`.
 
     Returns:
@@ -192,7 +193,10 @@ def write_model_index(
     _, run = _scores(results)
     kept = [e for e in (model_card.data.eval_results or []) if e.dataset_name != DATASET_NAME]
     model_card.data.eval_results = kept + entries
-    model_card.data.model_name = model_card.data.model_name or model_name or run.get("name") or path.parent.name
+    run_name = str(run.get("name") or "")
+    if ":" in run_name or "/" in run_name:  # a model spec such as hf:/ckpt/path is no model name
+        run_name = ""
+    model_card.data.model_name = model_name or model_card.data.model_name or run_name or path.parent.resolve().name
     model_card.save(path)
     return path
 

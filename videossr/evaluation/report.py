@@ -71,6 +71,10 @@ def table1_markdown(
         lines.append(_row(str(run.get("name") or run.get("model")), table1_row(run["scores"]), bold=True))
     notes = []
     for run in runs:
+        if run.get("source") == "model card":  # no run record: only the card's model-index entries
+            notes.append(f"- **{run.get('name')}**: from the model-index of `{run.get('model')}` "
+                         f"(dataset `{run.get('dataset')}`)")  # fmt: skip
+            continue
         scores = run["scores"]
         counts = scores.get("counts", {})
         n = ", ".join(f"{s}={counts[s]}" for s in VIUBENCH_SUBTYPES if s in counts)
@@ -148,12 +152,13 @@ def compare_markdown(runs: Sequence[dict[str, Any]], paper: bool | Sequence[str]
     """Several runs side by side in Table 1's layout, with the settings in which they differ."""
     text = table1_markdown(runs, paper=paper, title="Comparison")
     differing = []
+    recorded = [r for r in runs if r.get("source") != "model card"]  # a card records no settings
     for section, key in _COMPARED_SETTINGS:
-        values = [json.dumps((r.get(section) or {}).get(key), sort_keys=True, default=str) for r in runs]
+        values = [json.dumps((r.get(section) or {}).get(key), sort_keys=True, default=str) for r in recorded]
         # A backend that never looks at frames (random) records no inputs: that is not a difference.
         if len({v for v in values if v != "null"} if section == "inputs" else set(values)) > 1:
             differing.append(f"- `{section}.{key}`: " + " vs ".join(values))
-    backends = [json.dumps(r.get("backend"), sort_keys=True, default=str) for r in runs]
+    backends = [json.dumps(r.get("backend"), sort_keys=True, default=str) for r in recorded]
     if differing:
         text += (
             "\nSettings that differ between these runs (scores may not be comparable):\n"

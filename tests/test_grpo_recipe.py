@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -19,7 +20,9 @@ torch = pytest.importorskip("torch")
 
 from videossr.data.plan import parse_mix, split_counts  # noqa: E402
 from videossr.training import (  # noqa: E402
+    GRPOScriptArguments,
     files_to_push,
+    load_train_data,
     plot_reward_curve,
     push_checkpoint,
     reward_history,
@@ -95,15 +98,78 @@ def test_accelerate_configs_parse():
     assert kinds == {"single_gpu": "NO", "multi_gpu": "MULTI_GPU", "zero3": "DEEPSPEED", "fsdp": "FSDP"}
 
 
-def test_online_mix_matches_videossr_30k(recipe):
-    counts = split_counts(30_000, parse_mix(recipe.mix_from_items(None)))
+def test_online_mix_uses_the_build_syntax(recipe):
+    # Unset: the VideoSSR-30K mix.
+    script, _, _ = parse(recipe, RECIPES / "tiny/grpo/config_cpu.yaml")
+    counts = split_counts(30_000, parse_mix(script.online_mix))
     assert counts["jigsaw_easy"] == 12_000 and counts["counting_easy"] == 6_000
     assert all(counts[f"grounding_{p}"] == 3_000 for p in ("channel_swap", "rotate180", "zoom_out", "mirror"))
-    assert recipe.mix_from_items(["jigsaw_easy:2", "counting_hard"]) == {"jigsaw_easy": 2.0, "counting_hard": 1.0}
-    with pytest.raises(ValueError):
-        parse_mix(recipe.mix_from_items(["x:-1"]))
-    with pytest.raises(ValueError):
-        recipe.mix_from_items(["jigsaw_easy:lots"])
+    # The same string as `videossr build --mix`.
+    script, _, _ = parse(recipe, RECIPES / "tiny/grpo/config_cpu.yaml", "--online_mix", "jigsaw_easy=2,counting_hard=1")
+    assert parse_mix(script.online_mix) == pytest.approx({"jigsaw_easy": 2 / 3, "counting_hard": 1 / 3})
+    # A bad mix fails when the options are read, before any model is loaded.
+    for bad in ("jigsaw_easy:2", "x=-1", "jigsaw_easy=lots", "grounding_wobble=1"):
+        with pytest.raises(ValueError):
+            GRPOScriptArguments(online_mix=bad)
+    with pytest.raises(ValueError, match="one string"):
+        GRPOScriptArguments(online_mix=["jigsaw_easy=1"])  # a YAML list is not the syntax
+
+
+def test_script_arguments_extend_trl_and_push_needs_a_repo_id(recipe, tmp_path):
+    import trl
+
+    assert issubclass(GRPOScriptArguments, trl.ScriptArguments)
+    script, train, _ = parse(
+        recipe, RECIPES / "tiny/grpo/config_cpu.yaml", "--dataset_name", "none", "--dataset_streaming", "true",
+        "--output_dir", str(tmp_path / "run"), "--push_to_hub", "true",
+    )  # fmt: skip
+    assert script.online and script.dataset_streaming and script.dataset_test_split == "test"
+    # Refused before any data or model is loaded (not after hours of training).
+    with pytest.raises(ValueError, match="hub_model_id"):
+        recipe.main(script, train, SimpleNamespace(model_name_or_path="never-loaded"))
+
+
+def _plain_folder(root: Path, rows_per_task: int = 10, test: bool = False) -> Path:
+    """A Hub-style folder whose `default` config stores the tasks one after another (as VideoSSR-30K does)."""
+    from datasets import Dataset
+
+    rows = [{"id": f"{s}-{i}", "subtype": s} for s in ("grounding_mirror", "jigsaw_easy") for i in range(rows_per_task)]
+    (root / "default").mkdir(parents=True)
+    Dataset.from_list(rows).to_parquet(str(root / "default" / "train-00000-of-00001.parquet"))
+    files = "  - split: train\n    path: default/train-*\n"
+    if test:
+        Dataset.from_list(rows[:2]).to_parquet(str(root / "default" / "test-00000-of-00001.parquet"))
+        files += "  - split: test\n    path: default/test-*\n"
+    (root / "README.md").write_text(f"---\nconfigs:\n- config_name: default\n  data_files:\n{files}---\n")
+    return root
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_max_train_samples_draws_at_random_not_the_first_task(tmp_path, streaming):
+    folder = _plain_folder(tmp_path / "data")
+
+    def ids(seed):
+        args = GRPOScriptArguments(dataset_name=str(folder), max_train_samples=10, dataset_streaming=streaming)
+        train, test = load_train_data(args, SimpleNamespace(seed=seed, eval_strategy="no"))
+        assert test is None
+        return [r["id"] for r in train]
+
+    first = ids(0)
+    assert len(first) == 10 and len(set(first)) == 10
+    # The head of the split is the 10 grounding rows; a seeded draw takes rows of both tasks.
+    assert {i.split("-")[0] for i in first} == {"grounding_mirror", "jigsaw_easy"}
+    assert ids(0) == first  # seeded: the same rows again
+    assert ids(1) != first
+
+
+def test_eval_split_is_read_only_when_evaluating(tmp_path):
+    args = GRPOScriptArguments(dataset_name=str(_plain_folder(tmp_path / "with", test=True)))
+    train, test = load_train_data(args, SimpleNamespace(seed=0, eval_strategy="steps"))
+    assert len(train) == 20 and len(test) == 2
+    assert load_train_data(args, SimpleNamespace(seed=0, eval_strategy="no"))[1] is None
+    args = GRPOScriptArguments(dataset_name=str(_plain_folder(tmp_path / "without")))
+    with pytest.raises(ValueError, match="no split 'test'"):
+        load_train_data(args, SimpleNamespace(seed=0, eval_strategy="steps"))
 
 
 def _row(i: int, rng) -> dict:
@@ -171,6 +237,7 @@ def test_recipe_trains_from_a_dataset_folder_and_writes_card_and_curve(recipe, d
     assert (out / "reward_curve.png").stat().st_size > 1000
     card = (out / "README.md").read_text()
     assert "tiny:qwen3_vl" in card and "reward_curve.png" in card and "loss_type: dapo" in card
+    assert "warmup_steps: 0" in card and "shared_prefix: true" in card
     assert str(dataset_dir) in card
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -314,7 +381,7 @@ def test_recipe_trains_on_an_online_stream_of_sample_videos(recipe, tmp_path):
         "--tiny_model_dir", str(tmp_path / "tiny"),
         "--video_dir", "samples",
         "--online_streaming", "true",
-        "--online_mix", "grounding_mirror:1", "jigsaw_easy:1",
+        "--online_mix", "grounding_mirror=0.5,jigsaw_easy=0.5",
         "--max_steps", "1",
         "--per_device_train_batch_size", "4",
         "--num_generations", "2",

@@ -1,19 +1,181 @@
-"""Helpers of the GRPO recipe (``recipes/grpo.py``): data, model resolution, reward curves, model cards, Hub push.
+"""The library side of the GRPO recipe (``recipes/grpo.py`` only wires these together): its arguments, data,
+model, callbacks, the run's outputs (reward curve, model card, Hub push) and the in-training VIUBench score.
 
 They live in the library, not in the recipe script, so the demo, the tests and other scripts share them.
-Heavy imports (torch, datasets, matplotlib, huggingface_hub) stay inside the functions.
+Heavy imports (torch, datasets, matplotlib, huggingface_hub) stay inside the functions; the argument class
+subclasses ``trl.ScriptArguments``, so this module needs the ``train`` extra.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trl import ScriptArguments
+
+logger = logging.getLogger(__name__)
+
 TINY_PREFIX = "tiny:"
+
+
+# ---------------------------------------------------------------------------------------------- arguments
+@dataclass
+class GRPOScriptArguments(ScriptArguments):
+    """Data, reward and video options of the recipe (model options: ``trl.ModelConfig``; training:
+    ``trl.GRPOConfig``).
+
+    From ``trl.ScriptArguments``: ``dataset_name`` (a folder built by ``videossr build`` or a Hub dataset id;
+    unset or ``none``: rows are generated online from ``video_dir``), ``dataset_config``,
+    ``dataset_train_split``, ``dataset_test_split`` (read only when ``eval_strategy`` is not ``no``) and
+    ``dataset_streaming`` (read the dataset lazily).
+    """
+
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Train on N rows drawn at random (seeded by `seed`) from the split."}
+    )
+    video_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder of videos for online generation; `samples` = videos shipped by installed packages."
+        },
+    )
+    online_mix: str | None = field(
+        default=None,
+        metadata={
+            "help": "Online task mix, as `videossr build --mix`: `grounding_mirror=0.5,jigsaw_easy=0.5`. "
+            "Default: the VideoSSR-30K mix."
+        },
+    )
+    online_samples: int = field(default=512, metadata={"help": "Rows to generate online."})
+    online_streaming: bool = field(
+        default=False, metadata={"help": "Generate rows while training (IterableDataset; needs max_steps)."}
+    )
+    max_pixels: int = field(default=256 * 256, metadata={"help": "Largest frame area for online generation."})
+    reward_funcs: list[str] = field(
+        default_factory=lambda: ["grounding", "counting", "jigsaw"],
+        metadata={"help": "Reward names from videossr.rewards.REWARD_FUNCS (e.g. grounding_strict01, format)."},
+    )
+    video_mode: str = field(
+        default="video",
+        metadata={
+            "help": "`video`: clips as videos at their fps (Qwen-VL); `images`: frames as images.",
+            "choices": ["video", "images"],
+        },
+    )
+    video_max_pixels: int | None = field(
+        default=None,
+        metadata={
+            "help": "Per-frame pixel budget given to the video processor (256*256 for the paper). None: processor's."
+        },
+    )
+    video_min_pixels: int | None = field(
+        default=None, metadata={"help": "Per-frame lower bound for the video processor."}
+    )
+    shared_prefix: bool = field(
+        default=True,
+        metadata={"help": "Encode each group's prompt once per micro-batch in every pass (exact; docs/shared_prefix.md)."},
+    )
+    tiny_model_dir: str | None = field(
+        default=None,
+        metadata={"help": "Where `model_name_or_path: tiny:<arch>` builds the offline tiny model."},
+    )
+    reward_plot: str | None = field(
+        default=None,
+        metadata={"help": "Where to write the reward-curve PNG; default `<output_dir>/reward_curve.png`."},
+    )
+    viubench_dataset: str | None = field(
+        default=None,
+        metadata={
+            "help": "VIUBench folder/Hub id to score during training (a subset is scored with the policy)."
+        },
+    )
+    viubench_limit: int = field(
+        default=18, metadata={"help": "VIUBench items scored at each evaluation (subset)."}
+    )
+    viubench_steps: int | None = field(
+        default=None, metadata={"help": "Score the VIUBench subset every N steps (always once at the end)."}
+    )
+    viubench_config: str | None = field(default=None, metadata={"help": "Config of the VIUBench dataset."})
+    viubench_split: str | None = field(default="test", metadata={"help": "Split of the VIUBench dataset."})
+    viubench_max_pixels: int | None = field(
+        default=None, metadata={"help": "Per-frame pixel bound when scoring VIUBench (512*512 in the paper)."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.online_mix is not None:
+            if not isinstance(self.online_mix, str):
+                raise ValueError(
+                    f"online_mix must be one string like 'grounding_mirror=0.5,jigsaw_easy=0.5', got {self.online_mix!r}"
+                )
+            from videossr.data.plan import parse_mix
+
+            parse_mix(self.online_mix)  # a malformed mix or unknown subtype fails here, before any model loads
+
+    @property
+    def online(self) -> bool:
+        """Whether rows are generated from ``video_dir`` (no ``dataset_name``, or ``none``/``null``)."""
+        return not self.dataset_name or self.dataset_name.lower() in ("none", "null")
+
+
+# ---------------------------------------------------------------------------------------------- data
+def load_train_data(script_args: GRPOScriptArguments, training_args: Any) -> tuple[Any, Any]:
+    """The ``(train, eval)`` datasets the options describe; ``eval`` is ``None`` unless ``eval_strategy`` is
+    set.
+
+    ``max_train_samples`` draws its rows at random (seeded by ``training_args.seed``): the ``default`` config
+    of VideoSSR-30K stores the tasks one after another, so its first N rows would be one task only.
+    """
+    if script_args.online:
+        return online_rows(script_args, training_args.seed), None
+    from datasets import load_dataset
+
+    data = load_dataset(
+        script_args.dataset_name, script_args.dataset_config, streaming=script_args.dataset_streaming
+    )
+    train = _split(data, script_args.dataset_train_split, script_args.dataset_name)
+    n = script_args.max_train_samples
+    if n is not None:
+        train = train.shuffle(seed=training_args.seed)
+        train = train.take(n) if script_args.dataset_streaming else train.select(range(min(n, len(train))))
+    evaluating = training_args.eval_strategy != "no"
+    test = _split(data, script_args.dataset_test_split, script_args.dataset_name) if evaluating else None
+    return train, test
+
+
+def _split(data: Any, split: str, name: str) -> Any:
+    if split not in data:
+        raise ValueError(f"dataset {name!r} has no split {split!r} (it has {sorted(data)})")
+    return data[split]
+
+
+def online_rows(script_args: GRPOScriptArguments, seed: int = 0) -> Any:
+    """Rows generated from ``video_dir`` by ``videossr.data.streaming`` (the dataset row schema).
+
+    ``online_streaming`` keeps the stream lazy (an ``IterableDataset``, generated while training; needs
+    ``max_steps``); otherwise ``max_train_samples`` (or ``online_samples``) rows are generated up front.
+    """
+    from datasets import Dataset
+
+    from videossr.data.streaming import stream_dataset
+
+    num_samples = script_args.max_train_samples or script_args.online_samples
+    videos = "default" if script_args.video_dir in (None, "", "samples") else script_args.video_dir
+    stream = stream_dataset(
+        videos,
+        mix=script_args.online_mix,
+        seed=seed,
+        num_samples=None if script_args.online_streaming else num_samples,
+        max_pixels=script_args.max_pixels,
+    )
+    if script_args.online_streaming:
+        return stream
+    return Dataset.from_list(list(stream), features=stream.features)
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -30,6 +192,43 @@ def resolve_model_path(name_or_path: str, cache_dir: str | os.PathLike | None = 
     arch = name_or_path[len(TINY_PREFIX) :] or "qwen3_vl"
     root = Path(cache_dir or os.environ.get("VIDEOSSR_CACHE") or Path.home() / ".cache" / "videossr")
     return str(build_tiny_model(root / f"tiny-{arch}", arch=arch))  # type: ignore[arg-type]
+
+
+def load_processor(model_args: Any, training_args: Any) -> Any:
+    """The policy's processor, padding on the left (generation appends to the right end of every prompt)."""
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(
+        model_args.model_name_or_path,
+        revision=model_args.model_revision,
+        trust_remote_code=training_args.trust_remote_code,
+    )
+    processor.tokenizer.padding_side = "left"
+    return processor
+
+
+def load_model(model_args: Any, training_args: Any) -> Any:
+    """The policy, loaded with the ``ModelConfig`` options (dtype, attention kernel, quantisation for LoRA)."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+    from trl import get_quantization_config
+
+    dtype = model_args.dtype
+    if dtype not in (None, "auto"):
+        dtype = getattr(torch, dtype)
+    kwargs: dict[str, Any] = {
+        "revision": model_args.model_revision,
+        "trust_remote_code": training_args.trust_remote_code,
+        "attn_implementation": model_args.attn_implementation,
+        "dtype": dtype,
+    }
+    quantization = get_quantization_config(model_args)
+    if quantization is not None:
+        # k-bit weights must sit on this process's GPU from the start (they cannot be moved later).
+        from accelerate import PartialState
+
+        kwargs.update(quantization_config=quantization, device_map={"": PartialState().local_process_index})
+    return AutoModelForImageTextToText.from_pretrained(model_args.model_name_or_path, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------- curves
@@ -339,6 +538,24 @@ class VIUBenchCallback(_viubench_callback_base()):
             self._log(args, state, model)
 
 
+def viubench_callbacks(script_args: GRPOScriptArguments, processor: Any) -> list[Any]:
+    """``[VIUBenchCallback]`` when ``viubench_dataset`` is set (every ``viubench_steps``, and at the end), else
+    ``[]``."""
+    if not script_args.viubench_dataset:
+        return []
+    return [
+        VIUBenchCallback(
+            script_args.viubench_dataset,
+            processor,
+            limit=script_args.viubench_limit,
+            every_steps=script_args.viubench_steps,
+            config=script_args.viubench_config,
+            split=script_args.viubench_split,
+            video_max_pixels=script_args.viubench_max_pixels,
+        )
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- Hub
 # Training state a model repo does not need (optimizer and RNG states are gigabytes at 8B).
 PUSH_IGNORE = [
@@ -402,14 +619,103 @@ def files_to_push(output_dir: str | os.PathLike) -> list[str]:
     return files
 
 
+# ---------------------------------------------------------------------------------------------- run outputs
+#: The GRPOConfig settings that define a run, shown in the model card (not the whole argument dump).
+SUMMARY_KEYS = (
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_generations",
+    "temperature",
+    "beta",
+    "loss_type",
+    "scale_rewards",
+    "epsilon",
+    "max_completion_length",
+    "bf16",
+    "seed",
+)
+
+
+def recipe_summary(script_args: GRPOScriptArguments, training_args: Any, model_args: Any) -> dict[str, Any]:
+    """The settings that define the run, for the model card's recipe section."""
+    model = str(model_args.model_name_or_path)
+    summary: dict[str, Any] = {"model_name_or_path": Path(model).name if model.startswith("/") else model}
+    for key in SUMMARY_KEYS:
+        value = getattr(training_args, key)
+        # Enums (scheduler type...) as their plain values, so the card's YAML stays readable.
+        summary[key] = getattr(value, "value", value)
+    summary["world_size"] = training_args.world_size
+    summary["reward_funcs"] = list(script_args.reward_funcs)
+    summary["video_mode"] = script_args.video_mode
+    summary["video_max_pixels"] = script_args.video_max_pixels
+    summary["shared_prefix"] = script_args.shared_prefix
+    summary["dataset"] = script_args.dataset_name or f"online:{script_args.video_dir or 'samples'}"
+    if model_args.use_peft:
+        summary.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha)
+    return summary
+
+
+def write_run_outputs(
+    trainer: Any,
+    processor: Any,
+    script_args: GRPOScriptArguments,
+    training_args: Any,
+    model_args: Any,
+    base_model: str,
+) -> Path:
+    """After ``trainer.save_model``, on the main process: save the processor, plot the reward curve, write
+    the model card and, with ``push_to_hub``, upload the folder once. Returns the model card's path.
+
+    ``base_model`` is the name the run was given (``tiny:qwen3_vl``, a Hub id), not the resolved folder.
+    """
+    out = Path(training_args.output_dir)
+    processor.save_pretrained(out)
+    history = trainer.state.log_history
+    plot_path = Path(script_args.reward_plot) if script_args.reward_plot else out / "reward_curve.png"
+    written = plot_reward_curve(history, plot_path, title=training_args.hub_model_id or out.name)
+    if written:
+        logger.info("reward curve: %s", written)
+    card = write_model_card(
+        out,
+        base_model=base_model,
+        dataset=script_args.dataset_name,
+        recipe=recipe_summary(script_args, training_args, model_args),
+        log_history=history,
+        hub_model_id=training_args.hub_model_id,
+    )
+    if training_args.push_to_hub:
+        push_checkpoint(
+            out,
+            training_args.hub_model_id,
+            private=training_args.hub_private_repo,
+            revision=training_args.hub_revision,
+            token=training_args.hub_token,
+        )
+        logger.info("pushed to https://huggingface.co/%s", training_args.hub_model_id)
+    return card
+
+
 __all__ = [
+    "GRPOScriptArguments",
     "VIUBenchCallback",
     "files_to_push",
+    "load_model",
+    "load_processor",
+    "load_train_data",
+    "online_rows",
     "plot_reward_curve",
     "push_checkpoint",
+    "recipe_summary",
     "resolve_model_path",
     "reward_history",
     "score_rows",
+    "viubench_callbacks",
     "viubench_subset",
     "write_model_card",
+    "write_run_outputs",
 ]

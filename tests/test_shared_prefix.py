@@ -349,3 +349,27 @@ def test_ddp_two_cpu_processes(tiny_dirs, tmp_path):
     assert on["stats"]["sequences"] < on["stats"]["rows"]
     assert on["loss"] == pytest.approx(off["loss"], abs=1e-4)
     assert on["abs_checksum"] == pytest.approx(off["abs_checksum"], rel=1e-5)
+
+
+def test_group_split_keeps_groups_whole_and_the_update_unchanged(tiny_dirs, tmp_path):
+    # The paper's layout in small: one optimizer step accumulates the whole generation batch
+    # (gradient_accumulation_steps == steps_per_generation), dapo loss. Micro-batches of whole groups then give
+    # the same update as TRL's row shuffle, and each micro-batch packs 2 prompts instead of up to 4.
+    rows = mixed_rows(4)
+    common = dict(per_device_train_batch_size=4, steps_per_generation=2, gradient_accumulation_steps=2,
+                  max_steps=1, beta=0.05, learning_rate=1e-2, optim="sgd")  # fmt: skip
+    # SGD: the weight change is the gradient itself (Adam's first step g/|g| would magnify float noise).
+    # Built and trained one after the other: building a trainer re-seeds the global RNG.
+    grouped = make_trainer(tiny_dirs["qwen3_vl"], rows, tmp_path / "grouped", **common)
+    grouped.train()
+    rowwise = make_trainer(tiny_dirs["qwen3_vl"], rows, tmp_path / "rows", shared_prefix=False, **common)
+    rowwise.train()
+    assert grouped.shared_prefix_group_split and not rowwise.shared_prefix_group_split
+    for micro in grouped._buffered_inputs:
+        assert len(group_rows(micro["prompt_ids"], micro["prompt_mask"])) == 2
+    for (name, a), b in zip(grouped.model.named_parameters(), rowwise.model.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5, msg=name)
+    loss = [[h["loss"] for h in t.state.log_history if "loss" in h] for t in (grouped, rowwise)]
+    assert loss[0] == pytest.approx(loss[1], abs=1e-5)
+    # Where the split changes the update (two optimizer steps per generation), TRL's row shuffle is kept.
+    assert not make_trainer(tiny_dirs["qwen3_vl"], rows, tmp_path / "x", steps_per_generation=2).shared_prefix_group_split

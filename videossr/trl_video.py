@@ -265,6 +265,27 @@ def prompt_groups(rows: Sequence[RowVideoInputs]) -> tuple[list[int], list[int]]
     return row_group, firsts
 
 
+def shuffle_groups(batch: dict[str, Any]) -> dict[str, Any]:
+    """TRL's ``shuffle_sequence_dict``, but rows of the same prompt stay together (groups in random order,
+    rows in random order within their group), so an even split gives micro-batches of whole groups."""
+    visuals = [batch[k] for k in (_PIXELS, _GRID, _SECONDS) if isinstance(batch.get(k), list)]
+    groups = group_rows(batch["prompt_ids"], batch["prompt_mask"], visuals)
+    order = torch.randperm(len(groups)).tolist()
+    permutation = torch.tensor(
+        [groups[g][i] for g in order for i in torch.randperm(len(groups[g])).tolist()], dtype=torch.long
+    )
+    size = batch["prompt_ids"].size(0)
+
+    def permute(v: Any) -> Any:
+        if isinstance(v, torch.Tensor) and v.ndim >= 1 and v.size(0) == size:
+            return v[permutation.to(v.device)]
+        if isinstance(v, list) and len(v) == size:
+            return [v[i] for i in permutation.tolist()]
+        return v
+
+    return {key: permute(value) for key, value in batch.items()}
+
+
 def rope_module(model: torch.nn.Module) -> torch.nn.Module:
     """The Qwen-VL backbone that owns ``get_rope_index`` and the generation-time ``rope_deltas``."""
     for module in model.modules():
@@ -300,6 +321,12 @@ class VideoGRPOTrainer(GRPOTrainer):
             (:mod:`videossr.shared_prefix`). Exact: same log-probs and gradients as the unshared passes up to
             float summation order. Needs ``sdpa`` or ``eager`` attention; with other kernels, or in
             ``video_mode="images"``, the trainer logs a warning and uses the unshared passes.
+        shared_prefix_group_split: when ``steps_per_generation > 1``, cut the generation batch into
+            micro-batches of whole groups (groups in random order) instead of TRL's row shuffle, so each
+            micro-batch packs as few prompts as possible. ``None`` (default): only where it leaves the update
+            unchanged (a loss normalised over the whole generation batch, ``dapo`` / ``cispo`` / ``vespo``,
+            no entropy bonus, and every optimizer step accumulating whole generation batches); ``True``/``False``
+            force it.
 
     Example::
 
@@ -322,6 +349,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_max_pixels: int | None = None,
         video_min_pixels: int | None = None,
         shared_prefix: bool = True,
+        shared_prefix_group_split: bool | None = None,
         **kwargs: Any,
     ) -> None:
         check_trl_version()
@@ -379,6 +407,17 @@ class VideoGRPOTrainer(GRPOTrainer):
             if reason is not None:
                 logger.warning("shared_prefix disabled: %s; using the unshared passes", reason)
                 self.shared_prefix = False
+        if shared_prefix_group_split is None:
+            shared_prefix_group_split = self.shared_prefix and self._split_leaves_update_unchanged()
+        self.shared_prefix_group_split = bool(shared_prefix_group_split)
+
+    def _split_leaves_update_unchanged(self) -> bool:
+        """Whether how the generation batch is cut into micro-batches cannot change the optimizer update."""
+        args = self.args
+        global_normaliser = self.loss_type in ("dapo", "cispo", "vespo")
+        no_bonus = not getattr(self, "_entropy_bonus_enabled", False)
+        whole_batches = args.gradient_accumulation_steps % args.steps_per_generation == 0
+        return global_normaliser and no_bonus and whole_batches and self.top_entropy_quantile >= 1.0
 
     # ------------------------------------------------------------------ columns
     def _set_signature_columns_if_needed(self) -> None:
@@ -456,6 +495,25 @@ class VideoGRPOTrainer(GRPOTrainer):
         # Per-row lists: TRL's shuffle and `steps_per_generation` split keep them aligned with their rows.
         output.update(per_row)
         return output
+
+    def _prepare_inputs(self, generation_batch: Any) -> dict[str, Any]:
+        if not (self.model.training and self.shared_prefix_group_split and self.args.steps_per_generation > 1):
+            return super()._prepare_inputs(generation_batch)
+        # TRL's training branch, with the row shuffle replaced by a shuffle of whole groups.
+        from trl.trainer.utils import (
+            split_pixel_values_by_grid,
+            split_tensor_dict,
+            unsplit_pixel_values_by_grid,
+        )
+
+        generate_every = self.args.steps_per_generation * self.num_iterations
+        if self._step % generate_every == 0 or self._buffered_inputs is None:
+            batch = self._generate_and_score_completions(generation_batch)
+            batch = split_pixel_values_by_grid(batch)
+            batch = shuffle_groups(batch)
+            batches = split_tensor_dict(batch, self.args.steps_per_generation)
+            self._buffered_inputs = [unsplit_pixel_values_by_grid(b) for b in batches]
+        return self._buffered_inputs[self._step % self.args.steps_per_generation]
 
     def _tokenize_prompts(self, prompts: list) -> tuple[list[list[int]], None, dict[str, Any]]:
         rows = self._pending_rows

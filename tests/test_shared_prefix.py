@@ -373,3 +373,16 @@ def test_group_split_keeps_groups_whole_and_the_update_unchanged(tiny_dirs, tmp_
     assert loss[0] == pytest.approx(loss[1], abs=1e-5)
     # Where the split changes the update (two optimizer steps per generation), TRL's row shuffle is kept.
     assert not make_trainer(tiny_dirs["qwen3_vl"], rows, tmp_path / "x", steps_per_generation=2).shared_prefix_group_split
+
+
+def test_same_text_different_videos_are_not_shared(tiny_dirs, tmp_path):
+    # Two questions with the same wording and clip length have the same token ids; only the pixels differ.
+    rows = mixed_rows(2)
+    rows = [rows[0], {**rows[0], "id": "row-0-other-clip", "videos": [np.ascontiguousarray(rows[0]["videos"][0][::-1])]}]
+    trainer = make_trainer(tiny_dirs["qwen3_vl"], rows, tmp_path, per_device_train_batch_size=4)
+    batch = generation_batch(trainer, rows)
+    assert torch.equal(batch["prompt_ids"][0], batch["prompt_ids"][2])
+    trainer.shared_prefix_stats.update(rows=0, sequences=0)
+    compare(trainer, _permute(batch, [0, 2, 1, 3]))
+    # compare() runs two shared passes (log-probs, then the loss): each packs one sequence per clip, not one.
+    assert trainer.shared_prefix_stats["sequences"] == 4

@@ -102,7 +102,8 @@ def rows(n: int, frames: int, height: int, width: int, seed: int = 0) -> list[di
     return out
 
 
-def make_trainer(model, processor, data, group: int, shared: bool, steps: int, workdir: str, beta: float):
+def make_trainer(model, processor, data, group: int, shared: bool, steps: int, workdir: str, beta: float,
+                 batch: int | None = None, steps_per_generation: int = 1):  # fmt: skip
     from datasets import Dataset
     from trl import GRPOConfig
 
@@ -113,7 +114,8 @@ def make_trainer(model, processor, data, group: int, shared: bool, steps: int, w
 
     config = GRPOConfig(
         output_dir=workdir, use_cpu=True, bf16=False, gradient_checkpointing=False, report_to="none",
-        per_device_train_batch_size=group, num_generations=group, max_completion_length=REPLY,
+        per_device_train_batch_size=batch or group, num_generations=group, max_completion_length=REPLY,
+        steps_per_generation=steps_per_generation, gradient_accumulation_steps=steps_per_generation,
         # Every reply is exactly 32 tokens, as the issue's benchmark asks.
         generation_kwargs={"min_new_tokens": REPLY}, max_steps=steps, beta=beta, learning_rate=1e-6,
         logging_steps=1, save_strategy="no", disable_tqdm=True, dataloader_num_workers=0, seed=0, shuffle_dataset=False,
@@ -274,6 +276,38 @@ def kv_variant(width: int, depth: int, group: int, prompt: str, repeats: int) ->
     return out
 
 
+def paper_layout(width: int, depth: int, prompt: str, repeats: int) -> dict[str, float]:
+    """Loss passes over one generation batch in the paper's layout: 8 prompts x 8 rollouts cut into 8
+    micro-batches of 8 (``steps_per_generation=8``), unshared, shared with TRL's row shuffle, shared with
+    whole-group micro-batches. CPU seconds summed over the 8 micro-batches."""
+    from trl.trainer.utils import shuffle_sequence_dict, split_tensor_dict
+
+    from videossr.shared_prefix import group_rows
+    from videossr.trl_video import shuffle_groups
+
+    frames, height, w = PROMPTS[prompt]
+    model, processor = build_model_and_processor(width, depth)
+    set_pixels(processor, height, w, frames)
+    data = rows(8, frames, height, w)
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = make_trainer(model, processor, data, 8, True, 1, tmp, beta=0.0, batch=8, steps_per_generation=8)
+        trainer.model.train()
+        torch.manual_seed(0)
+        batch = trainer._generate_and_score_completions([dict(r) for r in data for _ in range(8)])
+        for name, shuffle, shared in (("unshared", shuffle_sequence_dict, False),
+                                      ("shared_row_shuffle", shuffle_sequence_dict, True),
+                                      ("shared_whole_groups", shuffle_groups, True)):  # fmt: skip
+            torch.manual_seed(1)
+            micro = split_tensor_dict(shuffle(batch), 8)
+            out[name] = timed(lambda micro=micro, shared=shared: [loss_pass(trainer, m, shared) for m in micro],
+                              repeats)  # fmt: skip
+            prompts = [len(group_rows(m["prompt_ids"], m["prompt_mask"], [m["videossr_pixel_values_videos"]]))
+                       for m in micro]  # fmt: skip
+            out[name + "_prompts_per_micro_batch"] = sum(prompts) / len(prompts)
+    return out
+
+
 def full_steps(width: int, depth: int, group: int, prompt: str, steps: int, shared: bool) -> dict[str, Any]:
     from transformers import TrainerCallback
 
@@ -377,6 +411,8 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="also the G x prompt-length loss-pass table")
     parser.add_argument("--no-headline", action="store_true", help="only the table")
     parser.add_argument("--kv-variant", action="store_true", help="also time the KV-cache-reuse alternative")
+    parser.add_argument("--paper-layout", action="store_true",
+                        help="also the loss passes of 8 prompts x 8 rollouts in 8 micro-batches (row vs group cut)")
     parser.add_argument("--out-dir", default=None, help="write the table plot shared_prefix.png here (with --table)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU time is summed over them)")
     parser.add_argument("--memory-child", choices=["shared", "unshared"], help=argparse.SUPPRESS)
@@ -420,6 +456,12 @@ def main() -> None:
         print(f"\nloss pass, shared designs (G={args.group}, {args.prompt}): block mask {kv['block_s']:.3f} CPU s, "
               f"{kv['block_saved'] / 2**30:.3f} GiB saved; KV-cache reuse {kv['kv_s']:.3f} CPU s, "
               f"{kv['kv_saved'] / 2**30:.3f} GiB saved (its log-probs within {kv['kv_max_abs_logp_diff']:.1e})")
+    if args.paper_layout:
+        pl = paper_layout(args.width, args.depth, args.prompt, max(1, args.repeats - 1))
+        print(f"\npaper layout ({args.prompt} prompts, 8 x 8 rows, 8 micro-batches of 8), loss passes, CPU s:")
+        for name in ("unshared", "shared_row_shuffle", "shared_whole_groups"):
+            print(f"  {name:22s}{pl[name]:8.3f}  ({pl['unshared'] / pl[name]:.2f}x; "
+                  f"{pl[name + '_prompts_per_micro_batch']:.2f} prompts per micro-batch)")
     if args.table:
         results = []
         print(f"\nloss pass, CPU seconds\n{'G':>3s} {'prompt':>7s} {'tokens':>7s} {'shared s':>9s} "

@@ -79,7 +79,7 @@ class GRPOScriptArguments(ScriptArguments):
     )
     shared_prefix: bool = field(
         default=True,
-        metadata={"help": "Encode each group's prompt once per micro-batch in every pass (exact; docs/shared_prefix.md)."},
+        metadata={"help": "Encode each group's prompt once per micro-batch in every pass (exact; docs/training.md)."},
     )
     tiny_model_dir: str | None = field(
         default=None,

@@ -26,7 +26,7 @@ inputs it never generated from. Nothing fails; training is silently wrong.
   one packed forward per micro-batch, the prompt (vision tower included) computed once and every reply
   attending to it (:mod:`videossr.shared_prefix`); generation prefills each unique prompt once and shares its
   KV cache; where it cannot change the update, micro-batches are cut as whole groups. Exact up to float
-  summation order (``docs/shared_prefix.md``).
+  summation order (``docs/training.md``).
 
 Everything else (advantages, KL, clipping, logging, distributed setup) is TRL's. The bridge is tested against
 exactly ``trl==1.16.0`` (see :data:`TESTED_TRL_VERSIONS`); other versions raise at construction because the

@@ -16,7 +16,7 @@ What a model sees through lmms-eval:
   once, losslessly (FFV1 in AVI, an extension every lmms-eval video wrapper accepts), so the decoded
   frames are bit-identical to the dataset's; its
   container frame rate is the row's fps rounded by OpenCV's writer (within 0.001 fps). How many frames
-  and pixels a wrapper then feeds its model is the wrapper's choice (see ``docs/evaluation_lmms.md``).
+  and pixels a wrapper then feeds its model is the wrapper's choice (see ``docs/evaluation.md``).
 
 The per-subtype metric is ``score`` (percent, one decimal, :func:`videossr.metrics.aggregate`); the
 ``viubench`` group's ``score`` is the plain mean of the 9 subtypes, computed from the unrounded subtype
@@ -80,7 +80,7 @@ def lmms_eval_version(check: bool = True) -> str:
         version = metadata.version("lmms-eval")
     except metadata.PackageNotFoundError:
         raise LmmsEvalError(
-            "lmms-eval is not installed: pip install 'videossr[lmms]' (see docs/evaluation_lmms.md)"
+            "lmms-eval is not installed: pip install 'videossr[lmms]' (see docs/evaluation.md)"
         ) from None
     low, high = SUPPORTED_LMMS_EVAL
     if check and not (_version_tuple(low) <= _version_tuple(version) < _version_tuple(high)):
@@ -271,7 +271,7 @@ def doc_to_messages(
 
 
 def doc_to_target(doc: dict[str, Any]) -> str:
-    """lmms-eval ``doc_to_target``: the ground truth in the SPEC format."""
+    """lmms-eval ``doc_to_target``: the ground truth in the answer format of docs/method.md."""
     return str(doc["answer"])
 
 
@@ -613,7 +613,7 @@ def run_lmms_bench(
         "num_items": len(records),
         "scoring": {
             "mode": "strict",
-            "metrics": "VIUBench (SPEC 7) through lmms-eval: the task folder's process_results calls "
+            "metrics": "VIUBench (docs/method.md §7) through lmms-eval: the task folder's process_results calls "
             "videossr.metrics.score; Overall = mean of the unrounded subtype scores",
             "unparsable": "scored 0 and kept in the denominator",
         },

@@ -33,7 +33,7 @@ TASK_NAME = "Video intrinsic understanding"
 #: ``metric.type`` of the Overall entry (a dataset-level entry: no ``dataset.config``).
 OVERALL_METRIC = "viubench_overall"
 
-#: The metric behind each task's subtypes (SPEC 7): its Hub ``metric.type`` and a readable name.
+#: The metric behind each task's subtypes (docs/method.md §7): its Hub ``metric.type`` and a readable name.
 _METRICS = {
     "anomaly_grounding": ("miou", "mIoU"),
     "object_counting": ("accuracy", "per-shape accuracy"),

@@ -168,3 +168,26 @@ def test_decoder_side_scaling_matches_a_full_resolution_resize(real_videos):
     ref = resize_frames(full.frames, fast.size)
     assert np.abs(fast.frames.astype(int) - ref.astype(int)).mean() < 2.0
     assert _decode_size(270, 480, 256 * 256) is None  # small sources decode at their own size
+
+
+def test_forked_children_never_collect_a_parents_decord_reader(real_video):
+    """A reader left in a reference cycle used to crash forked DataLoader workers when they ran the GC."""
+    import gc
+    import os
+
+    decord = pytest.importorskip("decord")
+    import videossr.video  # noqa: F401 - registers the fork hook
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.cycle, holder.reader = holder, decord.VideoReader(str(real_video))
+    del holder  # garbage now, but only the cyclic collector can free it
+    pid = os.fork()
+    if pid == 0:  # the child: collect, then leave without running any parent clean-up
+        gc.collect()
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    gc.collect()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child died with status {status}"

@@ -38,6 +38,24 @@ MIN_PIXELS = 128 * 128
 Backend = Literal["auto", "decord", "ffmpeg"]
 
 
+def _freeze_inherited_objects() -> None:
+    """In a forked child, never garbage-collect what the parent left behind.
+
+    A decord ``VideoReader`` caught in a reference cycle in the parent (an exception's traceback is
+    enough) is still garbage when a DataLoader worker or an isolated loader forks. If the child's
+    collector then runs the reader's ``__del__``, decord's native state, which belongs to the parent,
+    crashes the child (SIGSEGV/SIGABRT, seen as "DataLoader worker exited unexpectedly"). Freezing moves
+    every inherited object out of the collector's reach; the child's own objects are collected as usual.
+    """
+    import gc
+
+    gc.freeze()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_freeze_inherited_objects)
+
+
 # --------------------------------------------------------------------------------------------------
 # Sampling arithmetic (pure functions, easy to test)
 # --------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ step, so a reply of a megabyte must cost milliseconds, not minutes (``tests/perf
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from typing import Any, Literal
@@ -111,27 +112,30 @@ _BOX_OPEN = re.compile(r"\\boxed\s*\{")
 def _last_box(text: str) -> str | None:
     """Contents of the ``\\boxed{...}`` that opens last among those whose braces balance.
 
-    Vectorised over the text, so nested or unbalanced boxes cost linear time: with ``depth`` the brace
-    depth after each character, the box opening at ``j`` closes at the first later position whose depth
-    drops below ``depth[j]``, and it has a close iff the minimum depth after ``j`` does.
+    Vectorised over the text, so nested or unbalanced boxes cost linear time. Each box's opening is
+    first replaced by one NUL character (in C); with ``depth`` the brace depth after each character, the
+    box opening at ``j`` closes at the first later position whose depth drops below ``depth[j]``, and it
+    has a close iff the minimum depth after ``j`` does.
     """
-    opens = [m.end() - 1 for m in _BOX_OPEN.finditer(text)]  # positions of each box's "{"
-    if not opens:
+    if "\\boxed" not in text:
         return None
     import numpy as np
 
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    step = (codes == ord("{")).astype(np.int64) - (codes == ord("}")).astype(np.int64)
-    depth = np.cumsum(step)
+    marked = _BOX_OPEN.sub("\x00", text.replace("\x00", ""))
+    codes = np.frombuffer(marked.encode("utf-32-le"), dtype=np.uint32)
+    is_open = codes == 0
+    starts = np.flatnonzero(is_open)
+    if starts.size == 0:
+        return None
+    depth = np.cumsum((is_open | (codes == ord("{"))).astype(np.int64) - (codes == ord("}")))
     # suffix_min[i] = min(depth[i:]); a sentinel after the end never closes anything.
     suffix_min = np.minimum.accumulate(np.append(depth, np.iinfo(np.int64).max)[::-1])[::-1]
-    starts = np.asarray(opens)
-    closed = np.nonzero(suffix_min[starts + 1] <= depth[starts] - 1)[0]
+    closed = np.flatnonzero(suffix_min[starts + 1] <= depth[starts] - 1)
     if closed.size == 0:
         return None
     j = int(starts[closed[-1]])
     close = j + 1 + int(np.argmax(depth[j + 1 :] <= depth[j] - 1))
-    return text[j + 1 : close]
+    return marked[j + 1 : close].replace("\x00", "\\boxed{")
 
 
 def extract_final(text: str) -> str:
@@ -156,13 +160,17 @@ def extract_final(text: str) -> str:
 # quantifier is possessive and a match may only start where no digit, letter, "." or ":" precedes it,
 # so each character is looked at a bounded number of times. A number must not run into letters:
 # "1e309" is no number at all, so "1e309-1e310" can never read as 1 to 309.
-_NUM = r"(\d++(?::\d{1,2}+)?+(?:\.\d*+)?+|\.\d++)"
-_UNIT = r"(?:\s*+(?:seconds|second|secs|sec|s)(?![A-Za-z0-9_]))?(?![A-Za-z0-9_])"
-_SEP = r"\s*+[\])]?\s*+(?:[-–—~,]|(?:to|until|till|through|and)(?![A-Za-z]))\s*+[\[(]?\s*+"
+_NUM = r"\d++(?::\d{1,2}+)?+(?:\.\d*+)?+|\.\d++"
 # The first number's look-behind comes after its first character so that the engine can skip ahead to a
 # digit or "." instead of trying the look-behind at every position.
-_FIRST_NUM = r"((?:\d(?<![\w.:]\d)|\.(?<![\w.:]\.)(?=\d))\d*+(?::\d{1,2}+)?+(?:\.\d*+)?+)"
-_LENIENT_INTERVAL = re.compile(_FIRST_NUM + _UNIT + _SEP + _NUM + _UNIT, re.IGNORECASE)
+_FIRST_NUM = r"(?:\d(?<![\w.:]\d)|\.(?<![\w.:]\.)(?=\d))\d*+(?::\d{1,2}+)?+(?:\.\d*+)?+"
+_UNIT = r"(?:\s*+(?:seconds|second|secs|sec|s)(?![A-Za-z0-9_]))?(?![A-Za-z0-9_])"
+_SEP = r"\s*+[\])]?\s*+(?:[-–—~,]|(?:to|until|till|through|and)(?![A-Za-z]))\s*+[\[(]?\s*+"
+# Scanning uses the pattern without groups: findall then returns one string per match, much cheaper to
+# build and de-duplicate than tuples when a hostile reply holds hundreds of thousands of matches. Each
+# distinct match is then read again with the grouped pattern.
+_LENIENT_INTERVAL_SCAN = re.compile(f"(?:{_FIRST_NUM}){_UNIT}{_SEP}(?:{_NUM}){_UNIT}", re.IGNORECASE)
+_LENIENT_INTERVAL = re.compile(f"({_FIRST_NUM}){_UNIT}{_SEP}({_NUM}){_UNIT}", re.IGNORECASE)
 
 
 def _seconds(token: str) -> float:
@@ -175,7 +183,8 @@ def _seconds(token: str) -> float:
 def _lenient_intervals(text: str, stop_after: int = 2) -> set[tuple[float, float]]:
     """The distinct intervals written in ``text`` (at most ``stop_after``: more means hedging anyway)."""
     found: set[tuple[float, float]] = set()
-    for a, b in set(_LENIENT_INTERVAL.findall(text)):  # de-duplicated in C before any Python work
+    for match in set(_LENIENT_INTERVAL_SCAN.findall(text)):  # de-duplicated in C before any Python work
+        a, b = _LENIENT_INTERVAL.match(match).groups()  # type: ignore[union-attr]
         x, y = _seconds(a), _seconds(b)
         if not (math.isfinite(x) and math.isfinite(y)):
             continue
@@ -214,15 +223,17 @@ def parse_interval(completion: Any, mode: Mode = "strict") -> tuple[float, float
 
 # ---- counting -------------------------------------------------------------------------------------
 # The look-behinds keep a failed match from restarting inside the same run of digits (the quadratic
-# trap of r"\d+..." patterns on a long number).
-# The labelled patterns run on the lower-cased reply; the first starts with a digit so the engine can
-# skip ahead to digits, then checks that no digit precedes it.
+# trap of r"\d+..." patterns on a long number). The labelled patterns run on the lower-cased reply;
+# the first starts with a digit so the engine can skip ahead to digits, then checks that no digit
+# precedes it. They scan without groups (one string per match, cheap to build and de-duplicate);
+# each distinct match is then read with _SHAPE_WORD and _INT.
 _LABELLED = [
-    re.compile(r"(\d(?<!\d\d)\d*+)[ \t]*+(circle|square|triangle)s?\b"),
-    re.compile(r"\b(circle|square|triangle)s?[ \t]*+(?::|=|-|—|is|are)?[ \t]*+(\d+)"),
+    re.compile(r"\d(?<!\d\d)\d*+[ \t]*+(?:circle|square|triangle)s?\b"),  # "3 circles"
+    re.compile(r"\b(?:circle|square|triangle)s?[ \t]*+(?::|=|-|—|is|are)?[ \t]*+\d+"),  # "circles: 3"
 ]
+_SHAPE_WORD = re.compile(r"circle|square|triangle")
 _TRIPLE_SEP = r"(?:\s*+[,;/]\s*+|\s++)"  # possessive: a long run of spaces is crossed once
-_TRIPLE = re.compile(r"(?<!\d)(\d++)" + _TRIPLE_SEP + r"(\d++)" + _TRIPLE_SEP + r"(\d++)")
+_TRIPLE = re.compile(r"(?<!\d)\d++" + _TRIPLE_SEP + r"\d++" + _TRIPLE_SEP + r"\d++")
 _INT = re.compile(r"\d+")
 
 
@@ -253,11 +264,11 @@ def parse_counts(completion: Any, mode: Mode = "strict") -> tuple[int, int, int]
     # own; a style that gives one shape two different counts is hedging.
     styles = []
     if any(shape in lower for shape in SHAPES):  # skip two full scans for replies that name no shape
-        for pattern, num_group, shape_group in ((_LABELLED[0], 1, 2), (_LABELLED[1], 2, 1)):
+        for pattern in _LABELLED:
             labelled: dict[str, set[int]] = {s: set() for s in SHAPES}
-            for groups in set(pattern.findall(lower)):  # de-duplicated in C before any Python work
-                counts = labelled[groups[shape_group - 1]]
-                counts.add(count_value(groups[num_group - 1]))
+            for match in set(pattern.findall(lower)):  # de-duplicated in C before any Python work
+                counts = labelled[_SHAPE_WORD.search(match).group()]  # type: ignore[union-attr]
+                counts.add(count_value(_INT.search(match).group()))  # type: ignore[union-attr]
                 if len(counts) > 1:
                     return None
             if all(len(v) == 1 for v in labelled.values()):
@@ -266,14 +277,14 @@ def parse_counts(completion: Any, mode: Mode = "strict") -> tuple[int, int, int]
         return styles[0]  # type: ignore[return-value]
     if len(set(styles)) > 1:
         return None
-    ints = _INT.findall(final)
-    if len(ints) == 3:
-        return tuple(count_value(s) for s in ints)  # type: ignore[return-value]
-    if len(ints) < 3:
+    first_ints = [m.group() for m in itertools.islice(_INT.finditer(final), 4)]  # stops at the 4th
+    if len(first_ints) == 3:
+        return tuple(count_value(s) for s in first_ints)  # type: ignore[return-value]
+    if len(first_ints) < 3:
         return None
     triples: set[tuple[int, ...]] = set()
-    for m in set(_TRIPLE.findall(final)):
-        triples.add(tuple(count_value(x) for x in m))
+    for match in set(_TRIPLE.findall(final)):
+        triples.add(tuple(count_value(x) for x in _INT.findall(match)))
         if len(triples) > 1:
             return None
     return triples.pop() if triples else None  # type: ignore[return-value]
@@ -282,6 +293,7 @@ def parse_counts(completion: Any, mode: Mode = "strict") -> tuple[int, int, int]
 # ---- jigsaw ---------------------------------------------------------------------------------------
 _DIGIT_RUN = re.compile(r"\d(?:[\s,;>|→\-]*+\d)*+")
 _NON_DIGIT = re.compile(r"\D+")
+_DIGIT = re.compile(r"\d")
 
 
 def _is_perm(digits: str, n: int) -> bool:
@@ -314,7 +326,7 @@ def parse_order(completion: Any, n: int, mode: Mode = "strict") -> tuple[int, ..
             if len(candidates) > 1:
                 return None
     if not candidates:
-        digits = _NON_DIGIT.sub("", final)
+        digits = "".join(m.group() for m in itertools.islice(_DIGIT.finditer(final), n + 1))  # stops early
         if _is_perm(digits, n):
             candidates.add(digits)
     if len(candidates) != 1:

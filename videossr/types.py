@@ -46,15 +46,6 @@ class Clip:
         """``(height, width)`` of the frames."""
         return int(self.frames.shape[1]), int(self.frames.shape[2])
 
-    @property
-    def pixel_scale(self) -> float:
-        """Linear size of the frames relative to the source video (1.0 when the source size is unknown)."""
-        sh, sw = self.source_size
-        if not (sh > 0 and sw > 0):
-            return 1.0
-        h, w = self.size
-        return float(np.sqrt(h * w / (sh * sw)))
-
     def video_metadata(self) -> dict[str, Any]:
         """Metadata in the form transformers' video processors expect (``do_sample_frames=False``)."""
         return video_metadata(self.num_frames, self.fps)

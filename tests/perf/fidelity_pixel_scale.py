@@ -45,8 +45,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def measure(path, frames: int, max_pixels: int, sigma: float = 52.5) -> dict[str, float] | None:
-    from videossr.tasks.perturbations import SegmentContext, area_noise_gain, blur, noise
-    from videossr.types import Clip
+    from videossr.tasks.perturbations import SegmentContext, blur, noise
     from videossr.video import fit_size, load_clip
 
     full = load_clip(path, max_pixels=None, min_pixels=None)
@@ -55,8 +54,6 @@ def measure(path, frames: int, max_pixels: int, sigma: float = 52.5) -> dict[str
         return None  # the source is no larger than the clip: nothing to compare
     src = full.frames[:: max(1, len(full.frames) // frames)][:frames]
     small = _shrink(src, size)
-    clip = Clip(frames=small, fps=full.fps, source=str(path), source_size=full.size)
-    scale = clip.pixel_scale
 
     class FixedSigma:  # an rng whose uniform() draw is the chosen sigma; normals stay random
         def __init__(self, seed):
@@ -68,17 +65,21 @@ def measure(path, frames: int, max_pixels: int, sigma: float = 52.5) -> dict[str
         def standard_normal(self, **kw):
             return self.rng.standard_normal(**kw)
 
-    def ctx(frames_, pixel_scale, gain=None):
-        return SegmentContext(clip=frames_, start=0, length=len(frames_), pixel_scale=pixel_scale, noise_gain=gain)
+    def ctx(frames_, source_size=(0, 0)):  # (0, 0): act on the frames' own pixel scale
+        return SegmentContext(clip=frames_, start=0, length=len(frames_), source_size=source_size)
 
-    ref_noise = _shrink(noise(src, FixedSigma(0), ctx(src, 1.0))[0], size)
-    linear_noise = noise(small, FixedSigma(3), ctx(small, scale))[0]
-    scaled_noise = noise(small, FixedSigma(1), ctx(small, scale, area_noise_gain(full.size, size)))[0]
-    unscaled_noise = noise(small, FixedSigma(2), ctx(small, 1.0))[0]
+    ours = ctx(small, full.size)
+    scale = ours.pixel_scale
+    ref_noise = _shrink(noise(src, FixedSigma(0), ctx(src))[0], size)
+    scaled_noise = noise(small, FixedSigma(1), ours)[0]
+    unscaled_noise = noise(small, FixedSigma(2), ctx(small))[0]
+    # The alternative to the area gain: sigma times the linear scale, written out here.
+    normals = np.random.default_rng(3).standard_normal(size=small.shape)
+    linear_noise = np.clip(np.rint(small + normals * sigma * scale), 0, 255).astype(np.uint8)
     resid = lambda x: float(np.std(x.astype(np.float64) - small))  # noqa: E731
-    ref_blur = _shrink(blur(src, None, ctx(src, 1.0))[0], size)
-    scaled_blur = blur(small, None, ctx(small, scale))[0]
-    unscaled_blur = blur(small, None, ctx(small, 1.0))[0]
+    ref_blur = _shrink(blur(src, None, ctx(src))[0], size)
+    scaled_blur = blur(small, None, ours)[0]
+    unscaled_blur = blur(small, None, ctx(small))[0]
     return {
         "source": f"{full.size[1]}x{full.size[0]}",
         "clip": f"{size[1]}x{size[0]}",

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from videossr.errors import VideoSSRError
-from videossr.metrics import task_of_subtype
+from videossr.tasks import task_name_of_subtype
 from videossr.types import Sample
 
 VIDEO_PLACEHOLDER = "<video>"
@@ -38,7 +38,7 @@ _SPLIT_PREFERENCE = ("test", "validation", "train")
 
 def _task_or_empty(subtype: str) -> str:
     try:
-        return task_of_subtype(subtype)
+        return task_name_of_subtype(subtype)
     except ValueError:
         return ""
 
@@ -311,7 +311,7 @@ def verl_row_to_row(
         "videos": clips,
         "fps": float(fps_values[0]) if fps_values else 0.0,
         "answer": answer,
-        "task": task_of_subtype(subtype),
+        "task": task_name_of_subtype(subtype),
         "subtype": subtype,
         "params": json.dumps({"verl_extra_info": extra}, default=str, sort_keys=True),
         "source": str(row.get("data_source", "")),
@@ -423,7 +423,7 @@ def _items_verl(ds: Any, config: str, base_dir: Path | None, max_pixels: int | N
         items.append(
             BenchItem(
                 id=f"{subtype}-{ident}",
-                task=task_of_subtype(subtype),
+                task=task_name_of_subtype(subtype),
                 subtype=subtype,
                 answer=answer,
                 fps=_first_fps(row.get("videos")),

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from videossr.errors import VideoSSRError
-from videossr.metrics import VIUBENCH_SUBTYPES, task_of_subtype
+from videossr.metrics import VIUBENCH_SUBTYPES
+from videossr.tasks import task_name_of_subtype
 
 #: ``dataset.name`` of every VIUBench entry; entries with this name are replaced on rewrite.
 DATASET_NAME = "VIUBench"
@@ -120,7 +121,7 @@ def eval_results(
     }
     entries = []
     for subtype, value in subtypes.items():
-        metric_type, metric_name = _METRICS[task_of_subtype(subtype)]
+        metric_type, metric_name = _METRICS[task_name_of_subtype(subtype)]
         entries.append(
             EvalResult(
                 **common,

@@ -63,12 +63,12 @@ class Task:
     # -- naming -----------------------------------------------------------------------------------
     @property
     def subtype(self) -> str:
-        raise NotImplementedError
+        raise _must_define(self, "subtype")
 
     @classmethod
     def from_subtype(cls, subtype: str, reasoning: bool = False) -> Task:
         """The task that produces ``subtype`` (e.g. ``grounding_mirror``); ``ValueError`` if none."""
-        raise NotImplementedError
+        raise _must_define(cls, "from_subtype")
 
     @property
     def system_prompt(self) -> str:
@@ -90,12 +90,12 @@ class Task:
         return sample
 
     def _generate(self, clip: Clip, rng: np.random.Generator, other: Clip | None) -> Sample:
-        raise NotImplementedError
+        raise _must_define(self, "_generate")
 
     def random_answer(self, rng: np.random.Generator, *, fps: float, num_frames: int = 48,
                       num_clips: int = 1, **options: Any) -> str:  # fmt: skip
         """A uniform guess in this task's answer space, written in the strict answer format."""
-        raise NotImplementedError
+        raise _must_define(self, "random_answer")
 
     # -- verifiers --------------------------------------------------------------------------------
     def parse(self, completion: Any, mode: Mode = "strict", answer: str | None = None) -> Any | None:
@@ -104,7 +104,7 @@ class Task:
         ``answer`` is the ground truth, for tasks whose answer shape depends on the item (the number
         of jigsaw clips); it is never used to judge the reply.
         """
-        raise NotImplementedError
+        raise _must_define(self, "parse")
 
     def is_parsed(self, completion: Any, answer: str, mode: Mode = "strict") -> bool:
         """Whether the parser can read the reply at all (an unparsable reply still counts, as 0)."""
@@ -126,16 +126,22 @@ class Task:
         return _safe(self._score, completion, answer, mode)
 
     def _reward(self, completion: Any, answer: str, mode: Mode) -> float:
-        raise NotImplementedError
+        raise _must_define(self, "_reward")
 
     def _score(self, completion: Any, answer: str, mode: Mode) -> float:
-        raise NotImplementedError
+        raise _must_define(self, "_score")
 
     def _exact(self, completion: Any, answer: str, mode: Mode) -> float:
-        raise NotImplementedError
+        raise _must_define(self, "_exact")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(subtype={self.subtype!r}, reasoning={self.reasoning})"
+
+
+def _must_define(owner: Any, method: str) -> NotImplementedError:
+    """The error a task subclass gets for a part of the Task interface it has not written yet."""
+    cls = owner if isinstance(owner, type) else type(owner)
+    return NotImplementedError(f"{cls.__name__} must define {method}() to be a Task (see videossr/tasks/base.py)")
 
 
 def _safe(fn, completion: Any, answer: Any, mode: Mode) -> float:

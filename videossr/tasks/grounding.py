@@ -23,7 +23,6 @@ from videossr.tasks.perturbations import (
     PERTURBATIONS,
     TRAINING_PERTURBATIONS,
     SegmentContext,
-    area_noise_gain,
 )
 from videossr.types import Clip, Sample
 
@@ -126,8 +125,7 @@ class AnomalyGrounding(Task):
             start=start,
             length=length,
             other=None if other is None else other.frames,
-            pixel_scale=clip.pixel_scale,
-            noise_gain=area_noise_gain(clip.source_size, clip.size),
+            source_size=clip.source_size,
         )
         segment, extra = pert.fn(frames[start : start + length], rng, ctx)
         out = frames.copy()

@@ -10,13 +10,15 @@ Strength at the source's scale. The reference perturbs the frames at the source 
 the model's processor shrinks them afterwards, which averages pixel noise away and narrows a blur. Here
 the frames are already small, so the two perturbations with a pixel-scale parameter scale it: the blur
 radius by the clip's linear size relative to the source (``ctx.pixel_scale``), the noise sigma by the
-factor an area resize from the source size divides pixel noise by (``ctx.noise_gain``).
+factor an area resize from the source size divides pixel noise by (``area_noise_gain``); both come
+from ``ctx.source_size``.
 ``tests/perf/fidelity_pixel_scale.py`` measures both against perturbing at source resolution and then
 shrinking, on the real sample videos; the unscaled parameters were 1.8-5.9x (noise) too strong.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +34,14 @@ class SegmentContext:
     start: int  # first frame of the segment
     length: int  # number of frames in the segment
     other: np.ndarray | None = None  # frames of another video (swap only), any size
-    pixel_scale: float = 1.0  # linear size of the clip's frames relative to the source video (<= 1 when shrunk)
-    noise_gain: float | None = None  # how much shrinking from the source divides pixel noise (area_noise_gain)
+    source_size: tuple[int, int] = (0, 0)  # (height, width) of the source video; (0, 0) when unknown
+
+    @property
+    def pixel_scale(self) -> float:
+        """Linear size of the clip's frames relative to the source video (1.0 when not shrunk or unknown)."""
+        sh, sw = self.source_size
+        h, w = self.clip.shape[1:3]
+        return min(1.0, float(np.sqrt(h * w / (sh * sw)))) if sh > 0 and sw > 0 else 1.0
 
 
 def _axis_noise_gain(n_src: int, n_dst: int) -> float:
@@ -48,6 +56,7 @@ def _axis_noise_gain(n_src: int, n_dst: int) -> float:
     return total / n_dst
 
 
+@functools.lru_cache(maxsize=256)  # a build sees a handful of (source, clip) size pairs per video
 def area_noise_gain(source_hw: tuple[int, int], clip_hw: tuple[int, int]) -> float:
     """The factor by which an area resize from ``source_hw`` down to ``clip_hw`` divides i.i.d. noise's std.
 
@@ -92,8 +101,7 @@ def noise(seg, rng, ctx):
     # source pixels into one, which divides the noise's deviation by area_noise_gain (about the linear
     # scale; exactly 1/k for a whole-number factor k).
     sigma = float(rng.uniform(35.0, 70.0))
-    gain = ctx.noise_gain if ctx.noise_gain is not None else min(1.0, ctx.pixel_scale)
-    applied = sigma * gain
+    applied = sigma * area_noise_gain(tuple(ctx.source_size), tuple(ctx.clip.shape[1:3]))
     out = seg.astype(np.float32) + rng.standard_normal(size=seg.shape, dtype=np.float32) * np.float32(applied)
     return _to_u8(out), {"sigma": round(sigma, 3), "applied_sigma": round(applied, 3)}
 
@@ -103,7 +111,7 @@ def blur(seg, rng, ctx):
 
     # PIL's GaussianBlur(radius=2) is a Gaussian with standard deviation 2 source pixels, which is
     # 2 * pixel_scale pixels of the shrunk frame.
-    applied = 2.0 * min(1.0, ctx.pixel_scale)
+    applied = 2.0 * ctx.pixel_scale
     out = np.stack([cv2.GaussianBlur(f, (0, 0), sigmaX=applied, sigmaY=applied) for f in seg])
     return out, {"radius": 2, "applied_radius": round(applied, 4)}
 

@@ -58,7 +58,6 @@ def task_choices() -> list[tuple[str, str]]:
 
 
 #: The task choices when the app was imported (``task_choices()`` reads the registry again).
-TASK_CHOICES: list[tuple[str, str]] = task_choices()
 #: The option widgets of the page, by the task keyword they set (a task uses those of its ``options``).
 OPTION_WIDGETS = ("perturbation", "difficulty")
 #: Choices of the difficulty widget: every difficulty some task offers, in first-seen order.
@@ -440,7 +439,6 @@ __all__ = [
     "DIFFICULTIES",
     "Generated",
     "Settings",
-    "TASK_CHOICES",
     "TABLE1_KEYS",
     "Verdict",
     "answer",

@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -119,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
 
     datasets.disable_progress_bars()
-    data = os.environ.get("VIUBENCH_DATA") or "demo_out/data/viubench"
+    from videossr.evaluation.lmms import dataset_path
+
+    data = dataset_path()
     a = ours(data, args.model)
     b = lmms(args.model, None)
     c = lmms(args.model, 48)

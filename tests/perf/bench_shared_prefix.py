@@ -164,11 +164,8 @@ def saved_bytes(fn) -> int:
     seen: dict[tuple[int, int], int] = {}
 
     def pack(t):
-        try:
-            storage = t.untyped_storage()
-            seen[(storage.data_ptr(), t.device.index or 0)] = storage.nbytes()
-        except (RuntimeError, NotImplementedError):  # tensors without a plain storage (e.g. sparse)
-            pass  # are not counted: the models benchmarked here save none
+        storage = t.untyped_storage()
+        seen[(storage.data_ptr(), t.device.index or 0)] = storage.nbytes()
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):

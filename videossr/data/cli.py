@@ -64,10 +64,9 @@ def _check_out(args: argparse.Namespace) -> None:
 
 def _check_shards(args: argparse.Namespace) -> None:
     _check_out(args)
-    if args.num_shards < 1 or not 0 <= args.shard_index < args.num_shards:
+    # --num-shards and --num-proc are checked by their argparse types; only the pair needs checking here.
+    if args.shard_index >= args.num_shards:
         raise ValueError(f"--shard-index must be in [0, {args.num_shards - 1}]")
-    if args.num_proc < 1:
-        raise ValueError("--num-proc must be at least 1")
 
 
 def _finish(result, args: argparse.Namespace) -> int:

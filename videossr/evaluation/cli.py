@@ -114,7 +114,7 @@ def _bench(args: argparse.Namespace) -> int:
     timing = results["timing"]
     speed = f", {timing['items_per_s']} items/s" if timing.get("items_per_s") else ""
     out = args.out or "outputs/bench/<model>"
-    resumed = f"{timing['resumed_items']} resumed" if "resumed_items" in timing else "via lmms-eval"
+    resumed = "via lmms-eval" if results.get("via") == "lmms-eval" else f"{timing['resumed_items']} resumed"
     print(f"{results['num_items']} items ({resumed}{speed}); results in {out}")
     if args.model_card:
         from videossr.evaluation.model_index import write_model_index

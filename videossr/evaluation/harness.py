@@ -188,7 +188,7 @@ def run_bench(
     """
     from tqdm.auto import tqdm
 
-    from videossr.metrics import aggregate, score
+    from videossr.metrics import score
 
     if mode not in ("strict", "lenient"):
         raise ValueError(f"mode must be 'strict' or 'lenient', got {mode!r}")
@@ -253,16 +253,12 @@ def run_bench(
     elapsed = time.perf_counter() - start
 
     records = [done[i] for i in (item.id for item in bench.items) if i in wanted and i in done]
-    per_subtype: dict[str, list[float]] = {}
-    unparsed: dict[str, int] = {}
-    for r in records:
-        per_subtype.setdefault(r["subtype"], []).append(float(r["score"]))
-        unparsed[r["subtype"]] = unparsed.get(r["subtype"], 0) + (0 if r.get("parsed") else 1)
+    scores, unparsed = tally(records)
     results = {
         "name": model_name or spec,
         "model": spec,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "scores": aggregate(per_subtype),
+        "scores": scores,
         "unparsed": unparsed,
         "num_items": len(records),
         "scoring": {
@@ -296,6 +292,23 @@ def run_bench(
     return results
 
 
+def prompt_sha1(text: str) -> str:
+    """A short hash of the question as the model read it (recorded with every prediction)."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def tally(records: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
+    """Table 1 scores (``videossr.metrics.aggregate``) and unparsable replies per subtype, from records."""
+    from videossr.metrics import aggregate
+
+    per_subtype: dict[str, list[float]] = {}
+    unparsed: dict[str, int] = {}
+    for r in records:
+        per_subtype.setdefault(r["subtype"], []).append(float(r["score"]))
+        unparsed[r["subtype"]] = unparsed.get(r["subtype"], 0) + (0 if r.get("parsed") else 1)
+    return aggregate(per_subtype), unparsed
+
+
 def _record(pred: Prediction, mode: str, score_fn) -> dict[str, Any]:
     item = pred.item
     reply = pred.reply if isinstance(pred.reply, str) else str(pred.reply)
@@ -308,6 +321,6 @@ def _record(pred: Prediction, mode: str, score_fn) -> dict[str, Any]:
         "score": float(score_fn(item.task, reply, item.answer, mode=mode)),
         "parsed": is_parsed(item, reply, mode),
         # The question as the model read it, by hash: a changed prompt shows up when runs are compared.
-        "prompt_sha1": hashlib.sha1(item.prompt_text.encode("utf-8")).hexdigest()[:12],
+        "prompt_sha1": prompt_sha1(item.prompt_text),
         **pred.inputs,
     }

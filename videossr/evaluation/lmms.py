@@ -25,6 +25,7 @@ scores exactly as ``videossr bench`` computes Overall.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -196,13 +197,14 @@ def read_clip(path: str | os.PathLike) -> np.ndarray:
 def clip_paths(doc: dict[str, Any]) -> list[str]:
     """The clips of a VIUBench row as lossless video files (written once, named by their content)."""
     fps = float(doc["fps"])
+    safe_id = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(doc["id"]))
+    folder = cache_dir()
     out = []
     for k, clip in enumerate(doc["videos"]):
         frames = _clip_frames(clip)
         digest = hashlib.sha1(frames.tobytes())
         digest.update(repr((frames.shape, fps)).encode())
-        safe_id = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(doc["id"]))
-        path = cache_dir() / f"{safe_id}-{k}-{digest.hexdigest()[:12]}.avi"
+        path = folder / f"{safe_id}-{k}-{digest.hexdigest()[:12]}.avi"
         if not path.is_file():
             write_clip(frames, fps, path)
         out.append(str(path))
@@ -376,11 +378,9 @@ def group_names() -> dict[str, list[str]]:
 
 
 # ---------------------------------------------------------------------------------------------- model
+@functools.cache
 def _model_class():
     """The lmms-eval model class wrapping a videossr backend (built on first use: lmms-eval is optional)."""
-    global _MODEL_CLASS
-    if _MODEL_CLASS is not None:
-        return _MODEL_CLASS
     from lmms_eval.api.model import lmms
 
     class VideoSSRModel(lmms):
@@ -431,6 +431,8 @@ def _model_class():
             )  # fmt: skip
 
         def generate_until(self, requests: list[Any]) -> list[str]:
+            from videossr.evaluation.harness import prompt_sha1
+
             items = []
             for request in requests:
                 _, doc_to_messages_fn, _, doc_id, task, split = request.args
@@ -442,21 +444,20 @@ def _model_class():
                     replies[pred.item.id] = pred.reply if isinstance(pred.reply, str) else str(pred.reply)
                     record = dict(pred.inputs)
                     # The question as the model read it, by hash (as in ``videossr bench``'s records).
-                    record["prompt_sha1"] = hashlib.sha1(pred.item.prompt_text.encode("utf-8")).hexdigest()[:12]
+                    record["prompt_sha1"] = prompt_sha1(pred.item.prompt_text)
                     self.inputs[pred.item.id] = record
             return [replies[item.id] for item in items]
 
+        # lmms-eval's base class declares these two abstract, so the class must define them. Every
+        # VIUBench task is `output_type: generate_until`, so lmms-eval never calls them; a task folder
+        # that asked for them would get this error instead of a silent wrong score.
         def generate_until_multi_round(self, requests: list[Any]) -> list[str]:
-            raise NotImplementedError("VIUBench is single-turn")
+            raise NotImplementedError("VIUBench tasks are single-turn: output_type is generate_until")
 
         def loglikelihood(self, requests: list[Any]) -> list[tuple[float, bool]]:
-            raise NotImplementedError("VIUBench is scored on generated replies")
+            raise NotImplementedError("VIUBench tasks score generated replies, not log-likelihoods")
 
-    _MODEL_CLASS = VideoSSRModel
     return VideoSSRModel
-
-
-_MODEL_CLASS = None
 
 
 def lmms_model(backend: Any, batch_size: int | None = None) -> Any:
@@ -547,11 +548,19 @@ def run_lmms_bench(
         ``lmms_eval`` (the version and lmms-eval's own numbers for every task and group).
     """
     from videossr.evaluation.backends import Backend, load_backend
-    from videossr.evaluation.harness import PREDICTIONS, RESULTS, TABLE, model_slug, package_versions
-    from videossr.metrics import aggregate
+    from videossr.evaluation.harness import (
+        PREDICTIONS,
+        RESULTS,
+        TABLE,
+        _inputs_summary,
+        model_slug,
+        package_versions,
+        tally,
+    )
 
     version = lmms_eval_version()
     wanted = check_viubench(data, subtypes)
+    tasks = _task_names(wanted)
     folder = Path(include_path) if include_path is not None else task_folder()
     os.environ[DATA_ENV] = str(data)
 
@@ -577,7 +586,7 @@ def run_lmms_bench(
         evaluated = simple_evaluate(
             model=lm,
             model_args=lmms_model_args if isinstance(lm, str) else None,
-            tasks=_task_names(wanted),
+            tasks=tasks,
             batch_size=batch_size,
             limit=limit,
             log_samples=True,
@@ -592,23 +601,17 @@ def run_lmms_bench(
         return {}
 
     records = _records(evaluated["samples"], wrapper.inputs if wrapper is not None else {})
-    per_subtype: dict[str, list[float]] = {}
-    unparsed: dict[str, int] = {}
-    for r in records:
-        per_subtype.setdefault(r["subtype"], []).append(float(r["score"]))
-        unparsed[r["subtype"]] = unparsed.get(r["subtype"], 0) + (0 if r.get("parsed") else 1)
+    scores, unparsed = tally(records)
     lmms_numbers = {
         name: {k.partition(",")[0]: v for k, v in values.items() if k.endswith(",none") and "_stderr" not in k}
         for name, values in evaluated["results"].items()
     }
-    from videossr.evaluation.harness import _inputs_summary
-
     results = {
         "name": model_name or spec,
         "model": spec,
         "via": "lmms-eval",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "scores": aggregate(per_subtype),
+        "scores": scores,
         "unparsed": unparsed,
         "num_items": len(records),
         "scoring": {
@@ -620,7 +623,7 @@ def run_lmms_bench(
         "backend": description,
         "benchmark": {"data": str(data), "configs": wanted, "split": "test", "limit": limit},
         "inputs": _inputs_summary(records),
-        "lmms_eval": {"version": version, "tasks": _task_names(wanted), "results": lmms_numbers,
+        "lmms_eval": {"version": version, "tasks": tasks, "results": lmms_numbers,
                       "include_path": str(folder)},  # fmt: skip
         "timing": {"new_items": len(records), "seconds": round(elapsed, 3),
                    "items_per_s": round(len(records) / elapsed, 4) if elapsed > 0 and records else None},  # fmt: skip

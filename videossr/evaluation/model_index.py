@@ -190,8 +190,8 @@ def write_model_index(
     """
     path = _card_path(card)
     model_card = _load_card(path)
-    entries = eval_results(results, dataset_id, dataset_revision, source_name, source_url)
-    _, run = _scores(results)
+    _, run = _scores(results)  # read once (results may be a path)
+    entries = eval_results(run, dataset_id, dataset_revision, source_name, source_url)
     kept = [e for e in (model_card.data.eval_results or []) if e.dataset_name != DATASET_NAME]
     model_card.data.eval_results = kept + entries
     run_name = str(run.get("name") or "")

@@ -61,11 +61,22 @@ def group_rows(
     Returns:
         Lists of row indices, one per unique prompt, in order of first appearance.
     """
+    # One copy to the host for the whole micro-batch, not one device sync per row.
+    keys = [tuple(t for t, m in zip(ids, mask) if m) for ids, mask in zip(prompt_ids.tolist(), prompt_mask.tolist())]
+    return group_keys(keys, visuals)
+
+
+def group_keys(
+    keys: Sequence[tuple[int, ...]], visuals: Sequence[Sequence[torch.Tensor | None]] | None = None
+) -> list[list[int]]:
+    """Group rows by their prompt token ids (``keys``) and, among equal ids, by equal visual tensors.
+
+    Returns lists of row indices, one per unique prompt, in order of first appearance.
+    """
     visuals = visuals or []
     buckets: dict[tuple[int, ...], list[list[int]]] = {}
     order: list[list[int]] = []
-    for row in range(prompt_ids.size(0)):
-        key = tuple(prompt_ids[row][prompt_mask[row].bool()].tolist())
+    for row, key in enumerate(keys):
         for group in buckets.setdefault(key, []):
             first = group[0]
             if all(_same(kind[first], kind[row]) for kind in visuals):

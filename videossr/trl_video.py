@@ -64,11 +64,12 @@ from videossr.shared_prefix import (
     SUPPORTED_ATTENTION,
     attention_implementation,
     find_rope_index,
+    group_keys,
     group_rows,
     pack_micro_batch,
     unpack,
 )
-from videossr.types import video_metadata  # noqa: F401 - re-exported; one home, in videossr.types
+from videossr.types import video_metadata  # one home, in videossr.types (also importable from here)
 from videossr.vlm import video_size_kwargs  # re-exported; one home, shared with evaluation and the callback
 
 logger = logging.getLogger(__name__)
@@ -247,28 +248,13 @@ def prompt_groups(rows: Sequence[RowVideoInputs]) -> tuple[list[int], list[int]]
 
     Returns ``(row_group, firsts)``: each row's group index, and the first row of every group.
     """
-    keys: dict[tuple[int, ...], list[int]] = {}
-    row_group: list[int] = []
-    firsts: list[int] = []
-    for i, row in enumerate(rows):
-        candidates = keys.setdefault(tuple(row.prompt_ids), [])
-        for g in candidates:
-            other = rows[firsts[g]]
-            if all(
-                a is b or (a is not None and b is not None and a.shape == b.shape and torch.equal(a, b))
-                for a, b in (
-                    (row.pixel_values_videos, other.pixel_values_videos),
-                    (row.video_grid_thw, other.video_grid_thw),
-                    (row.second_per_grid_ts, other.second_per_grid_ts),
-                )
-            ):
-                row_group.append(g)
-                break
-        else:
-            candidates.append(len(firsts))
-            row_group.append(len(firsts))
-            firsts.append(i)
-    return row_group, firsts
+    visuals = [[getattr(r, f) for r in rows] for f in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")]
+    groups = group_keys([tuple(r.prompt_ids) for r in rows], visuals)
+    row_group = [0] * len(rows)
+    for g, members in enumerate(groups):
+        for row in members:
+            row_group[row] = g
+    return row_group, [members[0] for members in groups]
 
 
 def shuffle_groups(batch: dict[str, Any]) -> dict[str, Any]:
@@ -309,6 +295,23 @@ def _concat_rows(
         return None
     tensor = torch.cat(present, dim=0)
     return tensor.to(device) if device is not None else tensor
+
+
+def _video_kwargs(
+    pixels: Sequence[torch.Tensor | None],
+    grids: Sequence[torch.Tensor | None],
+    seconds: Sequence[torch.Tensor | None],
+    device: torch.device | None = None,
+) -> dict[str, torch.Tensor]:
+    """The model's video keyword arguments for some rows' tensors; empty when none of them has a video."""
+    pixel_values = _concat_rows(pixels, device)
+    if pixel_values is None:
+        return {}
+    out = {"pixel_values_videos": pixel_values, "video_grid_thw": _concat_rows(grids, device)}
+    second_per_grid = _concat_rows(seconds, device)
+    if second_per_grid is not None:  # Qwen2.5-VL's absolute time ids
+        out["second_per_grid_ts"] = second_per_grid
+    return out
 
 
 class VideoGRPOTrainer(GRPOTrainer):
@@ -532,13 +535,8 @@ class VideoGRPOTrainer(GRPOTrainer):
             # A per-token field: TRL left-pads it like the ids.
             "mm_token_type_ids": [self._mm_token_types(torch.tensor(ids)).tolist() for ids in prompt_ids],
         }
-        pixels = _concat_rows([r.pixel_values_videos for r in rows])
-        if pixels is not None:
-            fields["pixel_values_videos"] = pixels
-            fields["video_grid_thw"] = _concat_rows([r.video_grid_thw for r in rows])
-            seconds = _concat_rows([r.second_per_grid_ts for r in rows])
-            if seconds is not None:
-                fields["second_per_grid_ts"] = seconds
+        fields.update(_video_kwargs([r.pixel_values_videos for r in rows], [r.video_grid_thw for r in rows],
+                                    [r.second_per_grid_ts for r in rows]))  # fmt: skip
         return prompt_ids, None, fields
 
     # ------------------------------------------------------------------ generation
@@ -594,13 +592,9 @@ class VideoGRPOTrainer(GRPOTrainer):
             "attention_mask": unique_mask,
             "mm_token_type_ids": self._mm_token_types(unique_ids),
         }
-        pixels = _concat_rows([rows[i].pixel_values_videos for i in firsts], device)
-        if pixels is not None:
-            prefill["pixel_values_videos"] = pixels
-            prefill["video_grid_thw"] = _concat_rows([rows[i].video_grid_thw for i in firsts], device)
-            seconds = _concat_rows([rows[i].second_per_grid_ts for i in firsts], device)
-            if seconds is not None:
-                prefill["second_per_grid_ts"] = seconds
+        unique = [rows[i] for i in firsts]
+        prefill.update(_video_kwargs([r.pixel_values_videos for r in unique], [r.video_grid_thw for r in unique],
+                                     [r.second_per_grid_ts for r in unique], device))  # fmt: skip
         index = torch.tensor(row_group, device=device)
         with (
             unwrap_model_for_generation(
@@ -674,14 +668,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         """The video keyword arguments of the model for rows ``start:end`` of the active batch."""
         device = input_ids.device
         kwargs: dict[str, torch.Tensor] = {"mm_token_type_ids": self._mm_token_types(input_ids)}
-        pixels = _concat_rows(per_row[_PIXELS][start:end], device)
-        if pixels is None:  # a micro-batch of text-only rows
-            return kwargs
-        kwargs["pixel_values_videos"] = pixels
-        kwargs["video_grid_thw"] = _concat_rows(per_row[_GRID][start:end], device)
-        seconds = _concat_rows(per_row.get(_SECONDS, [])[start:end], device)
-        if seconds is not None:
-            kwargs["second_per_grid_ts"] = seconds
+        # Empty for a micro-batch of text-only rows.
+        kwargs.update(_video_kwargs(per_row[_PIXELS][start:end], per_row[_GRID][start:end],
+                                    per_row.get(_SECONDS, [])[start:end], device))  # fmt: skip
         return kwargs
 
     def _get_per_token_logps_and_entropies(
@@ -739,8 +728,9 @@ class VideoGRPOTrainer(GRPOTrainer):
                 entropies.append(outputs.entropy[:, -logits_to_keep:])
             if compute_aux_loss:
                 aux_losses.append(outputs.aux_loss)
-            self.shared_prefix_stats["tokens"] += int(mask.sum())
-            self.shared_prefix_stats["unshared_tokens"] += int(mask.sum())
+            tokens = int(mask.sum())  # one device sync
+            self.shared_prefix_stats["tokens"] += tokens
+            self.shared_prefix_stats["unshared_tokens"] += tokens
         return (
             torch.cat(logps, dim=0),
             torch.cat(entropies, dim=0) if compute_entropy else None,
@@ -807,13 +797,8 @@ class VideoGRPOTrainer(GRPOTrainer):
             "position_ids": packed.position_ids,
             "mm_token_type_ids": self._mm_token_types(packed.input_ids),
         }
-        pixel_values = _concat_rows([pixels[r] for r in firsts], ids.device)
-        if pixel_values is not None:
-            model_inputs["pixel_values_videos"] = pixel_values
-            model_inputs["video_grid_thw"] = _concat_rows([grids[r] for r in firsts], ids.device)
-            group_seconds = _concat_rows([seconds[r] for r in firsts], ids.device)
-            if group_seconds is not None:
-                model_inputs["second_per_grid_ts"] = group_seconds
+        model_inputs.update(_video_kwargs([pixels[r] for r in firsts], [grids[r] for r in firsts],
+                                          [seconds[r] for r in firsts], ids.device))  # fmt: skip
         with self.accelerator.autocast():
             outputs = model(**model_inputs, shift_labels=packed.shift_labels, fused_lm_head=True)
         stats = self.shared_prefix_stats

@@ -368,34 +368,35 @@ def _items_videossr(ds: Any, config: str) -> list[BenchItem]:
         if c in ds.column_names
     ]
     meta = ds.select_columns(light).to_list()
-    items = []
-    for i, row in enumerate(meta):
-        text, num_videos = _prompt_text(row.get("prompt"))
-        num_frames = 48
-        params = row.get("params")
-        if isinstance(params, str) and params:
-            try:
-                num_frames = int(json.loads(params).get("num_frames", 48))
-            except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
-                pass
-        subtype = row.get("subtype") or ""
-        task = row.get("task") or _task_or_empty(subtype)
-        items.append(
-            BenchItem(
-                id=str(row.get("id", f"{config}-{i}")),
-                task=task,
-                subtype=subtype,
-                answer=str(row["answer"]),
-                fps=float(row.get("fps") or 0.0),
-                num_videos=max(1, num_videos),
-                prompt_text=text,
-                config=config,
-                group=str(row.get("source", "")),
-                num_frames=num_frames,
-                _load=lambda i=i: ds[i],
-            )
-        )
-    return items
+    return [item_from_row(row, config, lambda i=i: ds[i], default_id=f"{config}-{i}") for i, row in enumerate(meta)]
+
+
+def item_from_row(
+    row: dict[str, Any], config: str, load: Callable[[], dict[str, Any]], default_id: str = ""
+) -> BenchItem:
+    """A :class:`BenchItem` from a row in this project's layout; ``load`` gives the full row on demand."""
+    text, num_videos = _prompt_text(row.get("prompt"))
+    num_frames = 48
+    params = row.get("params")
+    if isinstance(params, str) and params:
+        try:
+            num_frames = int(json.loads(params).get("num_frames", 48))
+        except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
+            pass
+    subtype = row.get("subtype") or ""
+    return BenchItem(
+        id=str(row.get("id", default_id)),
+        task=row.get("task") or _task_or_empty(subtype),
+        subtype=subtype,
+        answer=str(row["answer"]),
+        fps=float(row.get("fps") or 0.0),
+        num_videos=max(1, num_videos),
+        prompt_text=text,
+        config=config,
+        group=str(row.get("source", "")),
+        num_frames=num_frames,
+        _load=load,
+    )
 
 
 def _items_verl(ds: Any, config: str, base_dir: Path | None, max_pixels: int | None) -> list[BenchItem]:

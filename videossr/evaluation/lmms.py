@@ -401,34 +401,21 @@ def _model_class():
             self.inputs: dict[str, dict[str, Any]] = {}  # what the model saw, by item id
 
         def _item(self, messages: list[dict[str, Any]], doc: dict[str, Any]):
-            from videossr.evaluation.data import VIDEO_PLACEHOLDER, BenchItem
+            from videossr.evaluation.data import item_from_row
 
             prompt: list[dict[str, Any]] = []
             clips: list[np.ndarray] = []
-            text = []
             for message in messages:  # every turn as the task gave it; clips decoded from their files
                 content: list[dict[str, Any]] = []
                 for part in message["content"]:
                     if part.get("type") == "video":
                         clips.append(read_clip(part["url"]))
                         content.append({"type": "video", "text": None})
-                        text.append(VIDEO_PLACEHOLDER)
                     elif part.get("type") == "text":
                         content.append({"type": "text", "text": part["text"]})
-                        text.append(part["text"])
                 prompt.append({"role": message["role"], "content": content})
             row = {**doc, "prompt": prompt, "videos": clips}
-            params = doc.get("params")
-            try:
-                num_frames = int(json.loads(params).get("num_frames", 48)) if params else 48
-            except (ValueError, TypeError, AttributeError):
-                num_frames = 48
-            return BenchItem(
-                id=str(doc["id"]), task=str(doc["task"]), subtype=str(doc["subtype"]),
-                answer=str(doc["answer"]), fps=float(doc["fps"]), num_videos=max(1, len(clips)),
-                prompt_text="".join(text), config=str(doc["subtype"]), group=str(doc.get("source", "")),
-                num_frames=num_frames, _load=lambda: row,
-            )  # fmt: skip
+            return item_from_row(row, str(doc["subtype"]), lambda: row)
 
         def generate_until(self, requests: list[Any]) -> list[str]:
             from videossr.evaluation.harness import prompt_sha1

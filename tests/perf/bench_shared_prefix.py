@@ -139,6 +139,14 @@ def set_pixels(processor, height: int, width: int, frames: int) -> None:
     processor.video_processor.size = {"shortest_edge": 32 * 32 * frames, "longest_edge": height * width * frames}
 
 
+def setup(width: int, depth: int, prompt: str, n: int = 1):
+    """The scaled-down model and processor, sized for ``prompt``, and ``n`` rows of it."""
+    frames, height, w = PROMPTS[prompt]
+    model, processor = build_model_and_processor(width, depth)
+    set_pixels(processor, height, w, frames)
+    return model, processor, rows(n, frames, height, w)
+
+
 def loss_pass(trainer, batch, shared: bool) -> None:
     trainer.shared_prefix = shared
     trainer.model.zero_grad(set_to_none=True)
@@ -182,10 +190,7 @@ def generated_batch(trainer, data):
 
 
 def loss_pass_times(width: int, depth: int, group: int, prompt: str, repeats: int) -> dict[str, Any]:
-    frames, height, w = PROMPTS[prompt]
-    model, processor = build_model_and_processor(width, depth)
-    set_pixels(processor, height, w, frames)
-    data = rows(1, frames, height, w)
+    model, processor, data = setup(width, depth, prompt)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = make_trainer(model, processor, data, group, True, 1, tmp, beta=0.0)
         batch = generated_batch(trainer, data)
@@ -241,10 +246,7 @@ def kv_cache_loss(trainer, batch) -> torch.Tensor:
 
 def kv_variant(width: int, depth: int, group: int, prompt: str, repeats: int) -> dict[str, Any]:
     """Loss-pass CPU time and saved activations: block mask (the trainer's) against KV-cache reuse."""
-    frames, height, w = PROMPTS[prompt]
-    model, processor = build_model_and_processor(width, depth)
-    set_pixels(processor, height, w, frames)
-    data = rows(1, frames, height, w)
+    model, processor, data = setup(width, depth, prompt)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = make_trainer(model, processor, data, group, True, 1, tmp, beta=0.0)
         batch = generated_batch(trainer, data)
@@ -282,10 +284,7 @@ def paper_layout(width: int, depth: int, prompt: str, repeats: int) -> dict[str,
     from videossr.shared_prefix import group_rows
     from videossr.trl_video import shuffle_groups
 
-    frames, height, w = PROMPTS[prompt]
-    model, processor = build_model_and_processor(width, depth)
-    set_pixels(processor, height, w, frames)
-    data = rows(8, frames, height, w)
+    model, processor, data = setup(width, depth, prompt, 8)
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         trainer = make_trainer(model, processor, data, 8, True, 1, tmp, beta=0.0, batch=8, steps_per_generation=8)
@@ -308,10 +307,7 @@ def paper_layout(width: int, depth: int, prompt: str, repeats: int) -> dict[str,
 def full_steps(width: int, depth: int, group: int, prompt: str, steps: int, shared: bool) -> dict[str, Any]:
     from transformers import TrainerCallback
 
-    frames, height, w = PROMPTS[prompt]
-    model, processor = build_model_and_processor(width, depth)
-    set_pixels(processor, height, w, frames)
-    data = rows(steps + 1, frames, height, w)
+    model, processor, data = setup(width, depth, prompt, steps + 1)
     times: list[float] = []
 
     walls: list[float] = []
@@ -344,10 +340,7 @@ def _rss() -> tuple[int, int]:
 
 def memory_child(width: int, depth: int, group: int, prompt: str, shared: bool) -> dict[str, Any]:
     """Run in a fresh process: peak-RSS growth and saved activations of one loss pass in one mode."""
-    frames, height, w = PROMPTS[prompt]
-    model, processor = build_model_and_processor(width, depth)
-    set_pixels(processor, height, w, frames)
-    data = rows(1, frames, height, w)
+    model, processor, data = setup(width, depth, prompt)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = make_trainer(model, processor, data, group, shared, 1, tmp, beta=0.0)
         batch = generated_batch(trainer, data)

@@ -45,7 +45,7 @@ from videossr.data.assembly import (
     stored_files,
     total_rows,
 )
-from videossr.data.jobs import RowLoc, atomic_write_text, run_waves
+from videossr.data.jobs import JobRunner, RowLoc, atomic_write_text, run_waves
 from videossr.data.plan import (
     VIUBENCH_SUBTYPES,
     BuildError,
@@ -55,6 +55,7 @@ from videossr.data.plan import (
     split_counts,
     video_order,
 )
+from videossr.data.remote import is_url, local_path_of, resolve_url_videos, run_job_fetching
 from videossr.data.sources import (
     VideoSource,
     check_output_location,
@@ -165,6 +166,25 @@ def _already_built(out: Path, recipe: Recipe) -> dict | None:
     return None
 
 
+def _runner(engine: str | JobRunner, address: str | None, num_proc: int) -> JobRunner | None:
+    """The job runner of an ``engine`` argument: ``None`` runs jobs locally."""
+    if callable(engine):
+        return engine
+    if engine == "local":
+        if address:
+            raise ValueError("--address needs --engine ray")
+        return None
+    if engine == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:  # pragma: no cover - depends on the installed extras
+            raise ImportError("--engine ray needs Ray: pip install 'videossr[ray]'")
+        from videossr.data.ray_engine import default_engine
+
+        return default_engine(address, num_proc)
+    raise ValueError(f"unknown engine {engine!r}: use 'local' or 'ray'")
+
+
 def build_dataset(
     recipe: Recipe,
     videos: str | os.PathLike | list[VideoSource],
@@ -176,12 +196,15 @@ def build_dataset(
     progress: bool = True,
     max_shard_bytes: int = MAX_SHARD_BYTES,
     decode_timeout: float | None = DECODE_TIMEOUT,
+    engine: str | JobRunner = "local",
+    address: str | None = None,
 ) -> BuildResult:
     """Build a dataset repo folder (or, for a sharded recipe, one part of it).
 
     Args:
         recipe: from :func:`viubench_recipe` or :func:`videossr30k_recipe`.
-        videos: a folder of videos, ``"default"`` for the bundled sample videos, or a list of sources.
+        videos: a folder of videos, an fsspec URL of one (``s3://bucket/videos``; each video is copied to
+            local disk to be decoded), ``"default"`` for the bundled sample videos, or a list of sources.
         out: the repo folder to write (created; must be empty, or hold an unfinished build of the same
             recipe, which is then resumed).
         num_proc: worker processes; the output bytes do not depend on it.
@@ -193,6 +216,10 @@ def build_dataset(
         decode_timeout: seconds allowed to decode one video, in a forked child process so that a
             hanging or crashing decoder only costs that video (reason ``timeout`` / ``crashed``);
             ``None`` or 0 decodes in the worker itself (faster, for trusted videos).
+        engine: ``"local"`` (``num_proc`` processes on this machine), ``"ray"`` (jobs as Ray tasks on the
+            cluster at ``address``, or on a local cluster of ``num_proc`` CPUs), or a job runner such as
+            :class:`videossr.data.ray_engine.RayEngine`. The output bytes do not depend on it.
+        address: the Ray cluster for ``engine="ray"`` (default: ``RAY_ADDRESS``, else a local cluster).
 
     Returns:
         A :class:`BuildResult`.
@@ -205,9 +232,16 @@ def build_dataset(
     t0 = time.perf_counter()
     out = Path(out)
     rejected: dict[str, dict[str, str]] = {}  # candidates that are no video file at all (see resolve_videos)
-    sources, origin = resolve_videos(videos if isinstance(videos, list) else str(videos), rejected)
-    if not isinstance(videos, list):
-        check_output_location(out, str(videos))
+    remote = is_url(videos)
+    if remote:
+        sources, origin = resolve_url_videos(str(videos), rejected)
+        local_root = local_path_of(str(videos))
+        if local_root is not None:
+            check_output_location(out, local_root)
+    else:
+        sources, origin = resolve_videos(videos if isinstance(videos, list) else str(videos), rejected)
+        if not isinstance(videos, list):
+            check_output_location(out, str(videos))
     excluded_ids = load_exclusions(list(exclude or []))
     candidates = [v for v in sources if not is_excluded(v, excluded_ids)]
     n_excluded = len(sources) - len(candidates)
@@ -222,7 +256,14 @@ def build_dataset(
             configs = {c: v["rows"] for c, v in done["configs"].items()}
             return BuildResult(out, total_rows(done), configs, {s["id"]: s for s in done["skipped"]}, True)
     work = _prepare_out(out, recipe, overwrite)
-    index, bad, stats = run_waves(recipe, mine, work, num_proc, progress, decode_timeout)
+    runner = _runner(engine, address, num_proc)
+    try:
+        index, bad, stats = run_waves(
+            recipe, mine, work, num_proc, progress, decode_timeout, runner, run_job_fetching if remote else None
+        )
+    finally:
+        if hasattr(runner, "close"):
+            runner.close()
     # Never given to a worker, but reported with the videos that failed: every candidate is used or listed.
     listed = {k: v for k, v in rejected.items() if k not in excluded_ids and Path(k).name not in excluded_ids}
     bad = {**listed, **bad}

@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,13 @@ JOB_MAX_VIDEOS = 4
 #: A video serving more questions than this (a small folder, many rows) is split over several jobs, each
 #: decoding it once: bounds a job's memory (rows are held until the job writes them).
 JOB_MAX_SLOTS = 64
+
+
+#: Runs a wave's unfinished jobs elsewhere (e.g. on Ray): ``(jobs, recipe, jobs_dir, decode_timeout,
+#: schema)`` -> ``(job, marker)`` pairs, each yielded once the job's files are written under ``jobs_dir``.
+JobRunner = Callable[
+    [list["Job"], dict[str, Any], Path, "float | None", Any], Iterator[tuple["Job", dict[str, Any]]]
+]
 
 
 class RowLoc(NamedTuple):
@@ -240,8 +248,16 @@ def run_waves(
     num_proc: int,
     progress: bool,
     decode_timeout: float | None,
+    runner: JobRunner | None = None,
+    job_fn: Callable[..., dict[str, Any]] | None = None,
 ) -> tuple[dict[str, RowLoc], dict[str, dict[str, str]], dict[str, int]]:
     """Run every wave of this shard, reusing the jobs an interrupted run finished.
+
+    Jobs run in this process (``num_proc`` 1), in a pool of ``num_proc`` processes, or, with a
+    ``runner`` (e.g. :class:`videossr.data.ray_engine.RayEngine`), wherever it sends them: a runner
+    takes a wave's unfinished jobs and yields ``(job, marker)`` once it has written each job's files
+    under ``jobs_dir``, as :func:`run_job` does. ``job_fn`` replaces :func:`run_job` in the local
+    paths (:func:`videossr.data.remote.run_job_fetching` for videos behind URLs).
 
     Returns the row index (slot key -> :class:`RowLoc`, part ``"p0"``), the failed videos (id -> reason
     and detail) and counters (``jobs_run``, ``jobs_reused``, ``videos_decoded``).
@@ -256,6 +272,16 @@ def run_waves(
     pending = recipe.my_slots()
     schema = row_schema()  # built once here, shipped to workers
     bar = tqdm(total=len(pending), desc=f"build {recipe.kind}", unit="row", disable=not progress)
+    used: set[str] = set()
+    failed_videos: set[str] = set()
+
+    def advance(marker: dict[str, Any]) -> None:
+        # One bar for the whole build: rows written (its count and rate), videos used and failed so far.
+        used.update(vid for _, vid, _ in marker["rows"])
+        failed_videos.update(marker["failures"])
+        bar.set_postfix(videos=len(used), failed=len(failed_videos), refresh=False)
+        bar.update(len(marker["rows"]))
+
     pool = None
     try:
         for wave in range(10_000):
@@ -277,33 +303,39 @@ def run_waves(
                 if done is not None:
                     results[job.name] = done
                     stats["jobs_reused"] += 1
-                    bar.update(len(done["rows"]))
+                    advance(done)
                 else:
                     todo.append(job)
             recipe_d = recipe.to_dict()
-            if todo and num_proc > 1 and pool is None:
-                import multiprocessing as mp
-
-                # spawn, not fork: decord and OpenCV keep threads and global state a fork would copy
-                # half-initialised.
-                pool = ProcessPoolExecutor(
-                    num_proc,
-                    mp_context=mp.get_context("spawn"),
-                    initializer=_worker_init,
-                    initargs=(os.getpid(),),
-                )
-            if pool is not None and len(todo) > 1:
-                futures = {
-                    pool.submit(run_job, job, recipe_d, str(jobs_dir), decode_timeout, schema): job
-                    for job in todo
-                }
-                for fut in as_completed(futures):
-                    results[futures[fut].name] = fut.result()
-                    bar.update(len(results[futures[fut].name]["rows"]))
+            fn = job_fn or run_job  # looked up now: tests replace jobs.run_job
+            if runner is not None:
+                for job, res in runner(todo, recipe_d, jobs_dir, decode_timeout, schema):
+                    results[job.name] = res
+                    advance(res)
             else:
-                for job in todo:
-                    results[job.name] = run_job(job, recipe_d, str(jobs_dir), decode_timeout, schema)
-                    bar.update(len(results[job.name]["rows"]))
+                if todo and num_proc > 1 and pool is None:
+                    import multiprocessing as mp
+
+                    # spawn, not fork: decord and OpenCV keep threads and global state a fork would copy
+                    # half-initialised.
+                    pool = ProcessPoolExecutor(
+                        num_proc,
+                        mp_context=mp.get_context("spawn"),
+                        initializer=_worker_init,
+                        initargs=(os.getpid(),),
+                    )
+                if pool is not None and len(todo) > 1:
+                    futures = {
+                        pool.submit(fn, job, recipe_d, str(jobs_dir), decode_timeout, schema): job
+                        for job in todo
+                    }
+                    for fut in as_completed(futures):
+                        results[futures[fut].name] = fut.result()
+                        advance(results[futures[fut].name])
+                else:
+                    for job in todo:
+                        results[job.name] = fn(job, recipe_d, str(jobs_dir), decode_timeout, schema)
+                        advance(results[job.name])
             stats["jobs_run"] += len(todo)
             pending_keys: set[str] = set()
             for job in jobs:  # in job order, so failures are merged the same way every time

@@ -51,6 +51,25 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="seconds allowed to decode one video, in an isolated child process (default 300); 0 decodes "
         "in the worker itself, a little faster, for trusted videos",
     )
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="where the per-video work runs: 'local' (--num-proc processes) or 'ray' (tasks on the Ray cluster "
+        "at --address, else a local cluster of --num-proc CPUs); the output is the same bytes either way",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to run on with --engine ray ('auto', 'ray://HEAD:10001', 'HOST:6379'; default: "
+        "RAY_ADDRESS, else a local cluster)",
+    )
+    p.add_argument(
+        "--push-to-hub",
+        default=None,
+        metavar="ORG/NAME",
+        help="when the build is done, upload the folder to this Hub dataset repo (as `videossr publish`)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -88,6 +107,13 @@ def _finish(result, args: argparse.Namespace) -> int:
 def _run_build(recipe, args: argparse.Namespace) -> int:
     from videossr.data.build import build_dataset
 
+    # Refused before the build, not after hours of it.
+    if args.push_to_hub and args.num_shards > 1:
+        raise ValueError("--push-to-hub uploads a whole build: merge the parts, then run `videossr publish`")
+    if args.push_to_hub and (args.push_to_hub.count("/") != 1 or not all(args.push_to_hub.split("/"))):
+        raise ValueError(f"--push-to-hub must look like ORG/NAME, got {args.push_to_hub!r}")
+    if args.address and args.engine != "ray":
+        raise ValueError("--address needs --engine ray")
     result = build_dataset(
         recipe,
         args.videos,
@@ -98,8 +124,15 @@ def _run_build(recipe, args: argparse.Namespace) -> int:
         keep_work=args.keep_work,
         progress=not args.quiet,
         decode_timeout=args.decode_timeout or None,
+        engine=args.engine,
+        address=args.address,
     )
-    return _finish(result, args)
+    code = _finish(result, args)
+    if args.push_to_hub:
+        from videossr.data.publish import publish
+
+        print(json.dumps(publish(result.out, args.push_to_hub), indent=2))
+    return code
 
 
 def cmd_build_viubench(args: argparse.Namespace) -> int:

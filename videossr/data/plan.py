@@ -44,8 +44,8 @@ class BuildError(VideoSSRError):
 
 
 def task_of(subtype: str) -> str:
-    """Short task name of a subtype: ``grounding``, ``counting`` or ``jigsaw``."""
-    return subtype.split("_", 1)[0]
+    """Short task name of a subtype: ``grounding``, ``counting`` or ``jigsaw`` (``counting@0.3`` too)."""
+    return subtype.partition("@")[0].split("_", 1)[0]
 
 
 def check_subtype(subtype: str) -> None:
@@ -61,9 +61,16 @@ def parse_mix(spec: str | dict[str, float] | None) -> dict[str, float]:
     """A mix ``{subtype: fraction}`` from ``"grounding_shuffle=0.5,jigsaw_hard=0.5"`` (fractions are
     normalised to sum to 1). ``None`` or ``"default"`` gives the paper's mix (:data:`DEFAULT_MIX`).
 
+    A subtype may carry a point of the difficulty knob as ``@<level>`` (:mod:`videossr.tasks.base`):
+    ``grounding_mirror@0.7`` (the mirror at level 0.7), ``counting@0.3``, ``jigsaw@0.9``. For counting and
+    jigsaw the level replaces easy/hard, so ``counting_easy@0.3`` is written ``counting@0.3`` (the error
+    says so). Each entry is checked to be the name its task produces.
+
     Example:
         >>> parse_mix("jigsaw_hard=1,counting_easy=3")
         {'jigsaw_hard': 0.25, 'counting_easy': 0.75}
+        >>> parse_mix("grounding_mirror@0.7=1,jigsaw@0.25=1")
+        {'grounding_mirror@0.7': 0.5, 'jigsaw@0.25': 0.5}
     """
     if spec is None or spec == "default":
         return dict(DEFAULT_MIX)
@@ -236,6 +243,7 @@ def partner(video: VideoSource, videos: list[VideoSource], bad: set[str]) -> Vid
 
 
 def needs_other(subtype: str) -> bool:
+    subtype = subtype.partition("@")[0]  # a knob level does not change which videos a row needs
     if not subtype.startswith("grounding_"):
         return False
     from videossr.tasks import PERTURBATIONS

@@ -355,9 +355,8 @@ def heuristic_answer(sample: Sample) -> str:
     """The heuristic solver's reply to one sample (dispatches on ``sample.task``)."""
     if sample.task == "anomaly_grounding":
         # The question names the kind of change, and the subtype says the same: no ground truth is read.
-        perturbation = (
-            sample.subtype[len("grounding_") :] if sample.subtype.startswith("grounding_") else None
-        )
+        subtype = sample.subtype.partition("@")[0]  # a difficulty level ("grounding_mirror@0.7") names no change
+        perturbation = subtype[len("grounding_") :] if subtype.startswith("grounding_") else None
         return solve_grounding(np.asarray(sample.videos[0]), sample.fps, perturbation)
     if sample.task == "object_counting":
         return solve_counting(np.asarray(sample.videos[0]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from videossr.tasks.base import SYSTEM_PROMPT, Task
+from videossr.tasks.base import NAMED_DIFFICULTIES, SYSTEM_PROMPT, Task, parse_difficulty
 from videossr.tasks.counting import ObjectCounting
 from videossr.tasks.grounding import AnomalyGrounding
 from videossr.tasks.jigsaw import TemporalJigsaw
@@ -64,7 +64,7 @@ def task_for_subtype(subtype: str, reasoning: bool = False) -> Task:
         >>> task_for_subtype("counting_hard").max_count
         16
     """
-    prefix = str(subtype).partition("_")[0]
+    prefix = str(subtype).partition("@")[0].partition("_")[0]  # "counting@0.3": a knob level
     for cls in TASKS.values():
         if cls.short == prefix:
             return cls.from_subtype(subtype, reasoning=reasoning)
@@ -73,7 +73,7 @@ def task_for_subtype(subtype: str, reasoning: bool = False) -> Task:
 
 def task_name_of_subtype(subtype: str) -> str:
     """``grounding_mirror`` -> ``anomaly_grounding`` (by the subtype's prefix alone)."""
-    prefix = str(subtype).partition("_")[0]
+    prefix = str(subtype).partition("@")[0].partition("_")[0]  # "counting@0.3": a knob level
     for name, cls in TASKS.items():
         if cls.short == prefix:
             return name
@@ -89,7 +89,9 @@ __all__ = [
     "TASKS",
     "ALIASES",
     "SYSTEM_PROMPT",
+    "NAMED_DIFFICULTIES",
     "Task",
+    "parse_difficulty",
     "AnomalyGrounding",
     "ObjectCounting",
     "TemporalJigsaw",

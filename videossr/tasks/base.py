@@ -10,12 +10,24 @@ know about it, so that adding a task is one new module plus one line in ``videos
 * ``generate`` (no I/O: a decoded clip in, a :class:`~videossr.types.Sample` out), ``parse`` (a
   reply to an answer, or ``None``), ``reward`` (the paper's smooth reward), ``strict_reward`` (0/1)
   and ``score`` (the VIUBench metric);
-* ``random_answer`` (a uniform guess in the answer space: the random baseline).
+* ``random_answer`` (a uniform guess in the answer space: the random baseline);
+* ``with_difficulty`` (the same task at a point of the difficulty knob, below).
+
+The difficulty knob. Every task takes one float ``difficulty`` in ``[0, 1]`` (0 easiest), mapped by the
+task's own module onto its generation parameters, monotonically: a higher value never makes any
+parameter easier. The paper's fixed settings are named points on the scale (:data:`NAMED_DIFFICULTIES`:
+``easy`` = 0.5 is the paper's default setting of every task, ``hard`` = 0.75 its hard counting and
+jigsaw). A task built without an explicit float keeps the paper's generation exactly (same random draws,
+same bytes); one built with a float records it: ``level`` on the task, ``params["difficulty"]`` in every
+sample, and an ``@<level>`` suffix on the subtype (``counting@0.3``, ``grounding_mirror@0.7``), which
+``from_subtype`` reads back, so a row names the generator that made it.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +42,65 @@ REASONING_SYSTEM_PROMPT = (
     "You are watching a video. Think the question through inside <think> </think> tags, then give only "
     "the final answer inside <answer> </answer> tags."
 )
+
+#: The paper's fixed settings as points on the difficulty knob. ``easy`` is the paper's default setting of
+#: every task (6 jigsaw clips, counting up to 3 x 3, 8-16 frame anomalies at the paper's strengths).
+NAMED_DIFFICULTIES: dict[str, float] = {"easy": 0.5, "hard": 0.75}
+#: The knob's default point: the paper's settings.
+PAPER_DIFFICULTY = 0.5
+#: Explicit levels are rounded to this many decimals, so the subtype suffix names the level exactly.
+LEVEL_DECIMALS = 3
+
+
+def parse_difficulty(value: float | str) -> float:
+    """The knob's value from a float, a numeric string (``"0.3"``) or a named point (``"easy"``, ``"hard"``).
+
+    Raises ``ValueError`` for anything else or a value outside ``[0, 1]``. The value is rounded to
+    :data:`LEVEL_DECIMALS` decimals.
+
+    Example:
+        >>> parse_difficulty("hard"), parse_difficulty("0.25"), parse_difficulty(1)
+        (0.75, 0.25, 1.0)
+    """
+    if isinstance(value, str) and value.strip() in NAMED_DIFFICULTIES:
+        return NAMED_DIFFICULTIES[value.strip()]
+    try:
+        level = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"difficulty must be a number in [0, 1] or one of {sorted(NAMED_DIFFICULTIES)}, got {value!r}"
+        ) from None
+    if not (math.isfinite(level) and 0.0 <= level <= 1.0):
+        raise ValueError(f"difficulty must be in [0, 1], got {value!r}")
+    return round(level, LEVEL_DECIMALS)
+
+
+def knob(level: float, points: Sequence[tuple[float, float]]) -> float:
+    """A generation parameter at ``level``: piecewise linear through ``points`` (``(level, value)`` pairs,
+    levels increasing). Exact at the points themselves, so a named point gives the paper's value bit for bit.
+
+    Example:
+        >>> knob(0.25, ((0.0, 2.0), (0.5, 6.0), (1.0, 9.0)))
+        4.0
+    """
+    xs, ys = zip(*points)
+    return float(np.interp(level, xs, ys))
+
+
+def knob_int(level: float, points: Sequence[tuple[float, float]]) -> int:
+    """:func:`knob` rounded half up to a whole number (Python's ``round`` would round 2.5 down)."""
+    return int(math.floor(knob(level, points) + 0.5))
+
+
+def level_suffix(level: float | None) -> str:
+    """The subtype suffix of an explicit level: ``"@0.3"``; ``""`` for the paper's generation."""
+    return "" if level is None else f"@{level:g}"
+
+
+def split_level(subtype: str) -> tuple[str, float | None]:
+    """``"counting@0.3"`` -> ``("counting", 0.3)``; a subtype without a suffix -> ``(subtype, None)``."""
+    base, sep, tail = str(subtype).partition("@")
+    return base, (parse_difficulty(tail) if sep else None)
 
 
 class Task:
@@ -56,9 +127,14 @@ class Task:
     #: The task's columns of VIUBench, in Table 1 order (empty for tasks outside the benchmark).
     benchmark_subtypes: ClassVar[tuple[str, ...]] = ()
 
+    #: How the difficulty knob maps onto this task's generation, in words (CLI help, docs).
+    difficulty_help: ClassVar[str] = ""
+
     def __init__(self, reasoning: bool = False):
         # The paper answers directly; the think/answer format is an opt-in extension.
         self.reasoning = reasoning
+        #: The explicit point of the difficulty knob, or ``None`` for the paper's own generation.
+        self.level: float | None = None
 
     # -- naming -----------------------------------------------------------------------------------
     @property
@@ -69,6 +145,10 @@ class Task:
     def from_subtype(cls, subtype: str, reasoning: bool = False) -> Task:
         """The task that produces ``subtype`` (e.g. ``grounding_mirror``); ``ValueError`` if none."""
         raise _must_define(cls, "from_subtype")
+
+    def with_difficulty(self, difficulty: float | str) -> Task:
+        """The same task (same perturbation, same reasoning format) at another point of the knob."""
+        raise _must_define(self, "with_difficulty")
 
     @property
     def system_prompt(self) -> str:

@@ -13,6 +13,19 @@ The paper's rules and formulas, as this module implements them:
 * training reward: per shape ``max(0, 1 - |pred - true| / true)``, averaged over the three shapes;
 * VIUBench metric: per shape exact match, averaged over the three shapes;
 * strict 0/1 reward: all three counts right.
+
+Difficulty knob (:mod:`videossr.tasks.base`), each parameter piecewise linear through the points of
+:data:`KNOB` (integers rounded half up), none ever easier at a higher level:
+
+| level | shape types | frames per shape F | instances per frame I | size (short side) |
+|---|---|---|---|---|
+| 0 | 1 | 1 | 1 | 30-40 % |
+| 0.5 (``easy``) | 3 | 3 | 3 | 20-40 % |
+| 0.75 (``hard``) | 3 | 4 | 4 | 20-40 % |
+| 1 | 3 | 5 | 5 | 12-28 % |
+
+With fewer than 3 types, the types drawn (uniformly, without replacement) are the only ones on screen;
+the others' counts are 0 (the reward then asks for exactly 0 for them).
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from videossr.parsing import SHAPES, Mode, parse_counts
-from videossr.tasks.base import Task
+from videossr.tasks.base import Task, knob, knob_int, level_suffix, parse_difficulty, split_level
 from videossr.types import Clip, Sample
 
 #: difficulty -> (F, I): each shape on 1..F frames with 1..I instances per frame.
@@ -31,6 +44,31 @@ DIFFICULTIES = {"easy": (3, 3), "hard": (4, 4)}
 MIN_GAP = 8  # frames carrying the same shape are more than this many frames apart
 BOX = (0.15, 0.85)  # the central 70 % of the frame, as fractions of its width and height
 MARGIN = 0.75  # a shape's centre keeps this many sizes from the box's edges
+SIZE = (0.2, 0.4)  # the paper's size range, as fractions of the frame's short side
+
+#: The difficulty knob: ``{parameter: ((level, value), ...)}``, linear between the points.
+KNOB: dict[str, tuple[tuple[float, float], ...]] = {
+    "types": ((0.0, 1.0), (0.5, 3.0), (1.0, 3.0)),
+    "frames": ((0.0, 1.0), (0.5, 3.0), (0.75, 4.0), (1.0, 5.0)),
+    "instances": ((0.0, 1.0), (0.5, 3.0), (0.75, 4.0), (1.0, 5.0)),
+    "size_low": ((0.0, 0.3), (0.5, 0.2), (0.75, 0.2), (1.0, 0.12)),
+    "size_high": ((0.0, 0.4), (0.5, 0.4), (0.75, 0.4), (1.0, 0.28)),
+}
+
+
+def setting_at(level: float) -> dict[str, Any]:
+    """The generation parameters at a point of the difficulty knob.
+
+    Example:
+        >>> setting_at(0.75)
+        {'types': 3, 'frames': 4, 'instances': 4, 'size': (0.2, 0.4)}
+    """
+    return {
+        "types": knob_int(level, KNOB["types"]),
+        "frames": knob_int(level, KNOB["frames"]),
+        "instances": knob_int(level, KNOB["instances"]),
+        "size": (knob(level, KNOB["size_low"]), knob(level, KNOB["size_high"])),
+    }
 
 
 def shape_polygon(shape: str, cx: float, cy: float, size: float, angle: float) -> np.ndarray:
@@ -62,7 +100,9 @@ class ObjectCounting(Task):
     """Draw circles, squares and triangles on a few frames and ask how many of each appeared.
 
     Args:
-        difficulty: ``"easy"`` (up to 3 frames x 3 instances per shape) or ``"hard"`` (4 x 4).
+        difficulty: ``"easy"`` (up to 3 frames x 3 instances per shape) or ``"hard"`` (4 x 4), the
+            paper's settings; or a point of the difficulty knob in ``[0, 1]`` (a float or numeric string,
+            :func:`setting_at`), recorded in the subtype (``counting@0.3``) and ``params["difficulty"]``.
         reasoning: ask for think/answer tags instead of a direct answer.
     """
 
@@ -75,19 +115,41 @@ class ObjectCounting(Task):
     answer_format = "circles,squares,triangles, e.g. 3,1,4"
     options = {"difficulty": (tuple(DIFFICULTIES), "easy: up to 3 frames x 3 shapes per type; hard: 4 x 4")}
     benchmark_subtypes = ("counting_easy", "counting_hard")
+    difficulty_help = (
+        "counting: shape types 1..3, frames per shape 1..5, instances per frame 1..5, shapes 30-40 % down to "
+        "12-28 % of the short side (easy 0.5 = 3 types, 3 x 3; hard 0.75 = 4 x 4)"
+    )
 
-    def __init__(self, difficulty: str = "easy", reasoning: bool = False):
+    def __init__(self, difficulty: str | float = "easy", reasoning: bool = False):
         super().__init__(reasoning)
-        if difficulty not in DIFFICULTIES:
-            raise ValueError(f"unknown difficulty {difficulty!r}; choose from {sorted(DIFFICULTIES)}")
-        self.difficulty = difficulty
+        if isinstance(difficulty, str) and difficulty in DIFFICULTIES:
+            frames, instances = DIFFICULTIES[difficulty]
+            self.setting = {"types": 3, "frames": frames, "instances": instances, "size": SIZE}
+        else:
+            try:
+                self.level = parse_difficulty(difficulty)
+            except ValueError:
+                raise ValueError(
+                    f"unknown difficulty {difficulty!r}; choose from {sorted(DIFFICULTIES)} or a number in [0, 1]"
+                ) from None
+            self.setting = setting_at(self.level)
+        # The named setting ("easy"/"hard") or the explicit level, as given: params record it.
+        self.difficulty: str | float = difficulty if self.level is None else self.level
+
+    def with_difficulty(self, difficulty: float | str) -> ObjectCounting:
+        return type(self)(difficulty=parse_difficulty(difficulty), reasoning=self.reasoning)
 
     @property
     def subtype(self) -> str:
+        if self.level is not None:
+            return f"{self.short}{level_suffix(self.level)}"
         return f"counting_{self.difficulty}"
 
     @classmethod
     def from_subtype(cls, subtype: str, reasoning: bool = False) -> ObjectCounting:
+        base, level = split_level(subtype)
+        if level is not None and base.partition("_")[0] == cls.short:
+            return cls(difficulty=level, reasoning=reasoning)
         prefix, _, rest = subtype.partition("_")
         if prefix != cls.short or rest not in DIFFICULTIES:
             raise ValueError(f"{subtype!r} is not an object-counting subtype")
@@ -96,8 +158,7 @@ class ObjectCounting(Task):
     @property
     def max_count(self) -> int:
         """The largest count one shape can reach: ``F * I`` (9 easy, 16 hard)."""
-        frames, instances = DIFFICULTIES[self.difficulty]
-        return frames * instances
+        return self.setting["frames"] * self.setting["instances"]
 
     def prompt(self) -> str:
         """The question (docs/method.md §12): what to count, that colour, rotation and frames vary, the format."""
@@ -134,10 +195,17 @@ class ObjectCounting(Task):
         raise ValueError(f"cannot place shapes {MIN_GAP + 1}+ frames apart in a {total}-frame clip")
 
     def _generate(self, clip: Clip, rng: np.random.Generator, other: Clip | None) -> Sample:
-        max_frames, max_inst = DIFFICULTIES[self.difficulty]
+        setting = self.setting
+        max_frames, max_inst = setting["frames"], setting["instances"]
+        size_low, size_high = setting["size"]
         frames = clip.frames
         total, h, w = frames.shape[:3]
-        per_shape = [int(rng.integers(1, max_frames + 1)) for _ in SHAPES]
+        # Fewer shape types (low levels only): draw which ones appear. At 3 types nothing is drawn here, so
+        # the paper's settings consume the generator exactly as before.
+        present = set(range(len(SHAPES)))
+        if setting["types"] < len(SHAPES):
+            present = {int(k) for k in rng.choice(len(SHAPES), setting["types"], replace=False)}
+        per_shape = [int(rng.integers(1, max_frames + 1)) if k in present else 0 for k in range(len(SHAPES))]
         frame_sets = self._pick_frames(rng, total, per_shape)
         out = frames.copy()
         short = min(h, w)
@@ -150,7 +218,7 @@ class ObjectCounting(Task):
                 centres: list[tuple[float, float, float]] = []
                 items = []
                 for _ in range(n):
-                    size = float(rng.uniform(0.2, 0.4)) * short
+                    size = float(rng.uniform(size_low, size_high)) * short
                     # The centre box: the central 70 % shrunk by MARGIN sizes on each side, so the whole
                     # shape stays inside the 70 % (0.4 x short side leaves it non-empty). Shapes are kept
                     # about one size apart when that is possible.
@@ -181,8 +249,17 @@ class ObjectCounting(Task):
 
     def random_answer(self, rng: np.random.Generator, *, fps: float = 0.0, num_frames: int = 48,
                       num_clips: int = 1, **options: Any) -> str:  # fmt: skip
-        """Each count uniform in ``1..F*I``: right with probability 1/9 (easy) or 1/16 (hard) per shape."""
-        return ",".join(str(int(rng.integers(1, self.max_count + 1))) for _ in SHAPES)
+        """Each count uniform in ``1..F*I``: right with probability 1/9 (easy) or 1/16 (hard) per shape.
+
+        At a knob level with fewer than 3 shape types, each count is first 0 with the generator's
+        probability that its shape is absent.
+        """
+        types = self.setting["types"]
+        if types >= len(SHAPES):
+            return ",".join(str(int(rng.integers(1, self.max_count + 1))) for _ in SHAPES)
+        absent = 1 - types / len(SHAPES)
+        counts = [0 if rng.random() < absent else int(rng.integers(1, self.max_count + 1)) for _ in SHAPES]
+        return ",".join(map(str, counts))
 
     # -- verifiers --------------------------------------------------------------------------------
     @staticmethod

@@ -7,6 +7,13 @@ The paper's formulas, as this module implements them:
 * training reward and VIUBench metric (the same quantity per item): temporal IoU of the predicted and
   the true interval, ``max(0, min(pe, te) - max(ps, ts)) / (max(pe, te) - min(ps, ts))``, in ``[0, 1]``;
 * strict 0/1 reward: the interval, written with one decimal, equals the truth.
+
+Difficulty knob (:mod:`videossr.tasks.base`): the segment gets shorter and the perturbation weaker as the
+level rises. Segment length range (of 48 frames, scaled to other clip lengths), piecewise linear through
+:data:`SEGMENT_KNOB`, rounded half up: 16-24 frames at 0, the paper's 8-16 at 0.5, 3-6 at 1. The
+perturbation's strength, where it has one, follows
+:data:`~videossr.tasks.perturbations.STRENGTH_KNOB`. Which perturbations are in play is not the knob's
+business: that stays the task's ``perturbation`` (or the build's mix).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from videossr.parsing import Mode, parse_interval
-from videossr.tasks.base import Task
+from videossr.tasks.base import Task, knob_int, level_suffix, parse_difficulty, split_level
 from videossr.tasks.perturbations import (
     BENCHMARK_PERTURBATIONS,
     PERTURBATIONS,
@@ -27,6 +34,11 @@ from videossr.tasks.perturbations import (
 from videossr.types import Clip, Sample
 
 MIN_SEGMENT, MAX_SEGMENT = 8, 16
+#: The difficulty knob for the segment length, in frames of a 48-frame clip: ``(low, high)`` point lists.
+SEGMENT_KNOB = (
+    ((0.0, 16.0), (0.5, 8.0), (1.0, 3.0)),
+    ((0.0, 24.0), (0.5, 16.0), (1.0, 6.0)),
+)
 
 
 def format_interval(start: float, end: float) -> str:
@@ -66,6 +78,9 @@ class AnomalyGrounding(Task):
     Args:
         perturbation: a key of ``PERTURBATIONS``; ``None`` draws one of the four training
             perturbations per sample (from the sample's seed).
+        difficulty: a point of the difficulty knob in ``[0, 1]`` (a float, numeric string, or a named
+            point); ``None`` (the default) is the paper's generation. Recorded in the subtype
+            (``grounding_mirror@0.7``) and in ``params["difficulty"]``.
         reasoning: ask for think/answer tags instead of a direct answer.
     """
 
@@ -78,23 +93,35 @@ class AnomalyGrounding(Task):
     answer_format = "start-end in seconds with one decimal, e.g. 14.5-26.2"
     options = {"perturbation": (tuple(sorted(PERTURBATIONS)), "the kind of change (default: the training mix)")}
     benchmark_subtypes = tuple(f"grounding_{p}" for p in BENCHMARK_PERTURBATIONS)
+    difficulty_help = (
+        "grounding: segment 16-24 frames (0) .. 8-16 (0.5, the paper) .. 3-6 (1), and weaker noise, blur, "
+        "zoom, saturation and speed changes as it rises"
+    )
 
-    def __init__(self, perturbation: str | None = None, reasoning: bool = False):
+    def __init__(
+        self, perturbation: str | None = None, reasoning: bool = False, difficulty: float | str | None = None
+    ):
         super().__init__(reasoning)
         if perturbation is not None and perturbation not in PERTURBATIONS:
             raise ValueError(f"unknown perturbation {perturbation!r}; choose from {sorted(PERTURBATIONS)}")
         self.perturbation = perturbation
+        if difficulty is not None:
+            self.level = parse_difficulty(difficulty)
+
+    def with_difficulty(self, difficulty: float | str) -> AnomalyGrounding:
+        return type(self)(perturbation=self.perturbation, reasoning=self.reasoning, difficulty=difficulty)
 
     @property
     def subtype(self) -> str:
-        return f"grounding_{self.perturbation or 'mixed'}"
+        return f"grounding_{self.perturbation or 'mixed'}{level_suffix(self.level)}"
 
     @classmethod
     def from_subtype(cls, subtype: str, reasoning: bool = False) -> AnomalyGrounding:
-        prefix, _, rest = subtype.partition("_")
+        base, level = split_level(subtype)
+        prefix, _, rest = base.partition("_")
         if prefix != cls.short or (rest and rest != "mixed" and rest not in PERTURBATIONS):
             raise ValueError(f"{subtype!r} is not an anomaly-grounding subtype")
-        return cls(perturbation=None if rest in ("", "mixed") else rest, reasoning=reasoning)
+        return cls(perturbation=None if rest in ("", "mixed") else rest, reasoning=reasoning, difficulty=level)
 
     def prompt(self, description: str) -> str:
         """The question: the named change, the interval asked for, and the reply format (docs/method.md §12).
@@ -116,7 +143,8 @@ class AnomalyGrounding(Task):
         total = frames.shape[0]
         if total < MAX_SEGMENT:
             raise ValueError(f"anomaly grounding needs at least {MAX_SEGMENT} frames, the clip has {total}")
-        length = int(rng.integers(MIN_SEGMENT, MAX_SEGMENT + 1))
+        low, high = segment_range(total, self.level) if self.level is not None else (MIN_SEGMENT, MAX_SEGMENT)
+        length = int(rng.integers(low, high + 1))
         start = int(rng.integers(0, total - length + 1))
         if pert.needs_other and other is None:
             raise ValueError(f"the {name!r} perturbation needs another video: pass other=<Clip> to generate()")
@@ -126,6 +154,7 @@ class AnomalyGrounding(Task):
             length=length,
             other=None if other is None else other.frames,
             source_size=clip.source_size,
+            level=self.level,
         )
         segment, extra = pert.fn(frames[start : start + length], rng, ctx)
         out = frames.copy()
@@ -139,11 +168,13 @@ class AnomalyGrounding(Task):
             "num_frames": total,
             **({"perturbation_params": extra} if extra else {}),
         }
+        if self.level is not None:
+            params["difficulty"] = self.level
         if other is not None and pert.needs_other:
             params["other_source"] = other.source
         return Sample(
             task=self.name,
-            subtype=f"grounding_{name}",
+            subtype=f"grounding_{name}{level_suffix(self.level)}",
             parts=[0, self.prompt(pert.description)],
             answer=answer,
             videos=[out],
@@ -158,10 +189,11 @@ class AnomalyGrounding(Task):
         ``grounding="max_length"`` (the default) guesses the longest segment the generator makes (16 of
         48 frames) at a start uniform where it fits: expected IoU about 25.4 %, the paper's random row.
         ``"prior"`` draws length and start from the generator's own distribution (about 21.6 %).
+        At an explicit knob level the guess knows that level's segment lengths.
         """
         if not fps > 0:
             raise ValueError("a grounding guess needs the clip's fps (answers are in seconds)")
-        lo, hi = segment_range(num_frames)
+        lo, hi = segment_range(num_frames, self.level)
         if grounding == "max_length":
             length = hi
         elif grounding == "prior":
@@ -198,8 +230,17 @@ class AnomalyGrounding(Task):
         return float(format_interval(*pred) == format_interval(*truth))
 
 
-def segment_range(num_frames: int) -> tuple[int, int]:
-    """The anomaly length range scaled to the clip: ``(8, 16)`` for the paper's 48 frames."""
+def segment_range(num_frames: int, level: float | None = None) -> tuple[int, int]:
+    """The anomaly length range scaled to the clip: ``(8, 16)`` for the paper's 48 frames.
+
+    With a knob ``level`` the range is :data:`SEGMENT_KNOB`'s at that level, in frames of 48, scaled to
+    ``num_frames`` and kept inside the clip (``(16, 24)`` at 0, ``(8, 16)`` at 0.5, ``(3, 6)`` at 1).
+    """
+    if level is not None:
+        scale = num_frames / 48
+        lo = max(1, min(num_frames, round(knob_int(level, SEGMENT_KNOB[0]) * scale)))
+        hi = max(lo, min(num_frames, round(knob_int(level, SEGMENT_KNOB[1]) * scale)))
+        return lo, hi
     if num_frames == 48:
         return MIN_SEGMENT, MAX_SEGMENT
     lo = max(1, round(num_frames * MIN_SEGMENT / 48))

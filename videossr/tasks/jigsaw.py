@@ -11,6 +11,10 @@ The paper's rules and formulas, as this module implements them:
   place in time. Clip numbers are labels, so this is *not* the digit-wise ``sum_i |reply[i] - answer[i]|``
   (the two disagree on about 80 % of replies). A reversed order scores 0; a random one about 0.35;
 * VIUBench metric and strict 0/1 reward: exact sequence match.
+
+Difficulty knob (:mod:`videossr.tasks.base`): the number of clips, piecewise linear through
+:data:`CLIPS_KNOB` and rounded half up: 0 -> 2 clips, 0.5 (``easy``) -> 6, 0.75 (``hard``) -> 8, 1 -> 9
+(2 clips from 0 to 0.0625, then one more clip every 0.125 up to 8 at 0.75, and 9 from 0.875).
 """
 
 from __future__ import annotations
@@ -20,10 +24,17 @@ from typing import Any
 import numpy as np
 
 from videossr.parsing import Mode, parse_order
-from videossr.tasks.base import Task
+from videossr.tasks.base import Task, knob_int, level_suffix, parse_difficulty, split_level
 from videossr.types import Clip, Sample
 
 DIFFICULTIES = {"easy": 6, "hard": 8}
+#: The difficulty knob: ``(level, clips)`` points, linear in between, rounded half up.
+CLIPS_KNOB = ((0.0, 2.0), (0.5, 6.0), (0.75, 8.0), (1.0, 9.0))
+
+
+def clips_at(level: float) -> int:
+    """Number of clips at a point of the difficulty knob (2 at 0, 6 at 0.5, 8 at 0.75, 9 at 1)."""
+    return knob_int(level, CLIPS_KNOB)
 
 
 def jigsaw_answer(display: list[int]) -> str:
@@ -66,7 +77,9 @@ class TemporalJigsaw(Task):
     """Cut the clip into ``n`` equal clips, shuffle them, and ask for the original order.
 
     Args:
-        difficulty: ``"easy"`` (6 clips) or ``"hard"`` (8 clips).
+        difficulty: ``"easy"`` (6 clips) or ``"hard"`` (8 clips), the paper's settings; or a point of the
+            difficulty knob in ``[0, 1]`` (a float or numeric string): :func:`clips_at` clips, recorded
+            in the subtype (``jigsaw@0.6``) and in ``params["difficulty"]``.
         clips: any number of clips from 2 to 9 (overrides ``difficulty``).
         reasoning: ask for think/answer tags instead of a direct answer.
     """
@@ -83,19 +96,32 @@ class TemporalJigsaw(Task):
         "clips": (tuple(range(2, 10)), "any number of clips from 2 to 9 (overrides difficulty)"),
     }
     benchmark_subtypes = ("jigsaw_easy", "jigsaw_hard")
+    difficulty_help = "jigsaw: clips 2 (0) .. 6 (0.5, easy) .. 8 (0.75, hard) .. 9 (1)"
 
-    def __init__(self, difficulty: str = "easy", clips: int | None = None, reasoning: bool = False):
+    def __init__(self, difficulty: str | float = "easy", clips: int | None = None, reasoning: bool = False):
         super().__init__(reasoning)
         if clips is None:
-            if difficulty not in DIFFICULTIES:
-                raise ValueError(f"unknown difficulty {difficulty!r}; choose from {sorted(DIFFICULTIES)}")
-            clips = DIFFICULTIES[difficulty]
+            if isinstance(difficulty, str) and difficulty in DIFFICULTIES:
+                clips = DIFFICULTIES[difficulty]  # the paper's named setting: nothing new is recorded
+            else:
+                try:
+                    self.level = parse_difficulty(difficulty)
+                except ValueError:
+                    raise ValueError(
+                        f"unknown difficulty {difficulty!r}; choose from {sorted(DIFFICULTIES)} or a number in [0, 1]"
+                    ) from None
+                clips = clips_at(self.level)
         if not 2 <= int(clips) <= 9:
             raise ValueError(f"clips must be between 2 and 9 (one digit per clip), got {clips}")
         self.clips = int(clips)
 
+    def with_difficulty(self, difficulty: float | str) -> TemporalJigsaw:
+        return type(self)(difficulty=parse_difficulty(difficulty), reasoning=self.reasoning)
+
     @property
     def subtype(self) -> str:
+        if self.level is not None:
+            return f"{self.short}{level_suffix(self.level)}"
         for name, n in DIFFICULTIES.items():
             if n == self.clips:
                 return f"jigsaw_{name}"
@@ -103,6 +129,9 @@ class TemporalJigsaw(Task):
 
     @classmethod
     def from_subtype(cls, subtype: str, reasoning: bool = False) -> TemporalJigsaw:
+        base, level = split_level(subtype)
+        if level is not None and base.partition("_")[0] == cls.short:
+            return cls(difficulty=level, reasoning=reasoning)
         prefix, _, rest = subtype.partition("_")
         if prefix == cls.short and rest in DIFFICULTIES:
             return cls(difficulty=rest, reasoning=reasoning)
@@ -145,6 +174,8 @@ class TemporalJigsaw(Task):
             "frames_per_clip": per,
             "display_order": display_list,  # original (0-based) index of the clip shown at each position
         }
+        if self.level is not None:
+            params["difficulty"] = self.level
         return Sample(
             task=self.name,
             subtype=self.subtype,

@@ -14,6 +14,23 @@ factor an area resize from the source size divides pixel noise by (``area_noise_
 from ``ctx.source_size``.
 ``tests/perf/fidelity_pixel_scale.py`` measures both against perturbing at source resolution and then
 shrinking, on the real sample videos; the unscaled parameters were 1.8-5.9x (noise) too strong.
+
+Strength on the difficulty knob. The perturbations with a strength take it from ``ctx.level`` (the
+task's point of the knob, :mod:`videossr.tasks.base`; ``None`` is the paper's generation). Each range
+in :data:`STRENGTH_KNOB` is piecewise linear through its points at levels 0, 0.5 and 1, where 0.5 is
+the paper's value exactly and a higher level is always a weaker (harder to see) change:
+
+| perturbation | parameter | level 0 | 0.5 (paper) | 1 |
+|---|---|---|---|---|
+| saturation | factor | 3.0 | 2.0 | 1.3 |
+| noise | sigma range (source 0-255 scale) | 70-100 | 35-70 | 10-25 |
+| blur | radius (source pixels) | 4 | 2 | 0.8 |
+| zoom_in | factor range | 1.6-1.8 | 1.3-1.5 | 1.08-1.15 |
+| zoom_out | factor range | 1.5-1.7 | 1.2-1.4 | 1.05-1.12 |
+| slow, fast | speed factor, one of two | 3 or 4 | 2 or 3 | 1.3 or 1.6 |
+
+At ``level=None`` every function runs the paper's code path unchanged (same draws, same parameters
+recorded), so rows built without a difficulty keep their bytes.
 """
 
 from __future__ import annotations
@@ -35,6 +52,7 @@ class SegmentContext:
     length: int  # number of frames in the segment
     other: np.ndarray | None = None  # frames of another video (swap only), any size
     source_size: tuple[int, int] = (0, 0)  # (height, width) of the source video; (0, 0) when unknown
+    level: float | None = None  # the task's point of the difficulty knob; None: the paper's strengths
 
     @property
     def pixel_scale(self) -> float:
@@ -71,6 +89,34 @@ def area_noise_gain(source_hw: tuple[int, int], clip_hw: tuple[int, int]) -> flo
     return float(np.sqrt(_axis_noise_gain(sh, h) * _axis_noise_gain(sw, w)))
 
 
+#: Strength on the difficulty knob: ``{perturbation: {parameter: ((level, value), ...)}}`` (module docstring).
+STRENGTH_KNOB: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
+    "saturation": {"factor": ((0.0, 3.0), (0.5, 2.0), (1.0, 1.3))},
+    "noise": {"low": ((0.0, 70.0), (0.5, 35.0), (1.0, 10.0)), "high": ((0.0, 100.0), (0.5, 70.0), (1.0, 25.0))},
+    "blur": {"radius": ((0.0, 4.0), (0.5, 2.0), (1.0, 0.8))},
+    "zoom_in": {"low": ((0.0, 1.6), (0.5, 1.3), (1.0, 1.08)), "high": ((0.0, 1.8), (0.5, 1.5), (1.0, 1.15))},
+    "zoom_out": {"low": ((0.0, 1.5), (0.5, 1.2), (1.0, 1.05)), "high": ((0.0, 1.7), (0.5, 1.4), (1.0, 1.12))},
+    "speed": {"low": ((0.0, 3.0), (0.5, 2.0), (1.0, 1.3)), "high": ((0.0, 4.0), (0.5, 3.0), (1.0, 1.6))},
+}
+
+
+def strength(name: str, level: float) -> dict[str, float]:
+    """The strength parameters of a perturbation (a key of :data:`STRENGTH_KNOB`) at a knob level.
+
+    Example:
+        >>> strength("noise", 0.5)
+        {'low': 35.0, 'high': 70.0}
+    """
+    return {key: float(np.interp(level, *zip(*points))) for key, points in STRENGTH_KNOB[name].items()}
+
+
+def _speed_factor(rng: np.random.Generator, level: float) -> float:
+    """The slow/fast factor at a level: one of two values, as the paper's "2x or 3x"."""
+    s = strength("speed", level)
+    # integers(0, 2) consumes the generator as the paper's integers(2, 4) does: the same pick at level 0.5.
+    return (s["low"], s["high"])[int(rng.integers(0, 2))]
+
+
 @dataclass(frozen=True)
 class Perturbation:
     name: str
@@ -92,15 +138,17 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
 
 # ---- fine-grained -------------------------------------------------------------------------------
 def saturation(seg, rng, ctx):
+    factor = 2.0 if ctx.level is None else round(strength("saturation", ctx.level)["factor"], 4)
     gray = _luma(seg)[..., None]
-    return _to_u8(gray + 2.0 * (seg.astype(np.float32) - gray)), {"factor": 2.0}
+    return _to_u8(gray + factor * (seg.astype(np.float32) - gray)), {"factor": factor}
 
 
 def noise(seg, rng, ctx):
     # sigma is drawn on the source's 0-255 scale; shrinking the frames averages several independent
     # source pixels into one, which divides the noise's deviation by area_noise_gain (about the linear
     # scale; exactly 1/k for a whole-number factor k).
-    sigma = float(rng.uniform(35.0, 70.0))
+    low, high = (35.0, 70.0) if ctx.level is None else strength("noise", ctx.level).values()
+    sigma = float(rng.uniform(low, high))
     applied = sigma * area_noise_gain(tuple(ctx.source_size), tuple(ctx.clip.shape[1:3]))
     out = seg.astype(np.float32) + rng.standard_normal(size=seg.shape, dtype=np.float32) * np.float32(applied)
     return _to_u8(out), {"sigma": round(sigma, 3), "applied_sigma": round(applied, 3)}
@@ -111,9 +159,10 @@ def blur(seg, rng, ctx):
 
     # PIL's GaussianBlur(radius=2) is a Gaussian with standard deviation 2 source pixels, which is
     # 2 * pixel_scale pixels of the shrunk frame.
-    applied = 2.0 * ctx.pixel_scale
+    radius: float = 2 if ctx.level is None else round(strength("blur", ctx.level)["radius"], 4)
+    applied = float(radius) * ctx.pixel_scale
     out = np.stack([cv2.GaussianBlur(f, (0, 0), sigmaX=applied, sigmaY=applied) for f in seg])
-    return out, {"radius": 2, "applied_radius": round(applied, 4)}
+    return out, {"radius": radius, "applied_radius": round(applied, 4)}
 
 
 def grayscale(seg, rng, ctx):
@@ -153,12 +202,14 @@ def zoom_out_frames(frames: np.ndarray, factor: float) -> np.ndarray:
 
 
 def zoom_in(seg, rng, ctx):
-    factor = float(rng.uniform(1.3, 1.5))
+    low, high = (1.3, 1.5) if ctx.level is None else strength("zoom_in", ctx.level).values()
+    factor = float(rng.uniform(low, high))
     return zoom_in_frames(seg, factor), {"factor": round(factor, 4)}
 
 
 def zoom_out(seg, rng, ctx):
-    factor = float(rng.uniform(1.2, 1.4))
+    low, high = (1.2, 1.4) if ctx.level is None else strength("zoom_out", ctx.level).values()
+    factor = float(rng.uniform(low, high))
     return zoom_out_frames(seg, factor), {"factor": round(factor, 4)}
 
 
@@ -220,6 +271,11 @@ def stutter_hold(seg, rng, ctx):
 
 def slow(seg, rng, ctx):
     t = len(seg)
+    if ctx.level is not None:
+        factor_f = _speed_factor(rng, ctx.level)
+        n_src = int(np.ceil(t / factor_f))
+        src = np.minimum(np.floor(np.arange(t) / factor_f).astype(int), n_src - 1)
+        return seg[src], {"factor": round(factor_f, 4)}
     factor = int(rng.integers(2, 4))  # 2x or 3x slower
     n_src = int(np.ceil(t / factor))
     src = np.minimum(np.arange(t) // factor, n_src - 1)
@@ -228,6 +284,12 @@ def slow(seg, rng, ctx):
 
 def fast(seg, rng, ctx):
     t, total = ctx.length, ctx.clip.shape[0]
+    if ctx.level is not None:
+        # A fractional factor: frames floor(factor * i) of a stretch of ceil(factor * t) frames.
+        factor_f = max(1.0, min(_speed_factor(rng, ctx.level), total / t))
+        begin = max(0, min(ctx.start, total - int(np.ceil(factor_f * t))))
+        idx = np.minimum(begin + np.floor(factor_f * np.arange(t)).astype(int), total - 1)
+        return ctx.clip[idx], {"factor": round(factor_f, 4), "source_start": int(begin)}
     factor = int(rng.integers(2, 4))  # 2x or 3x faster
     factor = max(1, min(factor, total // t))
     stretch = factor * t

@@ -1,0 +1,259 @@
+"""Builds on Ray (``--engine ray``): the same bytes as a local build, URL inputs, killed workers and
+drivers, the progress bar and ``--push-to-hub``. One local Ray cluster of 2 CPUs serves the module."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from _data_helpers import have_ffmpeg, make_folder, make_video
+
+pytest.importorskip("ray")
+
+from videossr.data import build_dataset, videossr30k_recipe  # noqa: E402
+from videossr.data.ray_engine import RayEngine  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not have_ffmpeg(), reason="needs the ffmpeg binary to make test videos")
+
+SMALL = 128 * 128
+#: Bad files of a crawled folder, each reported by name (see tests/_data_helpers.make_folder).
+BAD = ("empty.mp4", "garbage.mp4", "short.mp4", "truncated.mp4")
+
+
+def _odd_video(path: Path, size: str, index: int) -> None:
+    """A clip with odd or extreme dimensions (4:4:4, so odd sizes are legal H.264)."""
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=12",
+           "-frames:v", "60", "-vf", f"hue=h={index * 60}", "-pix_fmt", "yuv444p", "-c:v", "libx264",
+           "-preset", "ultrafast", str(path)]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a finished repo folder (shards, card, report, preview)."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory) -> Path:
+    """The real sample videos, synthetic clips, odd sizes and the bad files of a crawled folder."""
+    from videossr.video import sample_videos
+
+    root = make_folder(tmp_path_factory.mktemp("mixed"), 12, bad=True)
+    (root / "samples").mkdir()
+    for src in sample_videos():
+        shutil.copy(src, root / "samples" / src.name)
+    (root / "odd").mkdir()
+    _odd_video(root / "odd" / "tall 97x171.mp4", "97x171", 1)
+    _odd_video(root / "odd" / "strip_400x34.mp4", "400x34", 2)
+    return root
+
+
+RECIPE = {"size": 72, "seed": 3, "max_pixels": SMALL}
+
+
+@pytest.fixture(scope="module")
+def reference(mixed, tmp_path_factory) -> Path:
+    """The local build, one process, default (isolated) decoding: what every Ray build must equal.
+    Made before the cluster starts, so no decoder is forked from a process holding Ray's threads."""
+    out = tmp_path_factory.mktemp("ref") / "set"
+    build_dataset(videossr30k_recipe(**RECIPE), mixed, out, num_proc=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster(reference):
+    """One local Ray cluster of 2 CPUs for the module (started after the reference build)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024 * 1024, log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def test_same_bytes_as_local_build_and_every_bad_file_named(mixed, reference, cluster, tmp_path, capsys):
+    out = tmp_path / "ray"
+    result = build_dataset(videossr30k_recipe(**RECIPE), mixed, out, engine="ray", progress=True)
+    assert _digests(out) == _digests(reference)
+    assert {"README.md", "build_report.json", "preview.jpg"} <= set(_digests(out))
+    assert any(f.startswith("data/") and f.endswith(".parquet") for f in _digests(out))
+    skipped = {s["id"]: s["reason"] for s in json.loads((out / "build_report.json").read_text())["skipped"]}
+    assert set(BAD) <= set(skipped), skipped
+    assert set(BAD) <= set(result.skipped)
+    # one bar for the whole build: rows (count and rate), videos used and videos failed
+    err = capsys.readouterr().err
+    # (the empty file is rejected when the folder is listed, before any job: the bar counts decode failures)
+    assert "row/s" in err and "videos=" in err and f"failed={len(skipped) - 1}" in err, err[-300:]
+
+
+def test_fsspec_urls_give_the_same_bytes(mixed, reference, cluster, tmp_path):
+    import fsspec
+
+    # a file:// URL on the cluster: each worker copies its job's videos to local disk to decode them
+    out = tmp_path / "url"
+    build_dataset(videossr30k_recipe(**RECIPE), "file://" + str(mixed), out, engine="ray", progress=False)
+    assert _digests(out) == _digests(reference)
+    # memory:// lives in this process only, so it is built here (one process, in-process decoding)
+    # (the same folder name: the report records it as the origin, "folder <name>")
+    mem = fsspec.filesystem("memory")
+    for p in sorted(mixed.rglob("*")):
+        if p.is_file():
+            mem.pipe(f"/{mixed.name}/{p.relative_to(mixed).as_posix()}", p.read_bytes())
+    try:
+        out = tmp_path / "mem"
+        url = f"memory://{mixed.name}"
+        build_dataset(videossr30k_recipe(**RECIPE), url, out, decode_timeout=None, progress=False)
+        assert _digests(out) == _digests(reference)
+    finally:
+        mem.rm(f"/{mixed.name}", recursive=True)
+
+
+def _ancestors(pid: int) -> set[int]:
+    seen = set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return seen
+
+
+def _busy_workers() -> list[tuple[int, str]]:
+    """Ray workers of this test's cluster running a build job now: (pid, process title)."""
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        # Ray names a busy worker's process after its task (RayEngine names tasks "videossr:<job>").
+        if title.startswith("ray::videossr:") and me in _ancestors(int(entry.name)):
+            found.append((int(entry.name), title))
+    return found
+
+
+class _KillsWorkers:
+    """Wraps a Ray engine: SIGKILLs a busy worker after the ``at``-th, ... finished job of the build."""
+
+    def __init__(self, engine: RayEngine, at: tuple[int, ...]):
+        self.engine, self.at, self.finished, self.killed = engine, set(at), 0, []
+
+    def __call__(self, jobs, *args):
+        for job, marker in self.engine(jobs, *args):
+            self.finished += 1
+            if self.finished in self.at:
+                deadline = time.time() + 10
+                while not (busy := _busy_workers()) and time.time() < deadline:
+                    time.sleep(0.01)
+                if busy:
+                    os.kill(busy[0][0], signal.SIGKILL)
+                    self.killed.append(busy[0][1])
+            yield job, marker
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def test_killed_workers_at_three_points_lose_nothing(mixed, reference, cluster, tmp_path):
+    engine = _KillsWorkers(RayEngine(), at=(1, 4, 7))
+    out = tmp_path / "killed"
+    build_dataset(videossr30k_recipe(**RECIPE), mixed, out, engine=engine, progress=False)
+    assert len(engine.killed) == 3, engine.killed  # each kill hit a worker in the middle of a job
+    assert _digests(out) == _digests(reference)
+    report = json.loads((out / "build_report.json").read_text())
+    import pyarrow.parquet as pq
+
+    ids = [i for f in report["files"] for i in pq.read_table(out / f, columns=["id"]).column("id").to_pylist()]
+    assert len(ids) == len(set(ids)) == RECIPE["size"]  # no row lost, none twice
+
+
+@pytest.mark.slow
+def test_driver_killed_then_resumed_is_byte_identical(cluster, tmp_path, tmp_path_factory):
+    src = make_folder(tmp_path_factory.mktemp("drv"), 10)
+    make_video(src / "late.mp4", 3, frames=70)
+    args = ["build", "videossr-30k", "--videos", str(src), "--size", "60", "--seed", "4", "--quiet"]
+    clean = tmp_path / "clean"
+    # The local reference, in-process decoding: Ray's threads live in this process (see `reference`).
+    build_dataset(videossr30k_recipe(size=60, seed=4), src, clean, decode_timeout=None, progress=False)
+    killed = tmp_path / "killed"
+    # the driver joins the module's cluster (--address), so killing it leaves the cluster up
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "videossr.cli", *args, "--engine", "ray", "--address", cluster, "--out", str(killed)],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    jobs = killed / ".build" / "jobs"
+    deadline = time.time() + 180
+    while time.time() < deadline and len(list(jobs.glob("*.json")) if jobs.exists() else []) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (killed / "README.md").exists(), "the build finished before it could be killed"
+    done_before = len(list(jobs.glob("*.json")))
+    result = build_dataset(videossr30k_recipe(size=60, seed=4), src, killed, engine="ray", progress=False)
+    assert result.jobs_reused >= done_before >= 2
+    assert _digests(killed) == _digests(clean)
+
+
+def test_push_to_hub_uploads_the_finished_folder(cluster, tmp_path, tmp_path_factory, monkeypatch, capsys):
+    import huggingface_hub
+
+    from videossr.cli import main
+
+    calls = []
+
+    class FakeApi:  # the Hub is never reached: record what publish() asks of it
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, **kw):
+            calls.append(("create_repo", repo_id, kw))
+            return f"https://huggingface.co/datasets/{repo_id}"
+
+        def upload_folder(self, **kw):
+            calls.append(("upload_folder", kw))
+            return "commit-0"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    src = make_folder(tmp_path_factory.mktemp("push"), 3)
+    out = tmp_path / "pushed"
+    argv = ["build", "videossr-30k", "--videos", str(src), "--size", "6", "--out", str(out), "--quiet",
+            "--engine", "ray", "--address", cluster, "--push-to-hub", "org/my-set"]  # fmt: skip
+    assert main(argv) == 0
+    kinds = [c[0] for c in calls]
+    assert kinds == ["init", "create_repo", "upload_folder"]
+    assert calls[1][1] == "org/my-set" and calls[1][2]["repo_type"] == "dataset"
+    assert calls[2][1]["folder_path"] == str(out) and calls[2][1]["repo_id"] == "org/my-set"
+    assert "commit-0" in capsys.readouterr().out
+
+
+def test_engine_options_are_checked_before_building(tmp_path, capsys):
+    from videossr.cli import main
+
+    base = ["build", "videossr-30k", "--videos", "default", "--size", "4", "--out", str(tmp_path / "o")]
+    for extra, message in (
+        (["--address", "auto"], "--address needs --engine ray"),
+        (["--push-to-hub", "no-slash"], "ORG/NAME"),
+        (["--push-to-hub", "org/x", "--num-shards", "2"], "merge the parts"),
+    ):
+        assert main([*base, *extra]) == 1
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(ValueError, match="unknown engine"):
+        build_dataset(videossr30k_recipe(size=4), "default", tmp_path / "p", engine="spark")

@@ -15,6 +15,14 @@ Freshness: each shard draws its questions from a random generator seeded by (see
 by default (``num_samples=None``), cycling over the videos in a new order with new per-question seeds on
 every round, so no question repeats. With ``num_samples`` set, each pass over the stream is one epoch of
 that many rows, and a new pass (epoch) gives new questions.
+
+Adaptive difficulty: with ``curriculum`` (a :class:`videossr.curriculum.DifficultyController`), every row is
+made at the level the controller holds for its task at the moment the row is generated (the mix still
+decides which subtypes, and so which perturbations, are drawn). The controller is shared by reference, so
+it must live in the process that iterates the stream: TRL reads an ``IterableDataset`` in the main process
+(it forces ``dataloader_num_workers=0``); a DataLoader worker would hold a frozen copy. The random draws of
+the stream (subtype, seed, video) do not depend on the levels, so the row sequence is the same with or
+without a curriculum; only the questions' difficulty differs.
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ def _generate_shard(
     image_format: str,
     quality: int,
     decode_timeout: float | None,
+    curriculum: Any = None,
 ) -> Iterator[dict[str, Any]]:
     from videossr import __version__
     from videossr.errors import VideoSSRError
@@ -71,6 +80,7 @@ def _generate_shard(
     names = list(mix)
     probs = np.array([mix[n] for n in names], dtype=float)
     tasks: dict[str, Any] = {}
+    leveled: dict[tuple[str, float], Any] = {}  # (subtype, level) -> the task at that level
     bad: set[str] = set()
     produced = 0
     while True:
@@ -99,6 +109,13 @@ def _generate_shard(
                         bad.add(partner.id)
                         continue
                 task = tasks.setdefault(subtype, task_for_subtype(subtype))
+                if curriculum is not None:
+                    # Read now, row by row: the controller may have moved since the previous row.
+                    level = curriculum.difficulty(task.name)
+                    if level is not None:
+                        if (subtype, level) not in leveled:
+                            leveled[(subtype, level)] = task.with_difficulty(level)
+                        task = leveled[(subtype, level)]
                 try:
                     sample = task.generate(clip, seed=sample_seed, other=other)
                 except Exception as err:  # noqa: BLE001 - a clip a task cannot use is skipped, not fatal
@@ -139,6 +156,7 @@ def stream_dataset(
     quality: int = 90,
     exclude: list[str | os.PathLike] | None = None,
     decode_timeout: float | None = None,
+    curriculum: Any = None,
 ):
     """An endless (or ``num_samples``-long) ``datasets.IterableDataset`` of freshly generated questions.
 
@@ -157,6 +175,8 @@ def stream_dataset(
         exclude: videos to leave out (e.g. a built VIUBench folder).
         decode_timeout: decode each video in a forked child with this many seconds (a hanging decoder
             then skips the video instead of stalling training); ``None`` decodes in-process (faster).
+        curriculum: a :class:`videossr.curriculum.DifficultyController` whose current level of each task
+            every row is made at (module docstring); ``None``: the mix's own settings.
 
     Example:
         >>> ds = stream_dataset("default", mix="jigsaw_easy=1", seed=0, num_samples=4)
@@ -185,10 +205,11 @@ def stream_dataset(
         {"index": k, "videos": tuple(sources[k::n]), "quota": quotas[k], "passes": _Passes()}
         for k in range(n)
     ]
+    gen_kwargs: dict[str, Any] = {"curriculum": curriculum} if curriculum is not None else {}
     return IterableDataset.from_generator(
         _generate,
         features=row_features(),
-        gen_kwargs={
+        gen_kwargs=gen_kwargs | {
             "shards": shards,
             "seed": int(seed),
             "mix": parse_mix(mix),

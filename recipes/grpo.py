@@ -33,9 +33,11 @@ from trl import GRPOConfig, ModelConfig, TrlParser, get_peft_config
 from videossr.rewards import get_reward_funcs
 from videossr.training import (
     GRPOScriptArguments,
+    curriculum_hooks,
     load_model,
     load_processor,
     load_train_data,
+    make_curriculum,
     resolve_model_path,
     viubench_callbacks,
     write_run_outputs,
@@ -56,23 +58,26 @@ def main(
     base_model = model_args.model_name_or_path
     model_args.model_name_or_path = resolve_model_path(base_model, script_args.tiny_model_dir)
 
-    train_dataset, eval_dataset = load_train_data(script_args, training_args)
+    # Adaptive difficulty (`curriculum: true`): one controller shared by the stream, the rewards and checkpoints.
+    curriculum = make_curriculum(script_args, training_args)
+    train_dataset, eval_dataset = load_train_data(script_args, training_args, curriculum=curriculum)
     if script_args.online and isinstance(train_dataset, IterableDataset) and training_args.shuffle_dataset:
         # The online stream is already in random order; TRL's buffered shuffle of an IterableDataset would
         # generate a whole buffer (1,000 questions, minutes of video decoding) before the first step.
         logger.info("online stream: turning off TRL's shuffle buffer (the stream is already random)")
         training_args.shuffle_dataset = False
     processor = load_processor(model_args, training_args)
+    reward_funcs, curriculum_callbacks = curriculum_hooks(curriculum, get_reward_funcs(script_args.reward_funcs))
 
     trainer = VideoGRPOTrainer(
         model=load_model(model_args, training_args),
         processing_class=processor,
-        reward_funcs=get_reward_funcs(script_args.reward_funcs),
+        reward_funcs=reward_funcs,
         args=training_args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         peft_config=get_peft_config(model_args),
-        callbacks=viubench_callbacks(script_args, processor),
+        callbacks=viubench_callbacks(script_args, processor) + curriculum_callbacks,
         video_mode=script_args.video_mode,
         video_max_pixels=script_args.video_max_pixels,
         video_min_pixels=script_args.video_min_pixels,

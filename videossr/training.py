@@ -106,6 +106,25 @@ class GRPOScriptArguments(ScriptArguments):
     viubench_max_pixels: int | None = field(
         default=None, metadata={"help": "Per-frame pixel bound when scoring VIUBench (512*512 in the paper)."}
     )
+    curriculum: bool = field(
+        default=False,
+        metadata={
+            "help": "Adaptive difficulty (online_streaming only): move each task's difficulty to hold its pass "
+            "rate in curriculum_band (videossr.curriculum). The paper's run has it off."
+        },
+    )
+    curriculum_band: list[float] = field(
+        default_factory=lambda: [0.3, 0.7], metadata={"help": "Target pass rate per task: low high."}
+    )
+    curriculum_start: float = field(default=0.5, metadata={"help": "First difficulty of every task (0.5: the paper's)."})
+    curriculum_step: float = field(default=0.05, metadata={"help": "How far one move of the difficulty goes."})
+    curriculum_ema: float = field(default=0.3, metadata={"help": "Weight of the newest batch in the pass rate."})
+    curriculum_min_rows: int = field(
+        default=16, metadata={"help": "Rollouts needed at a difficulty before it may move."}
+    )
+    curriculum_pass_threshold: float | None = field(
+        default=0.5, metadata={"help": "Reward counted as a pass; None: the pass rate is the mean reward."}
+    )
 
     def __post_init__(self) -> None:
         if self.online_mix is not None:
@@ -116,6 +135,12 @@ class GRPOScriptArguments(ScriptArguments):
             from videossr.data.plan import parse_mix
 
             parse_mix(self.online_mix)  # a malformed mix or unknown subtype fails here, before any model loads
+        if self.curriculum and not (self.online and self.online_streaming):
+            raise ValueError(
+                "curriculum: true needs rows generated while training (dataset_name: none, online_streaming: true)"
+            )
+        if self.curriculum and len(self.curriculum_band) != 2:
+            raise ValueError(f"curriculum_band must be two numbers (low high), got {self.curriculum_band!r}")
 
     @property
     def online(self) -> bool:
@@ -124,7 +149,7 @@ class GRPOScriptArguments(ScriptArguments):
 
 
 # ---------------------------------------------------------------------------------------------- data
-def load_train_data(script_args: GRPOScriptArguments, training_args: Any) -> tuple[Any, Any]:
+def load_train_data(script_args: GRPOScriptArguments, training_args: Any, curriculum: Any = None) -> tuple[Any, Any]:
     """The ``(train, eval)`` datasets the options describe; ``eval`` is ``None`` unless ``eval_strategy`` is
     set.
 
@@ -132,7 +157,7 @@ def load_train_data(script_args: GRPOScriptArguments, training_args: Any) -> tup
     of VideoSSR-30K stores the tasks one after another, so its first N rows would be one task only.
     """
     if script_args.online:
-        return online_rows(script_args, training_args.seed), None
+        return online_rows(script_args, training_args.seed, curriculum=curriculum), None
     from datasets import load_dataset
 
     data = load_dataset(
@@ -154,7 +179,7 @@ def _split(data: Any, split: str, name: str) -> Any:
     return data[split]
 
 
-def online_rows(script_args: GRPOScriptArguments, seed: int = 0) -> Any:
+def online_rows(script_args: GRPOScriptArguments, seed: int = 0, curriculum: Any = None) -> Any:
     """Rows generated from ``video_dir`` by ``videossr.data.streaming`` (the dataset row schema).
 
     ``online_streaming`` keeps the stream lazy (an ``IterableDataset``, generated while training; needs
@@ -172,10 +197,43 @@ def online_rows(script_args: GRPOScriptArguments, seed: int = 0) -> Any:
         seed=seed,
         num_samples=None if script_args.online_streaming else num_samples,
         max_pixels=script_args.max_pixels,
+        curriculum=curriculum,
     )
     if script_args.online_streaming:
         return stream
     return Dataset.from_list(list(stream), features=stream.features)
+
+
+def make_curriculum(script_args: GRPOScriptArguments, training_args: Any) -> Any:
+    """The run's :class:`~videossr.curriculum.DifficultyController` (``None`` unless ``curriculum``): one level
+    per task of the online mix, shared by the stream, the reward wrappers and the checkpoint callback."""
+    if not script_args.curriculum:
+        return None
+    from videossr.curriculum import DifficultyController
+    from videossr.data.plan import parse_mix
+    from videossr.tasks import task_name_of_subtype
+
+    tasks = list(dict.fromkeys(task_name_of_subtype(s) for s in parse_mix(script_args.online_mix)))
+    return DifficultyController(
+        tasks=tasks,
+        band=tuple(script_args.curriculum_band),
+        start=script_args.curriculum_start,
+        step=script_args.curriculum_step,
+        ema=script_args.curriculum_ema,
+        min_rows=script_args.curriculum_min_rows,
+        pass_threshold=script_args.curriculum_pass_threshold,
+        num_generations=getattr(training_args, "num_generations", None),
+    )
+
+
+def curriculum_hooks(controller: Any, reward_funcs: list[Any]) -> tuple[list[Any], list[Any]]:
+    """``(reward functions, callbacks)`` for the trainer: the rewards wrapped to report to ``controller``,
+    and the callback that saves and restores it with checkpoints. Unchanged, and no callback, without one."""
+    if controller is None:
+        return list(reward_funcs), []
+    from videossr.curriculum import CurriculumCallback, wrap_reward_funcs
+
+    return wrap_reward_funcs(reward_funcs, controller), [CurriculumCallback(controller)]
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -246,10 +304,42 @@ def reward_history(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tupl
     return curves
 
 
+def curriculum_history(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """``{metric: [(step, value), ...]}`` for a curriculum run: ``curriculum/<task>/difficulty`` and
+    ``frac_reward_zero_std``; empty when the run logged no difficulty (no curriculum)."""
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for entry in log_history:
+        step = entry.get("step")
+        if step is None:
+            continue
+        for key, value in entry.items():
+            wanted = key == "frac_reward_zero_std" or (key.startswith("curriculum/") and key.endswith("/difficulty"))
+            if wanted and isinstance(value, (int, float)) and not math.isnan(float(value)):
+                curves.setdefault(key, []).append((int(step), float(value)))
+    if not any(k.startswith("curriculum/") for k in curves):
+        return {}
+    return curves
+
+
+def _plot_curriculum(ax: Any, curves: dict[str, list[tuple[int, float]]]) -> None:
+    for key in sorted(curves, key=lambda k: (k == "frac_reward_zero_std", k)):
+        steps, values = zip(*curves[key])
+        zero_std = key == "frac_reward_zero_std"
+        label = "zero-variance groups" if zero_std else key.removeprefix("curriculum/").removesuffix("/difficulty")
+        ax.plot(steps, values, ls="--" if zero_std else "-", color="0.4" if zero_std else None,
+                marker="o" if len(steps) < 30 else None, lw=1, label=label)  # fmt: skip
+    ax.set_xlabel("step")
+    ax.set_ylabel("difficulty / fraction")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def plot_reward_curve(
     log_history: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = ""
 ) -> Path | None:
-    """Write a PNG of the mean reward (and each reward function's mean) against the step.
+    """Write a PNG of the mean reward (and each reward function's mean) against the step; a curriculum run
+    adds a panel with each task's difficulty and the fraction of zero-variance groups.
 
     Returns the path, or ``None`` when the log has no reward yet.
     """
@@ -261,7 +351,13 @@ def plot_reward_curve(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
+    # A run with the curriculum gets a second panel: each task's difficulty and the zero-variance fraction.
+    curriculum = curriculum_history(log_history)
+    extra = None
+    if curriculum:
+        fig, (ax, extra) = plt.subplots(2, 1, figsize=(6.4, 6.4), dpi=120, sharex=True)
+    else:
+        fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
     for key in sorted(curves, key=lambda k: (k != "reward", k)):
         steps, values = zip(*curves[key])
         label = "mean reward" if key == "reward" else key.removeprefix("rewards/").removesuffix("/mean")
@@ -278,6 +374,8 @@ def plot_reward_curve(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or "GRPO reward")
+    if extra is not None:
+        _plot_curriculum(extra, curriculum)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -655,6 +753,12 @@ def recipe_summary(script_args: GRPOScriptArguments, training_args: Any, model_a
     summary["video_max_pixels"] = script_args.video_max_pixels
     summary["shared_prefix"] = script_args.shared_prefix
     summary["dataset"] = script_args.dataset_name or f"online:{script_args.video_dir or 'samples'}"
+    if script_args.curriculum:
+        summary["curriculum"] = {
+            "band": list(script_args.curriculum_band), "start": script_args.curriculum_start,
+            "step": script_args.curriculum_step, "ema": script_args.curriculum_ema,
+            "min_rows": script_args.curriculum_min_rows, "pass_threshold": script_args.curriculum_pass_threshold,
+        }  # fmt: skip
     if model_args.use_peft:
         summary.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha)
     return summary
@@ -703,6 +807,9 @@ def write_run_outputs(
 __all__ = [
     "GRPOScriptArguments",
     "VIUBenchCallback",
+    "curriculum_history",
+    "curriculum_hooks",
+    "make_curriculum",
     "files_to_push",
     "load_model",
     "load_processor",

@@ -10,6 +10,13 @@ To imitate a build from many distinct videos, each sample video is linked ``--co
 temporary folder (distinct ids, so each copy is decoded on its own).
 
 Not a test: run ``python tests/perf/bench_build.py [--samples 240] [--copies 4] [--kind videossr-30k]``.
+
+``--ray`` instead compares the engines on ``--videos`` (default 56) short distinct clips transcoded from
+the sample videos (a different window, hue and size each, so nothing is shared between copies): the
+decode floor, ``--num-proc 2``, ``--engine ray`` on a local cluster of 2 CPUs started by the build
+(start-up included), the same on an already running cluster, and the same jobs through Ray Data, side
+by side, with the ratios and the cluster's start-up cost:
+``python tests/perf/bench_build.py --ray [--videos 56] [--samples 112]``.
 """
 
 from __future__ import annotations
@@ -36,7 +43,12 @@ def main() -> None:
     parser.add_argument("--kind", choices=["videossr-30k", "viubench"], default="videossr-30k")
     parser.add_argument("--num-proc", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--decode-timeout", type=float, default=300.0, help="0: decode in the worker itself")
+    parser.add_argument("--ray", action="store_true", help="compare --engine ray with --num-proc 2 instead")
+    parser.add_argument("--videos", type=int, default=56, help="--ray: distinct clips to build from")
     args = parser.parse_args()
+    if args.ray:
+        bench_ray(args)
+        return
 
     from videossr import load_clip
     from videossr.data import build_dataset, videossr30k_recipe, viubench_recipe
@@ -143,6 +155,125 @@ def main() -> None:
                 f"  {name:<9} {statistics.mean(sizes[name]) * 1000 / 2**20:7.0f} MiB per 1,000 rows, "
                 f"{statistics.mean(enc_s[name]) * 1000:6.0f} ms to encode a row"
             )
+
+
+def make_variants(n: int, folder: Path) -> list[Path]:
+    """``n`` distinct short clips from the sample videos: each copy of a sample takes another 5 s window,
+    another hue and another size, so every clip is decoded on its own and none is a byte copy."""
+    import subprocess
+
+    from videossr.video import sample_videos
+
+    samples = sample_videos()
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for k in range(n):
+        src = samples[k % len(samples)]
+        rnd = k // len(samples)
+        dst = folder / f"v{k:03d}_{src.stem}.mp4"
+        vf = f"hue=h={(rnd * 47) % 360},scale=-2:'min(ih,{270 - 24 * (rnd % 4)})'"
+        cmd = ["ffmpeg", "-v", "error", "-y", "-ss", f"{0.4 * rnd:.1f}", "-i", str(src), "-t", "5", "-vf", vf,
+               "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", str(dst)]  # fmt: skip
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+        out.append(dst)
+    return out
+
+
+def ray_data_runner(jobs, recipe, jobs_dir, decode_timeout, schema):
+    """The same jobs through Ray Data (``map`` over one item per job), for the choice of engine: the
+    driver writes each job's files as :class:`videossr.data.ray_engine.RayEngine` does."""
+    import json
+
+    import ray.data
+
+    from videossr.data.jobs import atomic_write_bytes, atomic_write_text
+    from videossr.data.ray_engine import build_job_on_worker
+
+    by_name = {j.name: j for j in jobs}
+
+    def work(item: dict) -> dict:
+        marker, data = build_job_on_worker(by_name[item["job"]], recipe, decode_timeout, schema)
+        return {"job": item["job"], "marker": json.dumps(marker, sort_keys=True), "data": data or b""}
+
+    ds = ray.data.from_items([{"job": j.name} for j in jobs], override_num_blocks=len(jobs))
+    for row in ds.map(work, num_cpus=1, concurrency=2).iter_rows():
+        if row["data"]:
+            atomic_write_bytes(jobs_dir / f"{row['job']}.parquet", row["data"])
+        atomic_write_text(jobs_dir / f"{row['job']}.json", row["marker"])
+        yield by_name[row["job"]], json.loads(row["marker"])
+
+
+def bench_ray(args: argparse.Namespace) -> None:
+    """``--engine ray`` (2 workers) against ``--num-proc 2`` on the same distinct videos, in one run."""
+    import hashlib
+
+    import ray
+
+    from videossr import load_clip
+    from videossr.data import build_dataset, videossr30k_recipe
+    from videossr.data.ray_engine import LOCAL_OBJECT_STORE_BYTES, RayEngine
+    from videossr.video import TRAIN_MAX_PIXELS
+
+    recipe = videossr30k_recipe(size=args.samples if args.samples != 240 else 2 * args.videos)
+    n_rows = sum(recipe.counts.values())
+
+    def digest(folder: Path) -> str:
+        h = hashlib.sha256()
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                h.update(p.relative_to(folder).as_posix().encode() + p.read_bytes())
+        return h.hexdigest()[:16]
+
+    with tempfile.TemporaryDirectory(prefix="bench_ray_") as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        paths = make_variants(args.videos, tmp / "videos")
+        print(
+            f"videossr-30k: {n_rows} rows from {len(paths)} distinct clips (made in "
+            f"{time.perf_counter() - t0:.0f} s), frames <= 256^2, CPU cores: {os.cpu_count()}, "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        timeout = args.decode_timeout or None
+        for p in paths[:4]:
+            load_clip(p, max_pixels=TRAIN_MAX_PIXELS)  # warm-up: imports, page cache
+        t0 = time.perf_counter()
+        for p in paths:
+            load_clip(p, max_pixels=TRAIN_MAX_PIXELS)
+        floor = time.perf_counter() - t0
+        print(f"\n{'setting':<44}{'wall s':>8}{'rows/s':>8}{'vs np2':>8}  sha256 of the folder")
+        print(f"{'decode only, 1 process':<44}{floor:>8.1f}{n_rows / floor:>8.1f}{'':>8}  "
+              f"({floor / len(paths) * 1000:.0f} ms per video)")  # fmt: skip
+        rows: list[tuple[str, float, str]] = []
+
+        def run(name: str, **kw) -> float:
+            out = tmp / f"out{len(rows)}"
+            t0 = time.perf_counter()
+            build_dataset(recipe, tmp / "videos", out, progress=False, decode_timeout=timeout, **kw)
+            wall = time.perf_counter() - t0
+            rows.append((name, wall, digest(out)))
+            base = rows[0][1]
+            print(f"{name:<44}{wall:>8.1f}{n_rows / wall:>8.1f}{wall / base:>7.2f}x  {rows[-1][2]}")
+            return wall
+
+        run("build --num-proc 2", num_proc=2)
+        # A build that starts its own local cluster (what `--engine ray` does without --address).
+        cold = run("--engine ray, 2 CPUs, cluster started by it", engine="ray", num_proc=2)
+        t0 = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                 log_to_driver=False)  # fmt: skip
+        startup = time.perf_counter() - t0
+        try:
+            warm = run("--engine ray, running cluster (--address)", engine=RayEngine())
+            run("Ray Data map over the jobs, running cluster", engine=ray_data_runner)
+        finally:
+            ray.shutdown()
+        run("build --num-proc 2, again", num_proc=2)
+        base = (rows[0][1] + rows[-1][1]) / 2
+        print(
+            f"\nray.init of a local 2-CPU cluster: {startup:.1f} s; --engine ray / --num-proc 2 (mean of both "
+            f"runs): {cold / base:.2f}x with start-up, {warm / base:.2f}x on a running cluster; "
+            f"identical folders: {len({r[2] for r in rows}) == 1}"
+        )
 
 
 if __name__ == "__main__":

@@ -36,13 +36,35 @@ def _task_kwargs(args: argparse.Namespace) -> dict:
         value = getattr(args, key, None)
         if value is None:
             continue
-        if key not in cls.options:
+        # Every task has the difficulty knob (videossr.tasks.base), declared among its options or not.
+        if key not in cls.options and key != "difficulty":
             takes = ", ".join(f"--{k.replace('_', '-')}" for k in cls.options) or "no options"
             raise ValueError(f"--{key.replace('_', '-')} does not apply to {cls.name} (it takes {takes})")
         kw[key] = value
     if getattr(args, "reasoning", False):
         kw["reasoning"] = True
     return kw
+
+
+def difficulty_value(text: str) -> str | float:
+    """``--difficulty``: ``easy`` or ``hard`` as given (the paper's settings), else a number in ``[0, 1]``."""
+    from videossr.tasks import NAMED_DIFFICULTIES, parse_difficulty
+
+    if text in NAMED_DIFFICULTIES:
+        return text
+    try:
+        return parse_difficulty(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def difficulty_help() -> str:
+    """The ``--difficulty`` help: the named points and each task's mapping of the knob."""
+    from videossr.tasks import TASKS
+
+    maps = "; ".join(cls.difficulty_help for cls in TASKS.values() if cls.difficulty_help)
+    text = f"easy (= 0.5, the paper's default setting), hard (= 0.75) or a number in [0, 1], 0 easiest. {maps}"
+    return text.replace("%", "%%")  # argparse formats help strings with %
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -131,7 +153,12 @@ def register(subparsers) -> None:
     for key, info in _task_options().items():
         choices = info["choices"]
         kind: dict = {}
-        if choices and all(isinstance(c, int) for c in choices):
+        if key == "difficulty":
+            # The named settings (easy, hard) or any point of the knob in [0, 1], for every task.
+            kind["type"] = difficulty_value
+            kind["metavar"] = "{easy,hard,0..1}"
+            info = {**info, "help": difficulty_help()}
+        elif choices and all(isinstance(c, int) for c in choices):
             kind["type"] = int_in(min(choices), max(choices))  # numbers: a range, checked by the parser
         elif choices:
             kind["choices"] = sorted(map(str, choices))

@@ -216,7 +216,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--mix",
         default=None,
-        help="subtype=fraction,... (e.g. grounding_shuffle=0.5,jigsaw_hard=0.5); default: the paper's mix "
+        help="subtype=fraction,... (e.g. grounding_shuffle=0.5,jigsaw_hard=0.5); a subtype@level sets the "
+        "difficulty knob in [0, 1] (grounding_mirror@0.7, counting@0.3, jigsaw@0.9); default: the paper's mix "
         "(grounding 40%% over channel_swap/rotate180/zoom_out/mirror, jigsaw_easy 40%%, counting_easy 20%%)",
     )
     p.add_argument(

@@ -158,7 +158,7 @@ def main() -> None:
 
 
 def make_variants(n: int, folder: Path) -> list[Path]:
-    """``n`` distinct short clips from the sample videos: each copy of a sample takes another 5 s window,
+    """``n`` distinct short clips from the sample videos: each copy of a sample takes another 6 s window,
     another hue and another size, so every clip is decoded on its own and none is a byte copy."""
     import subprocess
 
@@ -172,8 +172,10 @@ def make_variants(n: int, folder: Path) -> list[Path]:
         rnd = k // len(samples)
         dst = folder / f"v{k:03d}_{src.stem}.mp4"
         vf = f"hue=h={(rnd * 47) % 360},scale=-2:'min(ih,{270 - 24 * (rnd % 4)})'"
-        cmd = ["ffmpeg", "-v", "error", "-y", "-ss", f"{0.4 * rnd:.1f}", "-i", str(src), "-t", "5", "-vf", vf,
-               "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", str(dst)]  # fmt: skip
+        # Looped input and a fixed output rate: the shortest samples still give 6 s of 24 fps (144 frames).
+        cmd = ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-ss", f"{0.4 * rnd:.1f}", "-i", str(src),
+               "-t", "6", "-r", "24", "-vf", vf, "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23",
+               "-pix_fmt", "yuv420p", str(dst)]  # fmt: skip
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
         out.append(dst)
     return out

@@ -94,11 +94,18 @@ def _refuse(real: Path, message: str) -> gr.Error:
     return gr.Error(message)
 
 
-def _duration(path: Path) -> float:
-    """Seconds of video in ``path`` from its container (ffprobe; OpenCV where ffprobe is not installed)."""
-    info = videossr.video.probe(path, timeout=20)
+def _duration(path: Path, limit_s: float) -> float:
+    """Seconds of video in ``path``, refusing what must never be decoded.
+
+    ffprobe checks the container first (:func:`videossr.video.check_container`: playlists and other
+    demuxers that follow references to other files are refused before anything is opened). A stream
+    that states no duration (a raw H.264 stream named ``.mp4``) is measured by counting its packets,
+    stopping just past ``limit_s``, so it cannot pass as 0 s. OpenCV is the fallback where ffprobe is
+    not installed.
+    """
+    info = videossr.video.check_container(path, timeout=20)
     if info:
-        return float(info.get("duration") or 0.0)
+        return videossr.video.measure_duration(path, limit_s, timeout=20, info=info)
     import cv2
 
     cap = cv2.VideoCapture(str(path))
@@ -109,7 +116,8 @@ def _duration(path: Path) -> float:
     finally:
         cap.release()
     if frames <= 0 or fps <= 0:
-        raise VideoError(path, "no_video_stream", "the file has no readable video track")
+        # No frame count: the length is unknown, and an unknown length is refused, never read as 0 s.
+        raise VideoError(path, "no_video_stream", "the file has no readable video track of known length")
     return frames / fps
 
 
@@ -133,7 +141,7 @@ def check_upload(path: str | os.PathLike, settings: Settings) -> Path:
     if size_mb > settings.max_upload_mb:
         raise _refuse(real, f"The video is {size_mb:.0f} MB; the limit is {settings.max_upload_mb:.0f} MB.")
     try:
-        duration = _duration(real)
+        duration = _duration(real, settings.max_duration_s)
     except VideoError as err:
         raise _refuse(real, f"This file cannot be read as a video ({err.reason.replace('_', ' ')}).") from None
     if duration > settings.max_duration_s:

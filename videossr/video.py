@@ -17,6 +17,7 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -128,26 +129,89 @@ def _ffmpeg() -> str | None:
     return shutil.which("ffmpeg")
 
 
-def probe(path: str | os.PathLike, timeout: float = 30.0) -> dict:
-    """Stream facts from ffprobe: frame count, fps, duration, size, rotation, and whether it is VFR.
+#: Demuxers a video may be read with: containers and raw streams that hold their media themselves. Any
+#: other demuxer is refused before decoding, above all those that follow references to other files or
+#: URLs (hls and other playlists, concat, image2 patterns, tee...): a 170-byte playlist named ``x.mp4``
+#: would otherwise make the server decode a file of its own choosing. The names are matched against the
+#: demuxer ffmpeg detects from the content, never the file extension (``-format_whitelist``).
+SAFE_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "mpegts", "mpeg", "flv", "gif",
+                "h264", "hevc", "m4v", "mpegvideo")  # fmt: skip
+#: Raw elementary streams: no container, so no duration or frame count until they are read through.
+RAW_FORMATS = frozenset({"h264", "hevc", "m4v", "mpegvideo"})
+#: The first bytes of text files that name other files (playlists, concat lists, SMIL/ASX, ...). Refused
+#: even where ffprobe is missing, before decord (which takes no whitelist) sees the file.
+_REFERENCE_MAGIC = (b"#EXTM3U", b"#EXTINF", b"ffconcat", b"[playlist]", b"<?xml", b"<smil", b"<asx", b"<ASX",
+                    b"file ", b"file:", b"http:", b"https:", b"#EXT-X")  # fmt: skip
+#: Frame sizes outside these bounds are refused: 1x1 or 4000x16 sources make no usable clip (a 16-pixel
+#: strip upscaled to the minimum area is 10x6400), and huge sizes only exist to exhaust the decoder.
+MIN_SIDE, MAX_SIDE, MAX_ASPECT = 16, 16384, 20.0
+#: Packets counted at most when a stream states no duration (raw streams), whatever limit is asked.
+MAX_COUNTED_PACKETS = 1_000_000
 
-    Returns an empty dict when ffprobe is not installed. Raises :class:`VideoError` when the file has
-    no video stream or ffprobe cannot read it.
-    """
-    exe = _ffprobe()
-    if exe is None:
-        return {}
-    cmd = [exe, "-v", "error", "-select_streams", "v:0", "-show_entries",
-           "stream=codec_type,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:"
-           "stream_side_data=rotation:stream_tags=rotate:format=duration",
-           "-of", "json", str(path)]  # fmt: skip
+
+def _input_url(path: str | os.PathLike) -> str:
+    """``file:<absolute path>``: a name like ``concat:a|b`` or ``http:x`` is then a file name, never a protocol."""
+    return "file:" + str(Path(path).resolve())
+
+
+def _ffmpeg_input_args(path: str | os.PathLike) -> list[str]:
+    """The input options of every ffmpeg/ffprobe call on a user-named video: plain files only, through the
+    whitelisted demuxers only, so nothing the file says can make the tool open another file or a URL."""
+    return ["-protocol_whitelist", "file", "-format_whitelist", ",".join(SAFE_FORMATS), "-i", _input_url(path)]
+
+
+def _refused_container(path: str | os.PathLike, detail: str) -> VideoError:
+    return VideoError(path, "unsupported_container", detail)
+
+
+def _check_magic(path: Path) -> None:
+    """Refuse text files that reference other files, from their first bytes (the file is a regular file)."""
     try:
-        res = subprocess.run(cmd, capture_output=True, timeout=timeout, text=True)
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as err:
+        raise VideoError(path, "unreadable", err.strerror or type(err).__name__) from None
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_REFERENCE_MAGIC):
+        raise _refused_container(path, "a playlist or list of other files, not a video; never followed")
+
+
+def _run_ffprobe(path: str | os.PathLike, entries: str, timeout: float, extra: Sequence[str] = ()) -> dict:
+    exe = _ffprobe()
+    assert exe is not None
+    cmd = [exe, "-v", "error", *extra, "-select_streams", "v:0", "-show_entries", entries, "-of", "json",
+           *_ffmpeg_input_args(path)]  # fmt: skip
+    try:
+        res = subprocess.run(cmd, capture_output=True, timeout=timeout, text=True, errors="replace")
     except subprocess.TimeoutExpired as err:
         raise VideoError(path, "timeout", "ffprobe did not answer") from err
     if res.returncode != 0:
-        raise VideoError(path, "unreadable", res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "ffprobe failed")
-    info = json.loads(res.stdout or "{}")
+        lines = res.stderr.strip().splitlines()
+        if any("not on whitelist" in line for line in lines):
+            raise _refused_container(
+                path, f"not a video container this package reads (allowed: {', '.join(SAFE_FORMATS)})"
+            )
+        raise VideoError(path, "unreadable", lines[-1][:200] if lines else "ffprobe failed")
+    try:
+        return json.loads(res.stdout or "{}")
+    except ValueError:
+        raise VideoError(path, "unreadable", "ffprobe gave no readable answer") from None
+
+
+def probe(path: str | os.PathLike, timeout: float = 30.0) -> dict:
+    """Stream facts from ffprobe: frame count, fps, duration, size, rotation, whether it is VFR, and the
+    demuxer (``format``; only :data:`SAFE_FORMATS` are opened at all).
+
+    Returns an empty dict when ffprobe is not installed. Raises :class:`VideoError` when the file is not
+    in a whitelisted container (``unsupported_container``), has no video stream or cannot be read.
+    """
+    if _ffprobe() is None:
+        return {}
+    info = _run_ffprobe(
+        path,
+        "stream=codec_type,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:"
+        "stream_side_data=rotation:stream_tags=rotate:format=duration,format_name",
+        timeout,
+    )
     streams = info.get("streams") or []
     if not streams:
         raise VideoError(path, "no_video_stream", "the file has no video track")
@@ -160,6 +224,13 @@ def probe(path: str | os.PathLike, timeout: float = 30.0) -> dict:
         except ValueError:
             return 0.0
 
+    def number(value: object) -> float:
+        try:
+            out = float(value or 0.0)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return 0.0
+        return out if math.isfinite(out) and out > 0 else 0.0
+
     rotation = 0
     for side in s.get("side_data_list") or []:
         if "rotation" in side:
@@ -167,7 +238,8 @@ def probe(path: str | os.PathLike, timeout: float = 30.0) -> dict:
     if not rotation and (s.get("tags") or {}).get("rotate"):
         rotation = -int((s.get("tags") or {})["rotate"])  # tag is clockwise, side data counter-clockwise
     avg, real = rate(s.get("avg_frame_rate")), rate(s.get("r_frame_rate"))
-    duration = float(s.get("duration") or (info.get("format") or {}).get("duration") or 0.0)
+    fmt = info.get("format") or {}
+    duration = number(s.get("duration")) or number(fmt.get("duration"))
     nb = int(s["nb_frames"]) if str(s.get("nb_frames", "")).isdigit() else 0
     return {
         "width": int(s.get("width") or 0),
@@ -179,7 +251,68 @@ def probe(path: str | os.PathLike, timeout: float = 30.0) -> dict:
         "rotation": rotation % 360,
         # A stream whose average rate differs from its base rate has irregular timestamps.
         "vfr": bool(avg and real and abs(avg - real) / real > 0.01),
+        "format": str(fmt.get("format_name") or ""),
     }
+
+
+def _count_packets(path: str | os.PathLike, bound: int, timeout: float) -> int:
+    """Video packets in ``path``, counted by demuxing (no decoding), stopping after ``bound``."""
+    bound = max(1, min(int(bound), MAX_COUNTED_PACKETS))
+    info = _run_ffprobe(path, "stream=nb_read_packets", timeout, extra=["-count_packets", "-read_intervals", f"%+#{bound}"])
+    streams = info.get("streams") or []
+    value = str((streams[0] if streams else {}).get("nb_read_packets", ""))
+    return int(value) if value.isdigit() else 0
+
+
+def measure_duration(path: str | os.PathLike, limit_s: float, timeout: float = 30.0, info: dict | None = None) -> float:
+    """Seconds of video in ``path``: the container's duration, or, when the stream states none (a raw
+    H.264 stream, for instance), its packets counted at the frame rate, stopping a little past ``limit_s``.
+
+    So a caller enforcing a duration limit gets a value above ``limit_s`` for a stream that is too long,
+    without reading more of it than the limit allows. Raises :class:`VideoError` (``no_frames``) when
+    neither a duration nor a frame rate is known, and whatever :func:`probe` raises.
+    """
+    info = probe(path, timeout=timeout) if info is None else info
+    if not info:
+        raise VideoError(path, "undecodable", "ffprobe is not installed: the duration cannot be measured")
+    if info.get("duration"):
+        return float(info["duration"])
+    fps = info.get("avg_fps") or info.get("r_fps") or 0.0
+    if not fps or not math.isfinite(fps):
+        raise VideoError(path, "no_frames", "the stream states neither a duration nor a frame rate")
+    bound = int(min(max(limit_s, 0.0) * fps, MAX_COUNTED_PACKETS)) + 2
+    packets = _count_packets(path, bound, timeout)
+    if packets <= 0:
+        raise VideoError(path, "no_frames", "no video packets")
+    return packets / fps
+
+
+def check_container(path: str | os.PathLike, timeout: float = 30.0) -> dict:
+    """Refuse ``path`` unless it is a video in a whitelisted container; return :func:`probe`'s facts.
+
+    Run before any decoder opens a user-named file: the first bytes are checked for playlists and lists
+    of files, then ffprobe detects the demuxer under ``-format_whitelist`` and ``-protocol_whitelist
+    file`` (a demuxer that follows references is refused before it opens anything). The frame size must
+    be usable (:data:`MIN_SIDE`, :data:`MAX_SIDE`, :data:`MAX_ASPECT`).
+    """
+    path = Path(path)
+    _check_magic(path)
+    info = probe(path, timeout=timeout)
+    if info:
+        _check_size(path, info.get("height", 0), info.get("width", 0))
+    return info
+
+
+def _check_size(path: Path, height: int, width: int) -> None:
+    if not (height and width):
+        return  # unknown here; the decoded frames are checked again
+    short, long = sorted((int(height), int(width)))
+    if short < MIN_SIDE:
+        raise VideoError(path, "bad_size", f"{width}x{height} px: a side under {MIN_SIDE} px makes no usable clip")
+    if long > MAX_SIDE:
+        raise VideoError(path, "bad_size", f"{width}x{height} px: a side over {MAX_SIDE} px")
+    if long / short > MAX_ASPECT:
+        raise VideoError(path, "bad_size", f"{width}x{height} px: aspect ratio over {MAX_ASPECT:g}:1")
 
 
 def file_problem(path: str | os.PathLike) -> tuple[str, str] | None:
@@ -236,16 +369,27 @@ def _check_file(path: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # Decoders
 # --------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _quiet_decord(decord) -> None:
+    """Silence the FFmpeg bundled with decord: its log lines would precede the one-line error of a bad file."""
+    try:
+        decord.logging.set_level(decord.logging.QUIET)
+    except Exception:  # noqa: BLE001 - an older decord without the logging module: only noisier
+        pass
+
+
 def _open_decord(path: Path, size: tuple[int, int] | None = None):
     # OpenCV must be loaded before decord: decord's bundled FFmpeg exports its own zlib symbols
     # globally, and an OpenCV loaded after it binds libpng to them ("bad parameters to zlib").
     import cv2  # noqa: F401
     import decord
 
+    _quiet_decord(decord)
+    name = str(Path(path).resolve())  # absolute: a file named "concat:a|b" is never read as a protocol
     try:
         if size is None:
-            return decord.VideoReader(str(path), num_threads=1)
-        return decord.VideoReader(str(path), num_threads=1, height=size[0], width=size[1])
+            return decord.VideoReader(name, num_threads=1)
+        return decord.VideoReader(name, num_threads=1, height=size[0], width=size[1])
     except Exception as err:  # decord raises DECORDError / RuntimeError with C++ text
         raise VideoError(path, "undecodable", str(err).strip().splitlines()[0][:200] if str(err).strip() else "decord failed") from err
 
@@ -268,7 +412,7 @@ def _container_hints(path: Path) -> tuple[int, int, int]:
     """``(rotation, height, width)`` from the container; OpenCV reads them in about a millisecond."""
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(str(Path(path).resolve()))  # absolute, for the reason given in _open_decord
     try:
         if not cap.isOpened():
             return 0, 0, 0
@@ -306,11 +450,74 @@ def _decode_decord(path: Path, reader, num_frames: int) -> tuple[np.ndarray, np.
     return frames, indices, fps, total
 
 
+def _stream_frames(
+    cmd: list[str], frame_bytes: int, wanted: set[int], deadline: float
+) -> tuple[int, dict[int, np.ndarray], str, bool]:
+    """Run an ffmpeg command writing raw frames to stdout and keep only the frames numbered in ``wanted``.
+
+    Returns ``(frames read, kept frames by number, last stderr lines, timed out)``. Every other frame is
+    read and dropped at once, so memory holds ``len(wanted)`` frames however long the video is.
+    """
+    import tempfile
+    import threading
+
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty decoder can never block on it
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+        fired = threading.Event()
+
+        def stop() -> None:
+            fired.set()
+            proc.kill()
+
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), stop)
+        timer.start()
+        kept: dict[int, np.ndarray] = {}
+        count = 0
+        try:
+            assert proc.stdout is not None
+            while True:
+                chunk = proc.stdout.read(frame_bytes)
+                if len(chunk) < frame_bytes:
+                    break
+                if count in wanted:
+                    kept[count] = np.frombuffer(chunk, dtype=np.uint8)
+                count += 1
+        finally:
+            proc.stdout.close()  # type: ignore[union-attr]
+            proc.wait()
+            timer.cancel()
+        timed_out = fired.is_set()
+        errors.seek(0)
+        tail = errors.read()[-4000:].decode(errors="replace")
+    return count, kept, tail, timed_out
+
+
+def _frame_count_guess(path: Path, info: dict, fps: float, timeout: float) -> int:
+    """How many frames ffmpeg's ``fps`` filter will output, from the probe (0 when nothing says)."""
+    if info.get("nb_frames") and not info.get("vfr"):
+        return int(info["nb_frames"])
+    if info.get("duration"):
+        return int(round(float(info["duration"]) * fps))
+    if info.get("format") in RAW_FORMATS:  # no container: count packets, which is fast (no decoding)
+        try:
+            return _count_packets(path, MAX_COUNTED_PACKETS, timeout)
+        except VideoError:
+            return 0
+    return 0
+
+
 def _decode_ffmpeg(path: Path, num_frames: int, info: dict, timeout: float) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """Decode every frame through ffmpeg (autorotated, constant rate), then pick the paper's frames."""
+    """Decode through ffmpeg (autorotated, constant rate) keeping only the paper's frames.
+
+    The frame count decides which frames are kept, and ffmpeg only knows it at the end. The probe's count
+    is nearly always right, so one pass keeps the frames sampled for it (and its neighbours); when the
+    real count differs, a second pass picks the right ones. Peak memory is a few dozen frames whatever
+    the video's length (holding every frame needed 600 MB for a rotated 40 s 320x240 clip).
+    """
     exe = _ffmpeg()
     if exe is None:
         raise VideoError(path, "no_decoder", "decord cannot read this file and ffmpeg is not installed")
+    deadline = time.monotonic() + timeout
     fps = info.get("avg_fps") or info.get("r_fps") or 0.0
     width, height = info.get("width", 0), info.get("height", 0)
     if info.get("rotation") in (90, 270):
@@ -320,15 +527,21 @@ def _decode_ffmpeg(path: Path, num_frames: int, info: dict, timeout: float) -> t
     # Scale down large videos while decoding: a 4K stream would otherwise need GBs of RAM.
     scale_h, scale_w = fit_size(height, width, 1024 * 1024, None)
     vf = f"fps={fps:.6f},scale={scale_w}:{scale_h}"
-    cmd = [exe, "-v", "error", "-nostdin", "-i", str(path), "-an", "-vf", vf, "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1"]
-    try:
-        res = subprocess.run(cmd, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired as err:
-        raise VideoError(path, "timeout", f"ffmpeg took more than {timeout:.0f}s") from err
+    cmd = [exe, "-v", "error", "-nostdin", *_ffmpeg_input_args(path), "-an", "-vf", vf, "-pix_fmt", "rgb24",
+           "-f", "rawvideo", "pipe:1"]  # fmt: skip
     frame_bytes = scale_h * scale_w * 3
-    total = len(res.stdout) // frame_bytes
+    guess = _frame_count_guess(path, info, fps, timeout)
+    wanted: set[int] = set()
+    for candidate in (guess - 1, guess, guess + 1):  # rounding of the duration can be off by one
+        try:
+            wanted.update(sample_indices(candidate, num_frames).tolist())
+        except ValueError:
+            pass
+    total, kept, errors, timed_out = _stream_frames(cmd, frame_bytes, wanted, deadline)
+    if timed_out:
+        raise VideoError(path, "timeout", f"ffmpeg took more than {timeout:.0f}s")
     if total == 0:
-        detail = res.stderr.decode(errors="replace").strip().splitlines()
+        detail = errors.strip().splitlines()
         raise VideoError(path, "undecodable", detail[-1][:200] if detail else "ffmpeg produced no frames")
     expected = info.get("duration") or 0.0
     if expected and total / fps < 0.9 * expected - 1.0 / fps:
@@ -339,8 +552,14 @@ def _decode_ffmpeg(path: Path, num_frames: int, info: dict, timeout: float) -> t
         indices = sample_indices(total, num_frames)
     except ValueError as err:
         raise VideoError(path, "too_short", f"{total} frames; {err}") from err
-    all_frames = np.frombuffer(res.stdout, dtype=np.uint8, count=total * frame_bytes).reshape(total, scale_h, scale_w, 3)
-    return all_frames[indices].copy(), indices, float(fps), total
+    if not all(int(i) in kept for i in indices):
+        again, kept, errors, timed_out = _stream_frames(cmd, frame_bytes, set(indices.tolist()), deadline)
+        if timed_out:
+            raise VideoError(path, "timeout", f"ffmpeg took more than {timeout:.0f}s")
+        if again != total or not all(int(i) in kept for i in indices):
+            raise VideoError(path, "undecodable", "ffmpeg decoded a different number of frames on a second pass")
+    frames = np.stack([kept[int(i)] for i in indices]).reshape(len(indices), scale_h, scale_w, 3)
+    return frames, indices, float(fps), total
 
 
 def load_clip(
@@ -365,8 +584,10 @@ def load_clip(
 
     Raises:
         VideoError: with ``reason`` in ``missing, dangling_symlink, symlink_loop, not_a_file,
-            special_file, empty, unreadable, no_video_stream, undecodable, truncated, too_short,
-            no_frames, timeout`` (the first seven from :func:`file_problem`, before the file is opened).
+            special_file, empty, unreadable, unsupported_container, bad_size, no_video_stream,
+            undecodable, truncated, too_short, no_frames, timeout`` (the first seven from
+            :func:`file_problem`, before the file is opened; ``unsupported_container`` and ``bad_size``
+            from :func:`check_container`, before any decoder opens it).
         ValueError: ``num_frames`` is below 1.
 
     Example:
@@ -378,9 +599,13 @@ def load_clip(
         raise ValueError(f"num_frames must be at least 1, got {num_frames}")
     path = Path(path)
     _check_file(path)
+    # Before any decoder opens the file: playlists and other reference-following inputs are refused,
+    # and so are containers outside SAFE_FORMATS and unusable frame sizes (decord takes no whitelist).
+    info = check_container(path)
     result = None
     source_hw = (0, 0)
-    if backend in ("auto", "decord"):
+    # A raw stream has no index: decord would guess its length; ffmpeg reads it through.
+    if backend == "decord" or (backend == "auto" and info.get("format") not in RAW_FORMATS):
         rotation, height, width = _container_hints(path)
         source_hw = (int(height or 0), int(width or 0))
         try:
@@ -403,13 +628,13 @@ def load_clip(
             del reader  # one reader per clip, released as soon as its frames are out
     if result is None:
         # ffprobe also names the cause when nothing can read the file (no video track, garbage...).
-        info = probe(path)
         if not info:
             raise VideoError(path, "undecodable", "decord cannot read this file and ffprobe is not installed")
         result = _decode_ffmpeg(path, num_frames, info, timeout)
     frames, indices, src_fps, total = result
     if frames.ndim == 3:  # grayscale decoders may drop the channel axis
         frames = np.repeat(frames[..., None], 3, axis=-1)
+    _check_size(path, int(frames.shape[1]), int(frames.shape[2]))  # also where ffprobe is missing
     frames = np.ascontiguousarray(frames[..., :3], dtype=np.uint8)
     duration = total / src_fps
     if not all(source_hw):  # the container gave no size: the decoded one is the source's
@@ -486,11 +711,58 @@ def load_clip_isolated(path: str | os.PathLike, timeout: float = 120.0, **kwargs
 # --------------------------------------------------------------------------------------------------
 # Encoding and discovery
 # --------------------------------------------------------------------------------------------------
+def _mp4_complete(path: Path) -> bool:
+    """Whether ``path`` is a whole mp4: its top-level boxes tile the file exactly and include the
+    ``moov`` index and the ``mdat`` media. A file cut short while writing (a full disk, a killed
+    encoder) fails this, whatever the encoder's exit code said."""
+    try:
+        size = path.stat().st_size
+        seen: set[bytes] = set()
+        with open(path, "rb") as f:
+            at = 0
+            while at < size:
+                f.seek(at)
+                head = f.read(16)
+                if len(head) < 8:
+                    return False
+                box = int.from_bytes(head[:4], "big")
+                kind = head[4:8]
+                if box == 1:  # 64-bit size follows the type
+                    if len(head) < 16:
+                        return False
+                    box = int.from_bytes(head[8:16], "big")
+                elif box == 0:  # "to the end of the file"
+                    box = size - at
+                if box < 8 or at + box > size:
+                    return False
+                seen.add(kind)
+                at += box
+    except OSError:
+        return False
+    return {b"moov", b"mdat"} <= seen
+
+
+def _write_failed(path: Path, detail: str) -> OSError:
+    """The one-line error of a clip that could not be written, naming the file (``errno`` ENOSPC when
+    the encoder said the disk is full)."""
+    if "no space left" in detail.lower():
+        return OSError(errno.ENOSPC, "No space left on device", str(path))
+    lines = [line for line in detail.strip().splitlines() if line.strip()]
+    reason = f"could not write the clip ({lines[-1][:200]})" if lines else "could not write the clip"
+    return OSError(errno.EIO, reason, str(path))
+
+
 def write_mp4(frames: np.ndarray, fps: float, path: str | os.PathLike, crf: int = 18) -> Path:
     """Write ``(T, H, W, 3)`` uint8 frames as a browser-playable H.264 mp4 at ``fps``.
 
     Uses the ffmpeg binary when present (H.264, yuv420p, faststart); otherwise OpenCV's mp4v codec.
-    Odd sizes are padded by one pixel because yuv420p needs even dimensions.
+    Odd sizes are padded by one pixel because yuv420p needs even dimensions. The file is written under a
+    temporary name, checked to be a whole mp4 (an encoder may exit 0 after a full disk cut its trailer),
+    and only then renamed into place.
+
+    Raises:
+        OSError: naming ``path`` (``ENOSPC`` for a full disk); nothing is left behind, neither a
+            partial file nor the temporary one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -501,21 +773,29 @@ def write_mp4(frames: np.ndarray, fps: float, path: str | os.PathLike, crf: int 
         h, w = frames.shape[1:3]
     tmp = path.with_name(path.name + ".part.mp4")
     exe = _ffmpeg()
-    if exe is not None:
-        cmd = [exe, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-               "-r", f"{fps:.6f}", "-i", "pipe:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf),
-               "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(tmp)]  # fmt: skip
-        res = subprocess.run(cmd, input=frames.tobytes(), capture_output=True, timeout=300)
-        if res.returncode != 0:
-            raise RuntimeError(f"ffmpeg could not write {path}: {res.stderr.decode(errors='replace')[-300:]}")
-    else:
-        import cv2
+    try:
+        if exe is not None:
+            cmd = [exe, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+                   "-r", f"{fps:.6f}", "-i", "pipe:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf),
+                   "-pix_fmt", "yuv420p", "-movflags", "+faststart", "file:" + str(tmp.resolve())]  # fmt: skip
+            res = subprocess.run(cmd, input=frames.tobytes(), capture_output=True, timeout=300)
+            detail = res.stderr.decode(errors="replace")
+            if res.returncode != 0:
+                raise _write_failed(path, detail)
+        else:
+            import cv2
 
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-        for frame in frames:
-            writer.write(frame[..., ::-1])
-        writer.release()
-    os.replace(tmp, path)  # never leave a half-written file under the final name
+            detail = ""
+            writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+            for frame in frames:
+                writer.write(frame[..., ::-1])
+            writer.release()
+        if not _mp4_complete(tmp):
+            raise _write_failed(path, detail or "the written file is incomplete (is the disk full?)")
+        os.replace(tmp, path)  # never leave a half-written file under the final name
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

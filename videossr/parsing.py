@@ -39,40 +39,75 @@ _REF_NUMBER = r"(?:\d++(?:\.\d*+)?+|\.\d++)"  # possessive: a long number is rea
 _STRICT_INTERVAL = re.compile(r"(" + _REF_NUMBER + r")\s*-\s*(" + _REF_NUMBER + r")")
 
 
+#: Parts of a reply visited at most: a reply is a handful of messages, and a self-containing list
+#: (``a = []; a += [a, a]``) or a doubling tree of shared lists would otherwise take 2**depth steps.
+_MAX_PARTS = 65536
+_MAX_DEPTH = 32
+
+
 def completion_text(completion: Any) -> str:
     """The text of a reply given in any shape TRL or a user might pass.
 
     Accepts a string, a chat message ``{"role", "content"}``, a list of messages (the last assistant
-    turn is used), content parts ``[{"type": "text", "text": ...}]``, bytes, or ``None``. Anything else
-    is read through ``str()``.
+    turn is used), content parts ``[{"type": "text", "text": ...}]``, bytes, a numpy array, or ``None``.
+    Anything else is read through ``str()``. It never raises and never runs long: containers that hold
+    themselves are cut at the cycle, and at most a few thousand parts are visited. Subclasses of ``str``,
+    ``bytes``, ``dict`` and ``list`` are read through the base type's own methods, so overridden
+    methods that raise cannot reach the verifiers. (A reply of more parts than that is cut there.)
     """
-    return _text(completion, depth=0)
+    budget = [_MAX_PARTS]
+    try:
+        return _text(completion, 0, budget, set())
+    except Exception:  # noqa: BLE001 - a hostile object's hooks may raise anything; it is then no reply
+        return ""
 
 
-def _text(obj: Any, depth: int) -> str:
-    if depth > 32:  # a reply nested this deep is not a reply; refuse before Python's recursion limit
+def _plain(text: str) -> str:
+    """``text`` as an exact ``str``: for a subclass, a copy made without calling any of its methods."""
+    return text if type(text) is str else "".join((text,))
+
+
+def _text(obj: Any, depth: int, budget: list[int], path: set[int]) -> str:
+    budget[0] -= 1
+    if depth > _MAX_DEPTH or budget[0] < 0:  # no reply is nested this deep or this wide
         return ""
     if obj is None:
         return ""
     if isinstance(obj, str):
-        return obj
+        return _plain(obj)
     if isinstance(obj, (bytes, bytearray)):
-        return bytes(obj).decode("utf-8", errors="replace")
-    if isinstance(obj, dict):
-        if "content" in obj:
-            return _text(obj["content"], depth + 1)
-        if "text" in obj:
-            return _text(obj["text"], depth + 1)
+        return bytes.decode(bytes(memoryview(obj)), "utf-8", errors="replace")
+    if id(obj) in path:  # a container inside itself: the cycle adds nothing
         return ""
-    if isinstance(obj, (list, tuple)):
-        if obj and all(isinstance(m, dict) and "role" in m for m in obj):
-            replies = [m for m in obj if m.get("role") == "assistant"] or list(obj)
-            return _text(replies[-1], depth + 1)
-        return "".join(_text(p, depth + 1) for p in obj)
+    if isinstance(obj, dict):
+        path.add(id(obj))
+        try:
+            for key in ("content", "text"):
+                if dict.__contains__(obj, key):
+                    return _text(dict.__getitem__(obj, key), depth + 1, budget, path)
+            return ""
+        finally:
+            path.discard(id(obj))
+    items: list | None = None
+    if isinstance(obj, (list, tuple)):  # the base type's iterator: a subclass's __iter__ is not called
+        items = list(list.__iter__(obj) if isinstance(obj, list) else tuple.__iter__(obj))
+    elif type(obj).__module__ == "numpy" and hasattr(obj, "tolist"):  # an array of parts or a numpy str
+        value = obj.tolist()
+        return _text(value, depth + 1, budget, path) if value is not obj else ""
+    if items is not None:
+        path.add(id(obj))
+        try:
+            if items and all(isinstance(m, dict) and dict.__contains__(m, "role") for m in items):
+                replies = [m for m in items if dict.get(m, "role") == "assistant"] or items
+                return _text(replies[-1], depth + 1, budget, path)
+            return "".join(_text(p, depth + 1, budget, path) for p in items)
+        finally:
+            path.discard(id(obj))
     try:
-        return str(obj)
+        text = str(obj)
     except Exception:  # noqa: BLE001 - an arbitrary object's __str__ may raise anything; it is no reply
         return ""
+    return _plain(text) if isinstance(text, str) else ""
 
 
 # ---- the final-answer part of a natural reply (lenient mode) ---------------------------------------
@@ -122,7 +157,9 @@ def _last_box(text: str) -> str | None:
     import numpy as np
 
     marked = _BOX_OPEN.sub("\x00", text.replace("\x00", ""))
-    codes = np.frombuffer(marked.encode("utf-32-le"), dtype=np.uint32)
+    # "surrogatepass": a lone surrogate (a reply decoded with surrogateescape, or cut mid-pair) is one
+    # code unit like any other character, so positions still match the text.
+    codes = np.frombuffer(marked.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     is_open = codes == 0
     starts = np.flatnonzero(is_open)
     if starts.size == 0:
@@ -162,8 +199,13 @@ def extract_final(text: str) -> str:
 # "1e309" is no number at all, so "1e309-1e310" can never read as 1 to 309.
 _NUM = r"\d++(?::\d{1,2}+)?+(?:\.\d*+)?+|\.\d++"
 # The first number's look-behind comes after its first character so that the engine can skip ahead to a
-# digit or "." instead of trying the look-behind at every position.
-_FIRST_NUM = r"(?:\d(?<![\w.:]\d)|\.(?<![\w.:]\.)(?=\d))\d*+(?::\d{1,2}+)?+(?:\.\d*+)?+"
+# digit or "." instead of trying the look-behind at every position. It may not start an exponent's
+# digits either: in "1e-400-2" the 400 belongs to 1e-400, so no interval 400-2 is read there.
+_NOT_EXPONENT = r"(?<![\d.][eE][-+]\d)"
+_FIRST_NUM = (
+    r"(?:\d(?<![\w.:]\d)" + _NOT_EXPONENT + r"|\.(?<![\w.:]\.)(?<![\d.][eE][-+]\.)(?=\d))"
+    r"\d*+(?::\d{1,2}+)?+(?:\.\d*+)?+"
+)
 _UNIT = r"(?:\s*+(?:seconds|second|secs|sec|s)(?![A-Za-z0-9_]))?(?![A-Za-z0-9_])"
 _SEP = r"\s*+[\])]?\s*+(?:[-–—~,]|(?:to|until|till|through|and)(?![A-Za-z]))\s*+[\[(]?\s*+"
 # Scanning uses the pattern without groups: findall then returns one string per match, much cheaper to
@@ -238,8 +280,20 @@ _INT = re.compile(r"\d+")
 
 
 def count_value(digits: str) -> int:
-    """An integer from a run of digits; runs over 18 significant digits all read as ``HUGE_COUNT``."""
-    digits = digits.lstrip("0") or "0"
+    """An integer from a run of digits; runs over 18 significant digits all read as ``HUGE_COUNT``.
+
+    Leading zeros of any script are dropped before the digits are counted, as ``int()`` ignores them:
+    twenty Arabic-Indic zeros then a 3 are the count 3, not a huge number.
+    """
+    digits = digits.lstrip("0")
+    if digits and not digits.isascii():  # zeros of other scripts (only then: ASCII is the common case)
+        import unicodedata
+
+        start = 0
+        while start < len(digits) and unicodedata.decimal(digits[start], -1) == 0:
+            start += 1
+        digits = digits[start:]
+    digits = digits or "0"
     return int(digits) if len(digits) <= _MAX_COUNT_DIGITS else HUGE_COUNT
 
 

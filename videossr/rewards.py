@@ -55,8 +55,13 @@ class TaskReward:
         task: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
-        completions = list(completions or [])
-        answers = list(answer) if answer is not None else list(kwargs.get("solution") or [""] * len(completions))
+        # Columns may come as numpy arrays, whose truth value is an error: test for None, never `or`.
+        completions = [] if completions is None else list(completions)
+        solution = kwargs.get("solution")
+        if answer is not None:
+            answers = list(answer)
+        else:
+            answers = list(solution) if solution is not None else [""] * len(completions)
         tasks = list(task) if task is not None else [self.task] * len(completions)
         short = aliases()
         verifier = self._verifier()
@@ -74,7 +79,24 @@ class TaskReward:
         return f"TaskReward(task={self.task!r}, kind={self.kind!r}, mode={self.mode!r})"
 
 
-_FORMAT = re.compile(r"^\s*<think>.*?</think>\s*<answer>.*?</answer>\s*$", re.DOTALL)
+#: The separator between the two blocks. Possessive: a long run of spaces after "</think>" is crossed once.
+_THINK_TO_ANSWER = re.compile(r"</think>\s*+<answer>")
+
+
+def is_reasoning_format(text: str) -> bool:
+    """Whether ``text`` is ``<think>...</think><answer>...</answer>`` (whitespace around and between).
+
+    The same replies as ``^\\s*<think>.*?</think>\\s*<answer>.*?</answer>\\s*$`` (DOTALL), in linear time:
+    that pattern retries its lazy ``.*?`` from every ``</think>`` and took 22 s on a 400 KB reply of
+    repeated tags. With the reply stripped, it must start with ``<think>`` and end with ``</answer>``;
+    the earliest ``</think>\\s*<answer>`` after the opening tag leaves the most room, so one search
+    decides, and the closing ``</answer>`` must begin at or after its end.
+    """
+    body = text.strip()
+    if not (body.startswith("<think>") and body.endswith("</answer>")):
+        return False
+    middle = _THINK_TO_ANSWER.search(body, len("<think>"))
+    return middle is not None and middle.end() <= len(body) - len("</answer>")
 
 
 class FormatReward:
@@ -90,7 +112,7 @@ class FormatReward:
     __name__ = "format"
 
     def __call__(self, completions: Sequence[Any] | None = None, **kwargs: Any) -> list[float | None]:
-        return [float(bool(_FORMAT.match(completion_text(c)))) for c in (completions or [])]
+        return [float(is_reasoning_format(completion_text(c))) for c in ([] if completions is None else completions)]
 
 
 def _build() -> dict[str, Any]:

@@ -232,7 +232,10 @@ def _safe(fn, completion: Any, answer: Any, mode: Mode) -> float:
     fuzz tests check it), so any other exception is a bug and must not be hidden.
     """
     try:
-        value = float(fn(completion, str(answer), mode))
+        # The ground truth as an exact str, read without calling a str subclass's own methods (which
+        # might raise); the reply is read the same way by the parsers (parsing.completion_text).
+        truth = "".join((answer,)) if isinstance(answer, str) else str(answer)
+        value = float(fn(completion, truth, mode))
     except ValueError:
         return 0.0
     if value != value:  # NaN

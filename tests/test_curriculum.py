@@ -1,0 +1,268 @@
+"""The curriculum controller (videossr.curriculum): band logic, rank agreement, checkpoints, the recipe.
+
+* synthetic reward streams: a simulated model whose pass probability falls as the level rises; the controller
+  must bring each task's pass rate into the band from either side, and stay put inside it;
+* two CPU processes (gloo): ranks that score different rows end every batch with the same levels, equal to
+  one controller that saw all the rows;
+* resume: the state written into a checkpoint is read back equal, and a run resumed from it continues
+  from the saved levels;
+* the recipe: ``curriculum: true`` on the tiny model with the online stream logs the difficulty per task and
+  ``frac_reward_zero_std``, draws them on the reward curve, and saves ``curriculum.json`` in checkpoints.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from videossr.curriculum import STATE_FILE, CurriculumCallback, DifficultyController, wrap_reward_funcs
+from videossr.rewards import get_reward_funcs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------------------------------ synthetic streams
+def simulate(controller: DifficultyController, p_of_level, batches: int, rows: int = 32, lag: int = 0, seed: int = 0):
+    """Feed the controller batches from a model that passes with probability ``p_of_level(level)``.
+
+    ``lag`` batches: rows are made at the level the controller held ``lag`` batches earlier (the stream's
+    prefetch), and tagged with it, as the stream's subtypes are.
+    """
+    rng = np.random.default_rng(seed)
+    task = controller.tasks[0]
+    past = [controller.difficulty(task)] * (lag + 1)
+    trace = []
+    for _ in range(batches):
+        made_at = past[-(lag + 1)]
+        rewards = (rng.random(rows) < p_of_level(made_at)).astype(float).tolist()
+        controller.observe(task, rewards, [made_at] * rows)
+        controller.sync()
+        past.append(controller.difficulty(task))
+        trace.append(controller.difficulty(task))
+    return trace
+
+
+def linear_model(level: float) -> float:
+    return float(np.clip(1.1 - level, 0.0, 1.0))  # 1.0 at level <= 0.1, 0.1 at level 1
+
+
+@pytest.mark.parametrize("start", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("lag", [0, 2])
+def test_band_is_reached_from_either_side(start, lag):
+    controller = DifficultyController(tasks=["counting"], band=(0.4, 0.6), start=start, step=0.05, min_rows=32)
+    trace = simulate(controller, linear_model, batches=120, lag=lag)
+    # linear_model passes 40-60 % between levels 0.5 and 0.7: the tail of the trace stays around there
+    tail = trace[-40:]
+    assert 0.4 <= float(np.mean(tail)) <= 0.8, (start, lag, tail)
+    assert max(tail) - min(tail) <= 0.3
+    assert linear_model(float(np.mean(tail))) == pytest.approx(0.5, abs=0.15)
+
+
+def test_inside_the_band_nothing_moves_and_the_ends_hold():
+    c = DifficultyController(tasks=["jigsaw"], band=(0.3, 0.7), start=0.4, min_rows=8)
+    assert set(simulate(c, lambda lv: 0.5, batches=30, rows=64)) == {0.4}  # 0.5 +- noise stays in the band
+    c = DifficultyController(tasks=["jigsaw"], start=0.9, step=0.05, min_rows=1)
+    assert simulate(c, lambda lv: 1.0, batches=10)[-1] == 1.0  # too easy even at the top: stays at 1
+    c = DifficultyController(tasks=["jigsaw"], start=0.1, step=0.05, min_rows=1)
+    assert simulate(c, lambda lv: 0.0, batches=10)[-1] == 0.0
+
+
+def test_update_rules():
+    c = DifficultyController(tasks=["grounding", "counting"], band=(0.3, 0.7), step=0.1, ema=0.5, min_rows=4,
+                             num_generations=2)  # fmt: skip
+    # 2 grounding rows only: below min_rows, no move even though everything passed
+    m = c.update([("anomaly_grounding", 0, 1.0, None), ("anomaly_grounding", 1, 1.0, None)])
+    assert c.difficulty("grounding") == 0.5 and m["curriculum/grounding/pass_rate"] == 1.0
+    assert m["curriculum/grounding/frac_zero_std"] == 1.0  # the one group of 2 is all-equal
+    # 2 more: 4 rows, running rate above 0.7 -> one step up, fresh estimate
+    c.update([("anomaly_grounding", 0, 1.0, None), ("anomaly_grounding", 1, 0.0, None)])
+    assert c.difficulty("grounding") == 0.6 and c.state["anomaly_grounding"].pass_rate is None
+    # rows made at the old level are stale: they neither count nor move anything
+    m = c.update([("anomaly_grounding", k, 0.0, 0.5) for k in range(8)])
+    assert c.difficulty("grounding") == 0.6 and "curriculum/grounding/pass_rate" not in m
+    assert c.history[-1]["stale"] == 8
+    # counting never saw a row: logged at its start, untouched
+    assert m["curriculum/counting/difficulty"] == 0.5
+    # pass_threshold=None: the pass rate is the mean reward
+    soft = DifficultyController(tasks=["counting"], pass_threshold=None, min_rows=1)
+    soft.update([("object_counting", 0, 0.2, None), ("object_counting", 1, 0.3, None)])
+    assert soft.difficulty("counting") == 0.45 and soft.state["object_counting"].moves == 1
+    with pytest.raises(ValueError):
+        DifficultyController(band=(0.8, 0.2))
+
+
+def test_wrapped_rewards_are_unchanged_and_report_their_task():
+    c = DifficultyController(tasks=["counting", "jigsaw"], min_rows=1, num_generations=2)
+    plain = get_reward_funcs(["counting", "counting_strict01", "jigsaw", "format"])
+    wrapped = wrap_reward_funcs(plain, c)
+    assert [w.__name__ for w in wrapped] == [f.__name__ for f in plain]
+    assert [w.task for w in wrapped] == ["object_counting", None, "temporal_jigsaw", None]  # first per task only
+    kwargs = {
+        "completions": ["3,1,4", "0,0,0", "2413", "1234"],
+        "answer": ["3,1,4", "3,1,4", "2413", "2413"],
+        "task": ["object_counting", "object_counting", "temporal_jigsaw", "temporal_jigsaw"],
+        "subtype": ["counting@0.5", "counting@0.5", "jigsaw@0.5", "jigsaw@0.5"],
+    }
+    logged: dict[str, float] = {}
+    for w, f in zip(wrapped, plain):
+        assert w(prompts=[None] * 4, log_metric=logged.__setitem__, **kwargs) == f(prompts=[None] * 4, **kwargs)
+    assert logged["curriculum/counting/frac_zero_std"] == 0.0  # rewards 1 and 0 in its one group
+    assert logged["curriculum/jigsaw/pass_rate"] == 0.5
+    assert set(logged) >= {"curriculum/counting/difficulty", "curriculum/jigsaw/difficulty"}
+
+
+# ------------------------------------------------------------------------------------------ several processes
+def rank_batch(rank: int, batch: int, levels: dict[str, float]) -> dict[str, list]:
+    """Rows one rank scores in one batch: different on the two ranks (rank 1 answers counting wrong)."""
+    count_ok = rank == 0 or batch % 3 == 0
+    return {
+        "completions": ["3,1,4" if count_ok else "9,9,9", "3,1,4", "2413", "2413" if batch % 2 else "1234"],
+        "answer": ["3,1,4", "3,1,4", "2413", "2413"],
+        "task": ["object_counting", "object_counting", "temporal_jigsaw", "temporal_jigsaw"],
+        "subtype": [f"counting@{levels['object_counting']:g}"] * 2 + [f"jigsaw@{levels['temporal_jigsaw']:g}"] * 2,
+    }
+
+
+def test_two_processes_agree(tmp_path):
+    """Two gloo processes score different rows; after every batch both hold the same state, equal to one
+    controller that scored both ranks' rows in rank order (TRL's gathered layout)."""
+    import subprocess
+
+    worker = Path(__file__).with_name("_ddp_curriculum.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
+           str(worker), str(tmp_path)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1)]
+    assert ranks[0]["states"] == ranks[1]["states"]
+    assert ranks[0]["logged"] == ranks[1]["logged"]
+    # the levels moved (counting: rank 1's wrong answers pull it down, jigsaw: all right, up)
+    final = ranks[0]["states"][-1]["tasks"]
+    assert final["object_counting"]["moves"] + final["temporal_jigsaw"]["moves"] > 0
+
+    single = DifficultyController(tasks=["counting", "jigsaw"], min_rows=4, step=0.1, num_generations=2)
+    funcs = wrap_reward_funcs(get_reward_funcs(["counting", "jigsaw", "format"]), single)
+    for b in range(6):
+        both = {k: ranks[0]["scored"][b][k] + ranks[1]["scored"][b][k] for k in ranks[0]["scored"][b]}
+        for fn in funcs:
+            fn(prompts=[None] * 8, **both)
+        assert single.state_dict() == ranks[0]["states"][b]
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+def test_state_round_trip_and_callback_resume(tmp_path):
+    c = DifficultyController(tasks=["grounding", "jigsaw"], min_rows=8, num_generations=4)
+    simulate(c, lambda lv: 0.9, batches=7, rows=16)
+    c.observe("jigsaw", [1.0, 0.0])
+    args = SimpleNamespace(output_dir=str(tmp_path))
+    CurriculumCallback(c).on_save(args, SimpleNamespace(global_step=7, is_world_process_zero=True), None)
+    saved = tmp_path / "checkpoint-7" / STATE_FILE
+    assert saved.is_file()
+
+    fresh = DifficultyController(tasks=["grounding", "jigsaw"], min_rows=8, num_generations=4)
+    CurriculumCallback(fresh).on_train_begin(args, SimpleNamespace(global_step=7), None)
+    assert fresh.state_dict() == c.state_dict()
+    assert fresh.levels() == c.levels() and fresh.levels()["anomaly_grounding"] > 0.5
+    # a run from scratch (step 0) reads nothing
+    other = DifficultyController(tasks=["grounding", "jigsaw"])
+    CurriculumCallback(other).on_train_begin(args, SimpleNamespace(global_step=0), None)
+    assert other.levels() == {"anomaly_grounding": 0.5, "temporal_jigsaw": 0.5}
+    # continuing both with the same stream gives the same levels
+    assert simulate(fresh, linear_model, 20, seed=3) == simulate(c, linear_model, 20, seed=3)
+
+
+def test_stream_rows_follow_the_controller():
+    from videossr.data.streaming import stream_dataset
+    from videossr.video import sample_videos
+
+    if not sample_videos():
+        pytest.skip("no sample videos installed")
+    c = DifficultyController(tasks=["jigsaw", "counting"], start=0.0)
+    rows = iter(stream_dataset("default", mix="jigsaw_easy=1,counting_easy=1", seed=0, curriculum=c,
+                               max_pixels=64 * 64))  # fmt: skip
+    first = [next(rows) for _ in range(3)]
+    c.state["temporal_jigsaw"].level = 1.0
+    c.state["object_counting"].level = 0.75
+    later = [next(rows) for _ in range(4)]
+    assert {r["subtype"] for r in first} <= {"jigsaw@0", "counting@0"}
+    assert {r["subtype"] for r in later} <= {"jigsaw@1", "counting@0.75"}
+    assert all(len(r["answer"]) == 9 for r in later if r["task"] == "temporal_jigsaw")
+    # without a controller the same stream keeps the mix's settings (and no suffix)
+    plain = iter(stream_dataset("default", mix="jigsaw_easy=1,counting_easy=1", seed=0, max_pixels=64 * 64))
+    assert [next(plain)["subtype"] for _ in range(3)] == [r["subtype"].replace("jigsaw@0", "jigsaw_easy")
+                                                          .replace("counting@0", "counting_easy") for r in first]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ the recipe
+def load_recipe():
+    spec = importlib.util.spec_from_file_location("grpo_recipe_curriculum", ROOT / "recipes" / "grpo.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_configs_switch_it_on_and_off():
+    pytest.importorskip("trl")
+    recipe = load_recipe()
+    parse = recipe.make_parser().parse_args_and_config
+    base = ROOT / "recipes" / "Qwen3-VL-8B-Instruct" / "grpo"
+    script, _, _ = parse(["--config", str(base / "config_videossr.yaml"), "--use_cpu", "true"])
+    assert script.curriculum is False  # the paper's run, as the paper ran it
+    script, train, _ = parse(["--config", str(base / "config_videossr_curriculum.yaml"), "--use_cpu", "true"])
+    assert script.curriculum is True and script.online and script.online_streaming
+    assert script.curriculum_band == [0.3, 0.7] and train.max_steps == 470
+    from videossr.training import GRPOScriptArguments
+
+    with pytest.raises(ValueError, match="online_streaming"):
+        GRPOScriptArguments(dataset_name="data/x", curriculum=True)
+
+
+def test_recipe_with_curriculum_logs_plots_and_resumes(tmp_path):
+    pytest.importorskip("trl")
+    torch = pytest.importorskip("torch")
+    from videossr.training import curriculum_history
+    from videossr.video import sample_videos
+
+    if not sample_videos():
+        pytest.skip("no sample videos installed")
+    torch.set_num_threads(1)
+    recipe = load_recipe()
+
+    def run(max_steps: int, *extra: str):
+        args = ["--config", str(ROOT / "recipes/tiny/grpo/config_cpu.yaml"),
+                "--output_dir", str(tmp_path / "run"), "--tiny_model_dir", str(tmp_path / "tiny"),
+                "--video_dir", "samples", "--online_streaming", "true", "--online_mix", "counting_easy=1",
+                "--reward_funcs", "counting", "--max_steps", str(max_steps), "--per_device_train_batch_size", "4",
+                "--num_generations", "2", "--save_strategy", "steps", "--save_steps", "1",
+                "--curriculum", "true", "--curriculum_min_rows", "1", "--curriculum_step", "0.1", *extra]  # fmt: skip
+        return recipe.main(*recipe.make_parser().parse_args_and_config(args))
+
+    trainer = run(4)
+    history = trainer.state.log_history
+    steps = [h for h in history if "curriculum/counting/difficulty" in h]
+    assert len(steps) == 4 and all("frac_reward_zero_std" in h for h in steps)
+    # The random tiny model never answers: pass rate 0, so the level falls one step per batch of fresh rows.
+    # The batch after a move was already generated at the old level (the dataloader fetches one generation
+    # batch ahead): its rows are stale and the level holds for a step. (TRL averages logged metrics through
+    # float32 tensors: approx.)
+    assert [h["curriculum/counting/difficulty"] for h in steps] == pytest.approx([0.4, 0.4, 0.3, 0.3])
+    assert set(curriculum_history(history)) == {"curriculum/counting/difficulty", "frac_reward_zero_std"}
+    assert (tmp_path / "run" / "reward_curve.png").is_file()
+    saved = json.loads((tmp_path / "run" / "checkpoint-4" / STATE_FILE).read_text())
+    assert saved["tasks"]["object_counting"]["level"] == 0.3
+    assert json.loads((tmp_path / "run" / "checkpoint-2" / STATE_FILE).read_text())["tasks"]["object_counting"][
+        "level"] == 0.4  # fmt: skip
+
+    # Resumed from step 4, the stream makes its rows at the saved 0.3 (fresh), so step 5 moves on to 0.2.
+    resumed = run(5, "--resume_from_checkpoint", str(tmp_path / "run" / "checkpoint-4"))
+    after = [h for h in resumed.state.log_history if h.get("step") == 5 and "curriculum/counting/difficulty" in h]
+    assert after and after[-1]["curriculum/counting/difficulty"] == pytest.approx(0.2)

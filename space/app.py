@@ -9,11 +9,13 @@ on Hugging Face Spaces this file is the ``app_file``. The layout lives here; the
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +84,65 @@ def page_only(request: gr.Request | None) -> None:
         raise gr.Error("This event belongs to the page and is not part of the API.")
 
 
+#: Server folders named in no message sent to a caller (added to by every app built in this process).
+_SERVER_FOLDERS: set[str] = set()
+
+
+def path_scrubber(settings: Settings, *extra: str | os.PathLike) -> Callable[[str], str]:
+    """A function that replaces this server's folders in a message by ``<server>``.
+
+    The folders: the sample store, the working directory, the temp dir, gradio's upload folder, the
+    app's checkout, the Python installation and the home folder (each as given and resolved). gradio's
+    own refusals (``show_error=True``) name some of them, e.g. "... the current working directory
+    (/srv/app), your system's temp directory (/tmp) ...": the caller learns nothing from them but the
+    server's layout.
+    """
+    from gradio.utils import get_upload_folder
+
+    candidates = [settings.tmp_root, os.getcwd(), tempfile.gettempdir(), get_upload_folder(), HERE.parent,
+                  sys.prefix, sys.base_prefix, Path.home(), *extra]  # fmt: skip
+    for folder in candidates:
+        if folder:
+            for form in (str(folder), str(Path(folder).resolve())):
+                if len(form.rstrip("/")) > 1:  # never "/" itself
+                    _SERVER_FOLDERS.add(form.rstrip("/"))
+
+    def scrub(message: str) -> str:
+        for folder in sorted(_SERVER_FOLDERS, key=len, reverse=True):  # longest first: nested folders
+            message = message.replace(folder, "<server>")
+        return message
+
+    return scrub
+
+
+def install_error_scrubber(scrub: Callable[[str], str]) -> None:
+    """Pass every error message gradio sends to a caller through ``scrub`` (idempotent).
+
+    gradio builds those messages in ``gradio.utils.error_payload`` (the queue imports it by name), after
+    our handlers have returned, so the app wraps that function: ours carry no paths, gradio's may.
+    """
+    import gradio.queueing
+    import gradio.utils
+
+    original = getattr(gradio.utils.error_payload, "__wrapped__", gradio.utils.error_payload)
+
+    @functools.wraps(original)
+    def error_payload(error: BaseException | None, show_error: bool) -> dict:
+        content = original(error, show_error)
+        if isinstance(content.get("error"), str):
+            content["error"] = scrub(content["error"])
+        return content
+
+    gradio.utils.error_payload = error_payload
+    gradio.queueing.error_payload = error_payload  # imported by name there
+
+
 def build_demo(ctx: Context | None = None) -> gr.Blocks:
     """The Blocks app around one :class:`handlers.Context` (a fresh one from the environment by default)."""
     ctx = ctx or Context(Settings.from_env())
     settings = ctx.settings
+    assert ctx.store is not None
+    install_error_scrubber(path_scrubber(settings, ctx.store.root))
     example_names = list(handlers.examples())
     tasks = task_choices()  # every registered task (videossr.tasks.TASKS), read now
 

@@ -177,7 +177,9 @@ def _seed(seed: Any) -> int:
         raise gr.Error(message)
     if isinstance(seed, str):
         text = seed.strip()
-        if len(text) > 32:  # longer than any allowed seed can be written: no need to parse it
+        # longer than any allowed seed can be written, or not ASCII: int() would read "٣" as 3 and
+        # "１２" as 12, a seed nobody typed on purpose.
+        if len(text) > 32 or not text.isascii():
             raise gr.Error(message)
         try:
             seed = int(text)
@@ -210,6 +212,37 @@ def _save(sample: Sample, folder: Path) -> None:
         np.save(folder / f"frames_{i}.npy", np.ascontiguousarray(frames))
 
 
+def _servable(sample_id: str, clips: list[Path]) -> list[Path]:
+    """The clips at paths gradio agrees to serve.
+
+    gradio only serves returned files from the working directory, the temp dir, its own upload folder or
+    ``allowed_paths``. A store set elsewhere (``VIDEOSSR_SPACE_TMP=/data/...``) is not added to
+    ``allowed_paths``: that would serve every file under it (answers, frames, or anything else in a
+    shared folder) to whoever can name it. Its clips are linked (or copied, across file systems) into
+    gradio's upload folder instead, whose size :func:`sweep_cache` bounds.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    if not clips:
+        return clips
+    folder = clips[0].parent.resolve()
+    if any(folder.is_relative_to(Path(root).resolve()) for root in (os.getcwd(), tempfile.gettempdir())):
+        return clips
+    target = upload_roots()[0] / "videossr-clips" / sample_id
+    target.mkdir(parents=True, exist_ok=True)
+    served = []
+    for clip in clips:
+        copy = target / clip.name
+        try:
+            os.link(clip, copy)  # no second copy on disk where the two folders share a file system
+        except OSError:
+            shutil.copyfile(clip, copy)
+        served.append(copy)
+    return served
+
+
 def _generate(ctx: Context, path: Path, name: str, task: videossr.Task, seed: int) -> Generated:
     settings = ctx.settings
     assert ctx.store is not None
@@ -228,7 +261,7 @@ def _generate(ctx: Context, path: Path, name: str, task: videossr.Task, seed: in
         budget.check()
     n = len(sample.videos)
     # `save_sample` names the clips clip.mp4, or clip_1.mp4 .. clip_n.mp4 in display order for jigsaw.
-    videos = [folder / ("clip.mp4" if n == 1 else f"clip_{i + 1}.mp4") for i in range(n)]
+    videos = _servable(sample_id, [folder / ("clip.mp4" if n == 1 else f"clip_{i + 1}.mp4") for i in range(n)])
     labels = ["Video"] if n == 1 else [f"Clip {i + 1}" for i in range(n)]
     info = {
         "subtype": sample.subtype,

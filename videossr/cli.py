@@ -40,6 +40,10 @@ def int_in(low: int | None = None, high: int | None = None, *, what: str = "") -
     """
 
     def parse(text: str) -> int:
+        # int() also reads other scripts' digits ("٣" is 3, "１２" is 12); a number typed for this CLI is
+        # ASCII, and anything else is refused rather than silently read as some other number.
+        if not text.isascii():
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (digits 0-9)")
         try:
             value = int(text)
         except ValueError:
@@ -62,6 +66,8 @@ def float_in(low: float | None = None, high: float | None = None) -> Callable[[s
     """A validator for finite numbers in ``[low, high]``; ``nan`` and ``inf`` are refused."""
 
     def parse(text: str) -> float:
+        if not text.isascii():  # as in int_in: other scripts' digits are refused, not converted
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number (digits 0-9)")
         try:
             value = float(text)
         except ValueError:
@@ -83,6 +89,15 @@ nonnegative_int = int_in(0)
 seed_int = int_in(0, 2**63 - 1)  # numpy's generators take any non-negative 64-bit seed
 port_int = int_in(1, 65535)
 nonnegative_float = float_in(0.0)
+
+
+def out_path(text: str) -> str:
+    """``--out``: a folder name that is not blank (``--out ''`` would write into the working directory)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty value")
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError("must be a folder name without NUL characters")
+    return text
 
 
 def max_pixels_int(text: str) -> int:

@@ -141,7 +141,7 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from videossr.cli import int_in, max_pixels_int, port_int, positive_int, seed_int
+    from videossr.cli import int_in, max_pixels_int, out_path, port_int, positive_int, seed_int
     from videossr.tasks import TASKS, aliases
 
     # Read from the registry now (not the import-time ALIASES snapshot), so a task registered later counts.
@@ -174,7 +174,7 @@ def register(subparsers) -> None:
         help="largest frame area (default 65536); 0 keeps full size",
     )
     p.add_argument("--reasoning", action="store_true", help="ask for <think>/<answer> replies")
-    p.add_argument("--out", required=True, help="output folder (clip mp4s + sample.json)")
+    p.add_argument("--out", required=True, type=out_path, help="output folder (clip mp4s + sample.json)")
     p.add_argument("--show-prompt", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_generate)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from videossr.data.features import ROW_COLUMNS, row_schema
-from videossr.data.jobs import RowLoc, atomic_write_bytes, atomic_write_text
+from videossr.data.jobs import RowLoc, atomic_write_bytes, atomic_write_text, writing
 from videossr.data.plan import BuildError, Recipe, task_of
 from videossr.data.sources import VideoSource
 
@@ -200,8 +200,9 @@ def _write_shards(
         table = pa.concat_tables([reader.read(index[key]) for key in keys[a:b]]).cast(schema)
         tmp = tmp_dir / f"{folder_name}-{name}"
         # Written outside data/ and renamed in: a half-written shard is never visible to load_dataset.
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="snappy")
-        os.replace(tmp, folder / name)
+        with writing(folder / name, tmp):  # a full disk names the shard, and leaves no half-written file
+            pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="snappy")
+            os.replace(tmp, folder / name)
         written.files.append(f"data/{folder_name}/{name}")
         written.num_bytes += table.nbytes
         written.download_size += (folder / name).stat().st_size

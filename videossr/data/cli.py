@@ -8,7 +8,7 @@ import sys
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from videossr.cli import int_in, nonnegative_float, nonnegative_int, positive_int, seed_int
+    from videossr.cli import int_in, nonnegative_float, nonnegative_int, out_path, positive_int, seed_int
     p.add_argument(
         "--videos",
         required=True,
@@ -18,6 +18,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
         required=True,
+        type=out_path,
         help="the dataset repo folder to write (resumed if it holds an unfinished build)",
     )
     p.add_argument("--seed", type=seed_int, default=0, help="global seed (default 0)")
@@ -195,8 +196,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     return main(args.folders)
 
 
+#: The largest builds the parser accepts. The plan holds every row's slot in memory (about 270 MB per
+#: million rows) before any video is decoded, so an absurd size must be refused here, not end in a
+#: MemoryError after the build folder was started. Both are far beyond the paper's 30K and 9 x 300.
+MAX_ROWS = 1_000_000
+MAX_PER_SUBTYPE = 100_000
+
+
 def register(subparsers) -> None:
-    from videossr.cli import positive_int
+    from videossr.cli import int_in, out_path
     build = subparsers.add_parser(
         "build", help="build a Hub dataset repo folder (VIUBench, VideoSSR-30K) from videos"
     )
@@ -205,14 +213,21 @@ def register(subparsers) -> None:
 
     p = kinds.add_parser("viubench", help="the VIUBench benchmark: 9 subtypes, test split, frames <=512x512")
     _common(p)
-    p.add_argument("--per-subtype", type=positive_int, default=300, help="questions per subtype (default 300)")
+    p.add_argument(
+        "--per-subtype",
+        type=int_in(1, MAX_PER_SUBTYPE),
+        default=300,
+        help=f"questions per subtype, 1 to {MAX_PER_SUBTYPE:,} (default 300)",
+    )
     p.set_defaults(func=cmd_build_viubench)
 
     p = kinds.add_parser(
         "videossr-30k", help="the VideoSSR-30K training set: a mix of tasks, train split, <=256x256"
     )
     _common(p)
-    p.add_argument("--size", type=positive_int, default=30000, help="rows in total (default 30000)")
+    p.add_argument(
+        "--size", type=int_in(1, MAX_ROWS), default=30000, help=f"rows in total, 1 to {MAX_ROWS:,} (default 30000)"
+    )
     p.add_argument(
         "--mix",
         default=None,
@@ -229,7 +244,7 @@ def register(subparsers) -> None:
 
     p = kinds.add_parser("merge", help="assemble the parts of a sharded build into one repo folder")
     p.add_argument("parts", nargs="+", help="the --out folders of every --shard-index")
-    p.add_argument("--out", required=True, help="the repo folder to write")
+    p.add_argument("--out", required=True, type=out_path, help="the repo folder to write")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_merge)
 

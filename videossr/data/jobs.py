@@ -12,6 +12,8 @@ row is stored, as a :class:`RowLoc`, for the assembly step (:mod:`videossr.data.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -80,18 +82,39 @@ class Job:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def writing(path: Path, tmp: Path | None = None) -> Iterator[None]:
+    """Name ``path`` in any ``OSError`` raised while writing it, and delete ``tmp`` on any error.
+
+    A full disk surfaces from ``write()`` or pyarrow as ``[Errno 28] No space left on device`` with no
+    file name; the build's one-line error then said nothing of where. The half-written temporary file
+    is removed, so a failed build leaves no debris beside the finished files.
+    """
+    try:
+        yield
+    except BaseException as err:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and not err.filename:
+            code = err.errno or (errno.ENOSPC if "no space left" in str(err).lower() else errno.EIO)
+            raise OSError(code, err.strerror or os.strerror(code), str(path)) from err
+        raise
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a file so that readers see the old content or the new one, never half of it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with writing(path, tmp):
+        tmp.write_text(text)
+        os.replace(tmp, path)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Binary twin of :func:`atomic_write_text`."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with writing(path, tmp):
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
 
 
 def _worker_init(parent_pid: int) -> None:
@@ -184,8 +207,9 @@ def run_job(
         tmp = out / f".{job.name}.{os.getpid()}.parquet.tmp"
         # One row per row group: assembly reads rows back one by one in any order without loading a
         # whole job file.
-        pq.write_table(table, tmp, row_group_size=1)
-        os.replace(tmp, out / f"{job.name}.parquet")
+        with writing(out / f"{job.name}.parquet", tmp):
+            pq.write_table(table, tmp, row_group_size=1)
+            os.replace(tmp, out / f"{job.name}.parquet")
     marker = {
         "spec": job.spec(),
         "rows": [[k, r["source"], n] for k, r, n in zip(keys, rows, nbytes)],

@@ -101,22 +101,50 @@ def source_roots(videos: str | os.PathLike) -> list[Path]:
     return [root.parent if root.is_file() else root]
 
 
+#: The largest ``--exclude`` list or build report read: far more than any real list of video ids.
+MAX_EXCLUDE_BYTES = 64 * 1024 * 1024
+
+
+def _read_limited(path: Path, spec: str | os.PathLike) -> str:
+    """The text of a user-named file, with the limits ``--videos`` applies: only a readable regular file
+    (checked from its metadata, so a named pipe or a device is never opened and cannot hang or flood
+    the build), at most :data:`MAX_EXCLUDE_BYTES`, decoded as UTF-8 (bad bytes replaced)."""
+    from videossr.video import file_problem
+
+    problem = file_problem(path)
+    if problem is not None and problem[0] != "empty":
+        raise ValueError(f"--exclude {spec}: {problem[1]}")
+    with open(path, "rb") as f:
+        data = f.read(MAX_EXCLUDE_BYTES + 1)
+    if len(data) > MAX_EXCLUDE_BYTES:
+        raise ValueError(f"--exclude {spec}: larger than {MAX_EXCLUDE_BYTES // 2**20} MB; not a list of video ids")
+    return data.decode("utf-8", errors="replace")
+
+
 def load_exclusions(specs: list[str | os.PathLike] | None) -> set[str]:
     """Video ids (and bare file names) to keep out of a build.
 
     Each spec is one of: a built dataset folder (its ``build_report.json`` lists the sources it used),
     a ``build_report.json`` file, a text file with one id or file name per line (``#`` comments), or a
     folder of videos (every video in it, by relative path and file name).
+
+    Raises:
+        FileNotFoundError: a spec names nothing.
+        ValueError: a spec is a named pipe, a device, unreadable, larger than :data:`MAX_EXCLUDE_BYTES`,
+            or a report that is not JSON.
     """
     out: set[str] = set()
     for spec in specs or []:
         path = Path(spec).expanduser()
-        if not path.exists():
+        if not os.path.lexists(path):
             raise FileNotFoundError(f"--exclude {spec}: no such file or folder")
         report = path / "build_report.json" if path.is_dir() else path
-        if report.name == "build_report.json" and report.is_file():
-            data = json.loads(report.read_text())
-            out.update(s["id"] for s in data.get("sources", []))
+        if report.name == "build_report.json" and os.path.lexists(report):
+            text = _read_limited(report, spec)
+            try:
+                out.update(str(s["id"]) for s in json.loads(text).get("sources", []))
+            except (ValueError, TypeError, KeyError, AttributeError) as err:
+                raise ValueError(f"--exclude {spec}: not a build report ({type(err).__name__})") from None
         elif path.is_dir():
             from videossr.video import list_videos
 
@@ -124,7 +152,7 @@ def load_exclusions(specs: list[str | os.PathLike] | None) -> set[str]:
                 out.add(p.relative_to(path).as_posix())
                 out.add(p.name)
         else:
-            for line in path.read_text().splitlines():
+            for line in _read_limited(path, spec).splitlines():
                 line = line.split("#", 1)[0].strip()
                 if line:
                     out.add(line)

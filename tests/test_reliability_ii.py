@@ -324,7 +324,7 @@ def test_exclude_refuses_devices_and_huge_files(tmp_path):
 def test_huge_sizes_are_refused_at_parse_time(tmp_path, capsys, argv):
     out = tmp_path / "out"
     code, _, err = _cli(["build", *argv, "--videos", "default", "--out", str(out), "--quiet"], capsys)
-    assert code == 2 and "between 1 and" in err
+    assert code == 2 and "at most" in err
     assert not out.exists()
 
 

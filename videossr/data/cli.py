@@ -203,8 +203,24 @@ MAX_ROWS = 1_000_000
 MAX_PER_SUBTYPE = 100_000
 
 
+def _rows_up_to(high: int):
+    """A ``type=`` validator: a whole number of rows from 1 to ``high``."""
+    from videossr.cli import positive_int
+
+    def parse(text: str) -> int:
+        value = positive_int(text)  # "at least 1" for 0 or less, as every count option says
+        if value > high:
+            raise argparse.ArgumentTypeError(
+                f"must be at most {high:,}, got {value:,} (the build plans every row in memory first)"
+            )
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
 def register(subparsers) -> None:
-    from videossr.cli import int_in, out_path
+    from videossr.cli import out_path
     build = subparsers.add_parser(
         "build", help="build a Hub dataset repo folder (VIUBench, VideoSSR-30K) from videos"
     )
@@ -215,7 +231,7 @@ def register(subparsers) -> None:
     _common(p)
     p.add_argument(
         "--per-subtype",
-        type=int_in(1, MAX_PER_SUBTYPE),
+        type=_rows_up_to(MAX_PER_SUBTYPE),
         default=300,
         help=f"questions per subtype, 1 to {MAX_PER_SUBTYPE:,} (default 300)",
     )
@@ -226,7 +242,7 @@ def register(subparsers) -> None:
     )
     _common(p)
     p.add_argument(
-        "--size", type=int_in(1, MAX_ROWS), default=30000, help=f"rows in total, 1 to {MAX_ROWS:,} (default 30000)"
+        "--size", type=_rows_up_to(MAX_ROWS), default=30000, help=f"rows in total, 1 to {MAX_ROWS:,} (default 30000)"
     )
     p.add_argument(
         "--mix",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from trl import ScriptArguments
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,21 @@ class GRPOScriptArguments(ScriptArguments):
     viubench_max_pixels: int | None = field(
         default=None, metadata={"help": "Per-frame pixel bound when scoring VIUBench (512*512 in the paper)."}
     )
+    viubench_max_new_tokens: int = field(
+        default=32, metadata={"help": "Reply budget when scoring VIUBench (answers are a few tokens)."}
+    )
+    viubench_at_start: bool = field(
+        default=False, metadata={"help": "Also score the VIUBench subset before the first step (step 0)."}
+    )
+    video_control: str | None = field(
+        default=None,
+        metadata={
+            "help": "A control arm: train on clips that carry no information about the answer. `swap`: each "
+            "row gets the clips of another row from the same source video; `blank`: grey frames "
+            "(videossr.learnbed). Needs a dataset (not online rows).",
+            "choices": [None, "swap", "blank"],
+        },
+    )
     curriculum: bool = field(
         default=False,
         metadata={
@@ -135,6 +151,11 @@ class GRPOScriptArguments(ScriptArguments):
             from videossr.data.plan import parse_mix
 
             parse_mix(self.online_mix)  # a malformed mix or unknown subtype fails here, before any model loads
+        if self.video_control is not None:
+            if self.video_control not in ("swap", "blank"):
+                raise ValueError(f"video_control must be 'swap' or 'blank', got {self.video_control!r}")
+            if self.online or self.dataset_streaming:
+                raise ValueError("video_control needs a dataset read in full (dataset_name, no streaming)")
         if self.curriculum and not (self.online and self.online_streaming):
             raise ValueError(
                 "curriculum: true needs rows generated while training (dataset_name: none, online_streaming: true)"
@@ -168,6 +189,10 @@ def load_train_data(script_args: GRPOScriptArguments, training_args: Any, curric
     if n is not None:
         train = train.shuffle(seed=training_args.seed)
         train = train.take(n) if script_args.dataset_streaming else train.select(range(min(n, len(train))))
+    if script_args.video_control:
+        from videossr.learnbed import uninformative_videos
+
+        train = uninformative_videos(train, script_args.video_control, seed=training_args.seed)
     evaluating = training_args.eval_strategy != "no"
     test = _split(data, script_args.dataset_test_split, script_args.dataset_name) if evaluating else None
     return train, test
@@ -325,7 +350,8 @@ def _plot_curriculum(ax: Any, curves: dict[str, list[tuple[int, float]]]) -> Non
     for key in sorted(curves, key=lambda k: (k == "frac_reward_zero_std", k)):
         steps, values = zip(*curves[key])
         zero_std = key == "frac_reward_zero_std"
-        label = "zero-variance groups" if zero_std else key.removeprefix("curriculum/").removesuffix("/difficulty")
+        task = key.removeprefix("curriculum/").removesuffix("/difficulty")
+        label = "zero-variance groups" if zero_std else f"{task} difficulty"
         ax.plot(steps, values, ls="--" if zero_std else "-", color="0.4" if zero_std else None,
                 marker="o" if len(steps) < 30 else None, lw=1, label=label)  # fmt: skip
     ax.set_xlabel("step")
@@ -514,6 +540,33 @@ def _load_rows(dataset: Any, config: str | None, split: str | None) -> Any:
     return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
 
 
+def answer_rows(
+    model: Any,
+    processor: Any,
+    rows: Sequence[dict[str, Any]],
+    max_new_tokens: int = 32,
+    video_max_pixels: int | None = None,
+    synced_gpus: bool = False,
+) -> list[str]:
+    """Greedy replies of ``model`` to ``rows`` (videos at their fps, no reasoning), one per row.
+
+    Inputs are prepared and decoded by :mod:`videossr.vlm`, as ``videossr bench`` does (``hf:`` backend).
+    """
+    from videossr.trl_video import clean_prompt, clip_to_array
+    from videossr.vlm import greedy_replies, video_inputs
+
+    replies = []
+    for row in rows:
+        clips = [clip_to_array(c) for c in row["videos"]]
+        prompt = clean_prompt(row["prompt"])
+        text = processor.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        inputs = video_inputs(
+            processor, [text], clips, [float(row["fps"])] * len(clips), max_pixels=video_max_pixels
+        )
+        replies.append(greedy_replies(model, processor, inputs, max_new_tokens, synced_gpus=synced_gpus)[0])
+    return replies
+
+
 def score_rows(
     model: Any,
     processor: Any,
@@ -522,26 +575,12 @@ def score_rows(
     video_max_pixels: int | None = None,
     synced_gpus: bool = False,
 ) -> list[tuple[str, float]]:
-    """Greedy answers of ``model`` to ``rows`` (videos at their fps, no reasoning), scored with the VIUBench
-    metric. Returns ``(subtype, score)`` per row.
-
-    Inputs are prepared and decoded by :mod:`videossr.vlm`, as ``videossr bench`` does (``hf:`` backend).
-    """
+    """Greedy answers of ``model`` to ``rows``, scored with the VIUBench metric. Returns ``(subtype, score)``
+    per row (see :func:`answer_rows`)."""
     from videossr.metrics import score
-    from videossr.trl_video import clean_prompt, clip_to_array
-    from videossr.vlm import greedy_replies, video_inputs
 
-    results = []
-    for row in rows:
-        clips = [clip_to_array(c) for c in row["videos"]]
-        prompt = clean_prompt(row["prompt"])
-        text = processor.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-        inputs = video_inputs(
-            processor, [text], clips, [float(row["fps"])] * len(clips), max_pixels=video_max_pixels
-        )
-        reply = greedy_replies(model, processor, inputs, max_new_tokens, synced_gpus=synced_gpus)[0]
-        results.append((row["subtype"], float(score(row["task"], reply, row["answer"]))))
-    return results
+    replies = answer_rows(model, processor, rows, max_new_tokens, video_max_pixels, synced_gpus)
+    return [(row["subtype"], float(score(row["task"], r, row["answer"]))) for row, r in zip(rows, replies)]
 
 
 def _viubench_callback_base():
@@ -551,12 +590,16 @@ def _viubench_callback_base():
 
 
 class VIUBenchCallback(_viubench_callback_base()):
-    """Scores a VIUBench subset with the policy during training (greedy, videos at their fps).
+    """Scores a VIUBench subset (or any held-out set in the row schema) with the policy during training
+    (greedy, videos at their fps).
 
-    Logs ``viubench/overall`` and ``viubench/<subtype>`` (percentages) into the trainer's log history every
-    ``every_steps`` optimizer steps and at the end of training, and writes the last result to
-    ``<output_dir>/viubench.json``, which the model card shows. In a distributed run every process scores a
-    share of the items (generation is synchronised across processes, as sharded models need).
+    Logs ``viubench/overall`` and ``viubench/<subtype>`` (percentages, the benchmark metric) and
+    ``viubench/reward`` (the mean smooth training reward of the same replies) into the trainer's log history
+    every ``every_steps`` optimizer steps and at the end of training (and before the first step with
+    ``at_start``). Writes the last result to ``<output_dir>/viubench.json``, which the model card shows, and
+    appends every evaluation with its per-item scores to ``<output_dir>/heldout_history.jsonl`` (what the
+    learning bed's report reads). In a distributed run every process scores a share of the items
+    (generation is synchronised across processes, as sharded models need).
 
     Args:
         dataset: a VIUBench folder / Hub id (rows in the CONTRACT schema), or a loaded ``Dataset``.
@@ -566,6 +609,7 @@ class VIUBenchCallback(_viubench_callback_base()):
         config, split: dataset config and split to read.
         max_new_tokens: reply budget (answers are a few tokens).
         video_max_pixels: per-frame pixel bound for the video processor (the benchmark uses up to 512x512).
+        at_start: also evaluate before the first step (step 0), the baseline a learning curve starts from.
     """
 
     def __init__(
@@ -578,54 +622,88 @@ class VIUBenchCallback(_viubench_callback_base()):
         split: str | None = "test",
         max_new_tokens: int = 32,
         video_max_pixels: int | None = None,
+        at_start: bool = False,
     ) -> None:
         self.rows = viubench_subset(_load_rows(dataset, config, split), limit)
         self.processor = processor
         self.every_steps = every_steps
         self.max_new_tokens = max_new_tokens
         self.video_max_pixels = video_max_pixels
+        self.at_start = at_start
         self.last: dict[str, Any] | None = None
+        #: Per item of the last evaluation, in ``self.rows`` order: ``(subtype, metric, smooth reward)``.
+        self.last_items: list[tuple[str, float, float]] = []
 
     def evaluate(self, model: Any) -> dict[str, Any]:
-        """Score the subset now; returns ``videossr.metrics.aggregate``'s result."""
+        """Score the subset now; returns ``videossr.metrics.aggregate``'s result plus ``reward`` (the mean
+        smooth reward of the same replies, in [0, 1])."""
         import torch.distributed as dist
 
-        from videossr.metrics import aggregate
+        from videossr.metrics import aggregate, score
+        from videossr.tasks import task_for_subtype
 
         distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
         rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
-        share = self.rows[rank::world]
+        indices = list(range(len(self.rows)))[rank::world]
+        share = [self.rows[i] for i in indices]
         # Every process must run the same number of generate calls when the model is sharded.
         per_rank = -(-len(self.rows) // world)
         padded = share + share[-1:] * (per_rank - len(share)) if share else self.rows[:1] * per_rank
         was_training = model.training
         model.eval()
         try:
-            scored = score_rows(
+            replies = answer_rows(
                 model, self.processor, padded, self.max_new_tokens, self.video_max_pixels, distributed
             )
         finally:
             model.train(was_training)
-        scored = scored[: len(share)]
+        scored = [
+            (
+                index,
+                row["subtype"],
+                float(score(row["task"], reply, row["answer"])),
+                float(task_for_subtype(row["subtype"]).reward(reply, row["answer"])),
+            )
+            for index, row, reply in zip(indices, share, replies)
+        ]
         if distributed:
             gathered: list[Any] = [None] * world
             dist.all_gather_object(gathered, scored)
             scored = [item for part in gathered for item in part]
+        scored.sort(key=lambda item: item[0])
+        self.last_items = [(subtype, metric, reward) for _, subtype, metric, reward in scored]
         per_subtype: dict[str, list[float]] = {}
-        for subtype, value in scored:
+        for subtype, value, _ in self.last_items:
             per_subtype.setdefault(subtype, []).append(value)
         self.last = aggregate(per_subtype)
+        self.last["reward"] = float(np.mean([r for _, _, r in self.last_items])) if self.last_items else None
         return self.last
 
     def _log(self, args: Any, state: Any, model: Any) -> None:
         result = self.evaluate(model)
-        entry = {"step": state.global_step, "viubench/overall": result["overall"]}
+        entry = {"step": state.global_step, "viubench/overall": result["overall"], "viubench/reward": result["reward"]}
         entry.update({f"viubench/{k}": v for k, v in result["subtypes"].items()})
         state.log_history.append(entry)
         if state.is_world_process_zero:
             out = Path(args.output_dir)
             out.mkdir(parents=True, exist_ok=True)
             (out / "viubench.json").write_text(json.dumps(result, indent=2) + "\n")
+            record = {
+                "step": state.global_step,
+                "score": None if result["overall"] is None else result["overall"] / 100.0,
+                "reward": result["reward"],
+                "item_scores": [metric for _, metric, _ in self.last_items],
+                "item_rewards": [reward for _, _, reward in self.last_items],
+            }
+            with open(out / "heldout_history.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if self.at_start and model is not None and state.global_step == 0:
+            history = Path(args.output_dir) / "heldout_history.jsonl"
+            if state.is_world_process_zero and history.exists():
+                history.unlink()  # a fresh run (not a resume) starts a fresh history
+            self._log(args, state, model)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if self.every_steps and state.global_step % self.every_steps == 0 and model is not None:
@@ -650,6 +728,8 @@ def viubench_callbacks(script_args: GRPOScriptArguments, processor: Any) -> list
             config=script_args.viubench_config,
             split=script_args.viubench_split,
             video_max_pixels=script_args.viubench_max_pixels,
+            max_new_tokens=script_args.viubench_max_new_tokens,
+            at_start=script_args.viubench_at_start,
         )
     ]
 

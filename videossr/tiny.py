@@ -181,8 +181,10 @@ def build_processor(arch: Arch = "qwen3_vl"):
 TINY_INIT_RANGE = 0.3
 
 
-def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden: int = 16):
-    """A two-layer text model and a two-block vision tower of width ``hidden``."""
+def build_config(
+    arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden: int = 16, layers: int = 2
+):
+    """A text model of ``layers`` layers and a two-block vision tower, both of width ``hidden``."""
     special = {
         "image_token_id": token_ids["<|image_pad|>"],
         "video_token_id": token_ids["<|video_pad|>"],
@@ -193,7 +195,7 @@ def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden:
         "vocab_size": vocab_size,
         "hidden_size": hidden,
         "intermediate_size": 2 * hidden,
-        "num_hidden_layers": 2,
+        "num_hidden_layers": layers,
         "num_attention_heads": 2,
         "num_key_value_heads": 1,
         "max_position_embeddings": 32768,
@@ -211,7 +213,7 @@ def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden:
             rope_parameters={
                 "rope_type": "default",
                 "rope_theta": 5e5,
-                "mrope_section": [1, 1, 2],
+                "mrope_section": _mrope_section(hidden // 2, (24, 20, 20), default=[1, 1, 2]),
                 "mrope_interleaved": True,
             },
         )
@@ -232,7 +234,11 @@ def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden:
     from transformers import Qwen2_5_VLConfig
 
     text.update(
-        rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 1, 1]},
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": 1e6,
+            "mrope_section": _mrope_section(hidden // 2, (16, 24, 24), default=[2, 1, 1]),
+        },
     )
     vision = {
         "depth": 2,
@@ -251,13 +257,28 @@ def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden:
     return _set_init_range(config)
 
 
+def _mrope_section(head_dim: int, released: tuple[int, int, int], default: list[int]) -> list[int]:
+    """The (time, height, width) split of the rotary half-dimension, in the released model's proportions.
+
+    M-RoPE needs the three sections to add up to ``head_dim // 2``; the width-16 models keep their
+    historical split so their weights and outputs do not change.
+    """
+    half = head_dim // 2
+    if half == sum(default):
+        return list(default)
+    total = sum(released)
+    section = [max(1, round(half * r / total)) for r in released]
+    section[0] += half - sum(section)
+    return section
+
+
 def _set_init_range(config):
     for sub in (config, config.text_config, config.vision_config):
         sub.initializer_range = TINY_INIT_RANGE
     return config
 
 
-def _is_complete(out: Path, arch: str, seed: int) -> bool:
+def _is_complete(out: Path, meta_expected: dict) -> bool:
     marker = out / _MARKER
     if not marker.is_file():
         return False
@@ -265,11 +286,23 @@ def _is_complete(out: Path, arch: str, seed: int) -> bool:
         meta = json.loads(marker.read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    return meta == {"arch": arch, "seed": seed, "version": TINY_VERSION}
+    return meta == meta_expected
+
+
+def _marker(arch: str, seed: int, hidden: int, layers: int) -> dict:
+    meta: dict = {"arch": arch, "seed": seed, "version": TINY_VERSION}
+    if (hidden, layers) != (16, 2):  # the default size keeps the marker older folders were written with
+        meta.update(hidden=hidden, layers=layers)
+    return meta
 
 
 def build_tiny_model(
-    out_dir: str | Path, arch: Arch = "qwen3_vl", seed: int = 0, overwrite: bool = False
+    out_dir: str | Path,
+    arch: Arch = "qwen3_vl",
+    seed: int = 0,
+    overwrite: bool = False,
+    hidden: int = 16,
+    layers: int = 2,
 ) -> Path:
     """Build (or reuse) a tiny random Qwen-VL checkpoint that loads offline.
 
@@ -278,7 +311,9 @@ def build_tiny_model(
         arch: ``"qwen3_vl"`` (timestamps in the prompt, 2x2 patch merge, deepstack) or ``"qwen2_5_vl"``
             (absolute time ids in M-RoPE).
         seed: torch seed of the random initialisation.
-        overwrite: rebuild even if ``out_dir`` already holds a complete tiny model of the same arch and seed.
+        overwrite: rebuild even if ``out_dir`` already holds a complete tiny model of the same arch, seed and size.
+        hidden: width of the text model and the vision tower (16 for tests; the learning bed uses 64).
+        layers: number of text layers.
 
     Returns:
         The folder, ready for ``AutoProcessor.from_pretrained`` and
@@ -287,7 +322,10 @@ def build_tiny_model(
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
     out = Path(out_dir)
-    if not overwrite and _is_complete(out, arch, seed):
+    if hidden < 8 or hidden % 4 or layers < 1:
+        raise ValueError(f"hidden must be a multiple of 4 (>= 8) and layers >= 1; got {hidden}, {layers}")
+    meta = _marker(arch, seed, hidden, layers)
+    if not overwrite and _is_complete(out, meta):
         return out
 
     import torch
@@ -298,7 +336,7 @@ def build_tiny_model(
     ids = _token_ids(tokenizer)
     # Round the vocabulary up so the embedding matrix has a tidy shape.
     vocab_size = (len(tokenizer) + 7) // 8 * 8
-    config = build_config(arch, ids, vocab_size)
+    config = build_config(arch, ids, vocab_size, hidden=hidden, layers=layers)
 
     # Seed a private generator state so building never disturbs the caller's random stream.
     with torch.random.fork_rng(devices=[]):
@@ -314,7 +352,7 @@ def build_tiny_model(
     model.save_pretrained(out)
     processor.save_pretrained(out)
     # The marker is written last: a folder without it is an interrupted build and gets rebuilt.
-    (out / _MARKER).write_text(json.dumps({"arch": arch, "seed": seed, "version": TINY_VERSION}))
+    (out / _MARKER).write_text(json.dumps(meta))
     return out
 
 
@@ -323,9 +361,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--arch", choices=ARCHS, default="qwen3_vl")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden", type=int, default=16, help="width of the text model and vision tower")
+    parser.add_argument("--layers", type=int, default=2, help="number of text layers")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
-    path = build_tiny_model(args.out, arch=args.arch, seed=args.seed, overwrite=args.overwrite)
+    path = build_tiny_model(
+        args.out, arch=args.arch, seed=args.seed, overwrite=args.overwrite, hidden=args.hidden, layers=args.layers
+    )
     print(path)
     return 0
 

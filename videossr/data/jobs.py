@@ -96,8 +96,14 @@ def writing(path: Path, tmp: Path | None = None) -> Iterator[None]:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
         if isinstance(err, OSError) and not err.filename:
-            code = err.errno or (errno.ENOSPC if "no space left" in str(err).lower() else errno.EIO)
-            raise OSError(code, err.strerror or os.strerror(code), str(path)) from err
+            text = str(err)
+            if err.errno is not None:
+                code, reason = err.errno, err.strerror or os.strerror(err.errno)
+            elif "no space left" in text.lower():  # pyarrow's message carries the errno in its text
+                code, reason = errno.ENOSPC, os.strerror(errno.ENOSPC)
+            else:
+                code, reason = errno.EIO, text or type(err).__name__
+            raise OSError(code, reason, str(path)) from err
         raise
 
 

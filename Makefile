@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: space setup demo demo-tasks demo-data demo-bench demo-train test lint quality
+.PHONY: space setup demo demo-tasks demo-data demo-bench demo-train learn test lint quality
 
 setup:
 	PYTHON=$(PYTHON) bash .ci/setup
@@ -52,6 +52,13 @@ demo-train:
 		$$(if [ -d $(OUT)/data/viubench ]; then echo --viubench_dataset $(OUT)/data/viubench --viubench_limit 18; fi) \
 		--tiny_model_dir $(OUT)/models --output_dir $(OUT)/train/tiny-grpo \
 		--reward_plot $(OUT)/train/reward_curve.png
+
+# The learning bed: a tiny Qwen3-VL learns Anomaly Grounding by GRPO on CPU, 3 seeds x (video arm, control
+# arm whose clips carry no information). Writes $(LEARN_OUT)/summary.json, learning_curve.png, per-arm logs and
+# models (docs/training.md, "Does it learn?").
+LEARN_OUT ?= learn_out
+learn: setup
+	$(PYTHON) recipes/learn.py --config recipes/tiny/grpo/config_learn.yaml --output_dir $(LEARN_OUT)
 
 # The Gradio app (http://127.0.0.1:7860)
 space:

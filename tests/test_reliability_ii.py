@@ -580,3 +580,16 @@ def test_disk_full_names_the_file(tmp_path, monkeypatch, capsys):
             pq.write_table(pa.table({"a": [1]}), tmp_path / ".shard.tmp")
     assert _one_line(info.value) == f"{shard}: no space left on device"
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Beyond the list: a dataset row that names its frame by path is read with the same limits
+# --------------------------------------------------------------------------------------------------
+def test_frame_paths_in_rows_are_read_with_limits(tmp_path):
+    from videossr.rows import decode_frame
+
+    fifo = tmp_path / "frame.png"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        with pytest.raises(ValueError, match="regular file"):
+            decode_frame({"bytes": None, "path": path})

@@ -43,6 +43,25 @@ def encode_frame(frame: np.ndarray, fmt: ImageFormat = "jpeg", quality: int = 90
     return buf.tobytes()
 
 
+#: The largest frame file read from a row's ``{"path": ...}`` (a 512x512 PNG is well under 1 MB).
+MAX_FRAME_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _read_frame_file(path: str) -> bytes:
+    """The bytes of a frame a dataset row names by path, with the limits of every user-named read: a
+    regular file only (a FIFO or a device named by a row could hang or flood the reader), bounded size."""
+    from videossr.video import file_problem
+
+    problem = file_problem(path)
+    if problem is not None:
+        raise ValueError(f"frame file {path}: {problem[1]}")
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_FRAME_FILE_BYTES + 1)
+    if len(data) > MAX_FRAME_FILE_BYTES:
+        raise ValueError(f"frame file {path}: larger than {MAX_FRAME_FILE_BYTES // 2**20} MB")
+    return data
+
+
 def decode_frame(image: Any) -> np.ndarray:
     """An RGB uint8 array from a PIL image, a ``{"bytes", "path"}`` dict, raw bytes, or an array."""
     if isinstance(image, np.ndarray):
@@ -51,8 +70,7 @@ def decode_frame(image: Any) -> np.ndarray:
         if image.get("bytes") is not None:
             image = image["bytes"]
         elif image.get("path"):
-            with open(image["path"], "rb") as fh:
-                image = fh.read()
+            image = _read_frame_file(image["path"])
     if isinstance(image, (bytes, bytearray, memoryview)):
         import cv2
 

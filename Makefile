@@ -43,15 +43,15 @@ demo-bench:
 	$(PYTHON) -m videossr.cli compare $(OUT)/bench/random $(OUT)/bench/heuristic $(OUT)/bench/tiny-qwen3-vl \
 		--paper --out $(OUT)/bench
 
-# Train the offline tiny Qwen3-VL for a few GRPO steps on CPU: on the demo's dataset when demo-data built
-# it, else on rows generated online from the embedded sample videos; score a VIUBench subset at the end when
-# the demo's VIUBench exists. Writes $(OUT)/train/reward_curve.png and the checkpoint + model card.
+# A short run of the learning bed (docs/training.md, "Does it learn?"): the offline tiny Qwen3-VL gets the
+# format warm-up, then 60 GRPO steps on Anomaly Grounding (invert) from the sample videos, scored on held-out
+# items every 20 steps. Writes $(OUT)/train/learning_curve.png, summary.json, and under video/seed0/ the
+# checkpoint, its model card and reward_curve.png (the training reward rises). The full bed with its control
+# arm and 3 seeds is `make learn`.
 demo-train:
-	$(PYTHON) recipes/grpo.py --config recipes/tiny/grpo/config_cpu.yaml \
-		$$(if [ -d $(OUT)/data/videossr-30k ]; then echo --dataset_name $(OUT)/data/videossr-30k; fi) \
-		$$(if [ -d $(OUT)/data/viubench ]; then echo --viubench_dataset $(OUT)/data/viubench --viubench_limit 18; fi) \
-		--tiny_model_dir $(OUT)/models --output_dir $(OUT)/train/tiny-grpo \
-		--reward_plot $(OUT)/train/reward_curve.png
+	$(PYTHON) recipes/learn.py --config recipes/tiny/grpo/config_learn.yaml --output_dir $(OUT)/train \
+		--seeds 0 --arms video --max_steps 60 --viubench_steps 20 --viubench_limit 24 \
+		--per_device_train_batch_size 32 --logging_steps 2 --jobs 1 --torch_threads 2
 
 # The learning bed: a tiny Qwen3-VL learns Anomaly Grounding by GRPO on CPU, 3 seeds x (video arm, control
 # arm whose clips carry no information). Writes $(LEARN_OUT)/summary.json, learning_curve.png, per-arm logs and

@@ -59,14 +59,17 @@ class LearnBedArguments:
     bed_max_pixels: int = field(default=64 * 64, metadata={"help": "Largest decoded frame area."})
     tiny_hidden: int = field(default=64, metadata={"help": "Width of the tiny Qwen3-VL."})
     tiny_layers: int = field(default=4, metadata={"help": "Text layers of the tiny Qwen3-VL."})
-    warmup_steps: int = field(default=200, metadata={"help": "Supervised format warm-up steps (0: none)."})
-    warmup_batch_size: int = field(default=8, metadata={"help": "Rows per warm-up step."})
-    warmup_learning_rate: float = field(default=2e-3, metadata={"help": "Warm-up learning rate (AdamW)."})
-    warmup_targets: str = field(
+    format_warmup_steps: int = field(default=200, metadata={"help": "Supervised format warm-up steps (0: none)."})
+    format_warmup_batch_size: int = field(default=8, metadata={"help": "Rows per warm-up step."})
+    format_warmup_learning_rate: float = field(default=2e-3, metadata={"help": "Warm-up learning rate (AdamW)."})
+    format_warmup_targets: str = field(
         default="random", metadata={"help": "`random`: the task's random guesses (no video information); `truth`."}
     )
     jobs: int = field(default=2, metadata={"help": "Runs at the same time (one process each)."})
     torch_threads: int = field(default=1, metadata={"help": "torch threads per run process."})
+    summarize_only: bool = field(
+        default=False, metadata={"help": "Only (re)write summary.json and the plot from the runs in output_dir."}
+    )
     run: str | None = field(default=None, metadata={"help": "Internal: run one `<arm>:<seed>` and exit."})
 
 
@@ -82,10 +85,10 @@ def warm_start(bed: LearnBedArguments, out: Path, seed: int, train_dir: Path) ->
         "seed": seed,
         "hidden": bed.tiny_hidden,
         "layers": bed.tiny_layers,
-        "steps": bed.warmup_steps,
-        "batch_size": bed.warmup_batch_size,
-        "learning_rate": bed.warmup_learning_rate,
-        "targets": bed.warmup_targets,
+        "steps": bed.format_warmup_steps,
+        "batch_size": bed.format_warmup_batch_size,
+        "learning_rate": bed.format_warmup_learning_rate,
+        "targets": bed.format_warmup_targets,
         "data": bed.bed_subtype,
     }
     if marker.is_file() and json.loads(marker.read_text()).get("settings") == settings:
@@ -108,11 +111,11 @@ def warm_start(bed: LearnBedArguments, out: Path, seed: int, train_dir: Path) ->
         model,
         processor,
         rows,
-        steps=bed.warmup_steps,
-        batch_size=bed.warmup_batch_size,
-        learning_rate=bed.warmup_learning_rate,
+        steps=bed.format_warmup_steps,
+        batch_size=bed.format_warmup_batch_size,
+        learning_rate=bed.format_warmup_learning_rate,
         seed=seed,
-        targets=bed.warmup_targets,  # type: ignore[arg-type]
+        targets=bed.format_warmup_targets,  # type: ignore[arg-type]
     )
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
@@ -151,6 +154,13 @@ def run_one(bed: LearnBedArguments, script_args, training_args, model_args) -> N
     grpo_main(script_args, training_args, model_args)
 
 
+def _elapsed_minutes(out: Path) -> float:
+    """A finished bed's wall time, from its files: the training rows written to the last run's state saved."""
+    first = (out / "data" / "train").stat().st_mtime
+    last = max((p.stat().st_mtime for p in out.glob("*/seed*/trainer_state.json")), default=first)
+    return (last - first) / 60
+
+
 def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -171,13 +181,18 @@ def main(argv: list[str] | None = None) -> dict:
         num_frames=bed.bed_num_frames,
         max_pixels=bed.bed_max_pixels,
     )
-    logger.info("writing the training rows and held-out items under %s", out / "data")
-    held_out = prepare_data(out / "data", spec)
-    for seed in bed.seeds:
-        logger.info("seed %d: format warm-up (%d steps)", seed, bed.warmup_steps)
-        warm_start(bed, out, seed, out / "data" / "train")
-
-    runs = [(arm, seed) for seed in bed.seeds for arm in bed.arms]
+    held_out_file = out / "data" / "held_out.json"
+    if bed.summarize_only:
+        held_out = json.loads(held_out_file.read_text())
+        runs = []
+    else:
+        logger.info("writing the training rows and held-out items under %s", out / "data")
+        held_out = prepare_data(out / "data", spec)
+        held_out_file.write_text(json.dumps(held_out, indent=2) + "\n")
+        for seed in bed.seeds:
+            logger.info("seed %d: format warm-up (%d steps)", seed, bed.format_warmup_steps)
+            warm_start(bed, out, seed, out / "data" / "train")
+        runs = [(arm, seed) for seed in bed.seeds for arm in bed.arms]
 
     def launch(run: tuple[str, int]) -> tuple[str, int, int]:
         arm, seed = run
@@ -207,14 +222,14 @@ def main(argv: list[str] | None = None) -> dict:
         options={"subtype": spec.subtype, "num_frames": spec.num_frames, "max_pixels": spec.max_pixels},
         held_out=held_out,
         metric="mIoU" if spec.subtype.startswith("grounding") else "score",
-        minutes=(time.time() - started) / 60,
+        minutes=_elapsed_minutes(out) if bed.summarize_only else (time.time() - started) / 60,
         extra={
             "model": {"arch": "qwen3_vl", "hidden": bed.tiny_hidden, "layers": bed.tiny_layers},
             "warmup": {
-                "steps": bed.warmup_steps,
-                "batch_size": bed.warmup_batch_size,
-                "learning_rate": bed.warmup_learning_rate,
-                "targets": bed.warmup_targets,
+                "steps": bed.format_warmup_steps,
+                "batch_size": bed.format_warmup_batch_size,
+                "learning_rate": bed.format_warmup_learning_rate,
+                "targets": bed.format_warmup_targets,
             },
             "control": bed.control,
             "grpo": {

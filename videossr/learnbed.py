@@ -204,7 +204,10 @@ def read_curves(run_dir: str | os.PathLike) -> dict[str, Any]:
     if history.is_file():
         for line in history.read_text().splitlines():
             entry = json.loads(line)
-            curve.append([entry["step"], entry["score"]])
+            score = entry.get("score")
+            if score is None:  # histories written before the score was stored: the items' mean (one subtype)
+                score = float(np.mean(entry["item_scores"]))
+            curve.append([entry["step"], score])
             reward.append([entry["step"], entry["reward"]])
             items[int(entry["step"])] = entry["item_scores"]
     train: dict[str, list[list[float]]] = {}

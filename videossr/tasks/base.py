@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -73,6 +73,19 @@ def parse_difficulty(value: float | str) -> float:
     if not (math.isfinite(level) and 0.0 <= level <= 1.0):
         raise ValueError(f"difficulty must be in [0, 1], got {value!r}")
     return round(level, LEVEL_DECIMALS)
+
+
+def option_level(difficulty: float | str, named: Iterable[str]) -> float:
+    """A task's ``difficulty`` option that is not one of its ``named`` settings, as a knob level.
+
+    Raises ``ValueError`` naming the task's settings when it is neither a named setting nor a level.
+    """
+    try:
+        return parse_difficulty(difficulty)
+    except ValueError:
+        raise ValueError(
+            f"unknown difficulty {difficulty!r}; choose from {sorted(named)} or a number in [0, 1]"
+        ) from None
 
 
 def knob(level: float, points: Sequence[tuple[float, float]]) -> float:

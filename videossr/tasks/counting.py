@@ -36,7 +36,15 @@ from typing import Any
 import numpy as np
 
 from videossr.parsing import SHAPES, Mode, parse_counts
-from videossr.tasks.base import Task, knob, knob_int, level_suffix, parse_difficulty, split_level
+from videossr.tasks.base import (
+    Task,
+    knob,
+    knob_int,
+    level_suffix,
+    option_level,
+    parse_difficulty,
+    split_level,
+)
 from videossr.types import Clip, Sample
 
 #: difficulty -> (F, I): each shape on 1..F frames with 1..I instances per frame.
@@ -128,12 +136,7 @@ class ObjectCounting(Task):
             frames, instances = DIFFICULTIES[difficulty]
             self.setting = {"types": 3, "frames": frames, "instances": instances, "size": SIZE}
         else:
-            try:
-                self.level = parse_difficulty(difficulty)
-            except ValueError:
-                raise ValueError(
-                    f"unknown difficulty {difficulty!r}; choose from {sorted(DIFFICULTIES)} or a number in [0, 1]"
-                ) from None
+            self.level = option_level(difficulty, DIFFICULTIES)
             self.setting = setting_at(self.level)
         # The named setting ("easy"/"hard") or the explicit level, as given: params record it.
         self.difficulty: str | float = difficulty if self.level is None else self.level

@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from videossr.parsing import Mode, parse_order
-from videossr.tasks.base import Task, knob_int, level_suffix, parse_difficulty, split_level
+from videossr.tasks.base import (
+    Task,
+    knob_int,
+    level_suffix,
+    option_level,
+    parse_difficulty,
+    split_level,
+)
 from videossr.types import Clip, Sample
 
 DIFFICULTIES = {"easy": 6, "hard": 8}
@@ -104,12 +111,7 @@ class TemporalJigsaw(Task):
             if isinstance(difficulty, str) and difficulty in DIFFICULTIES:
                 clips = DIFFICULTIES[difficulty]  # the paper's named setting: nothing new is recorded
             else:
-                try:
-                    self.level = parse_difficulty(difficulty)
-                except ValueError:
-                    raise ValueError(
-                        f"unknown difficulty {difficulty!r}; choose from {sorted(DIFFICULTIES)} or a number in [0, 1]"
-                    ) from None
+                self.level = option_level(difficulty, DIFFICULTIES)
                 clips = clips_at(self.level)
         if not 2 <= int(clips) <= 9:
             raise ValueError(f"clips must be between 2 and 9 (one digit per clip), got {clips}")

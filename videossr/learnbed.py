@@ -25,7 +25,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -319,13 +319,6 @@ def plot_learning_curve(summary: dict[str, Any], path: str | os.PathLike) -> Pat
         "(shaded: 95% interval over items)",
         fontsize=9,
     )
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    from videossr.training import save_figure
 
-
-def bed_description(spec: BedData) -> dict[str, Any]:
-    return asdict(spec)
+    return save_figure(fig, path)

@@ -402,6 +402,13 @@ def plot_reward_curve(
     ax.set_title(title or "GRPO reward")
     if extra is not None:
         _plot_curriculum(extra, curriculum)
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | os.PathLike) -> Path:
+    """Lay out, write (making the folder) and close a matplotlib figure; returns the path."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -567,19 +574,12 @@ def answer_rows(
     return replies
 
 
-def score_rows(
-    model: Any,
-    processor: Any,
-    rows: Sequence[dict[str, Any]],
-    max_new_tokens: int = 32,
-    video_max_pixels: int | None = None,
-    synced_gpus: bool = False,
-) -> list[tuple[str, float]]:
+def score_rows(model: Any, processor: Any, rows: Sequence[dict[str, Any]], **kwargs: Any) -> list[tuple[str, float]]:
     """Greedy answers of ``model`` to ``rows``, scored with the VIUBench metric. Returns ``(subtype, score)``
-    per row (see :func:`answer_rows`)."""
+    per row; ``kwargs`` are :func:`answer_rows`' (``max_new_tokens``, ``video_max_pixels``, ``synced_gpus``)."""
     from videossr.metrics import score
 
-    replies = answer_rows(model, processor, rows, max_new_tokens, video_max_pixels, synced_gpus)
+    replies = answer_rows(model, processor, rows, **kwargs)
     return [(row["subtype"], float(score(row["task"], r, row["answer"]))) for row, r in zip(rows, replies)]
 
 

@@ -315,32 +315,31 @@ def load_model(model_args: Any, training_args: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- curves
-def reward_history(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
-    """``{metric: [(step, value), ...]}`` for the reward metrics (``reward`` and ``rewards/<name>/mean``)."""
+def _history(log_history: Sequence[dict[str, Any]], wanted: Any) -> dict[str, list[tuple[int, float]]]:
+    """``{metric: [(step, value), ...]}`` for the logged metrics whose key ``wanted(key)`` accepts (NaN skipped)."""
     curves: dict[str, list[tuple[int, float]]] = {}
     for entry in log_history:
         step = entry.get("step")
         if step is None:
             continue
         for key, value in entry.items():
-            if key == "reward" or (key.startswith("rewards/") and key.endswith("/mean")):
-                if isinstance(value, (int, float)) and not math.isnan(float(value)):
-                    curves.setdefault(key, []).append((int(step), float(value)))
+            if wanted(key) and isinstance(value, (int, float)) and not math.isnan(float(value)):
+                curves.setdefault(key, []).append((int(step), float(value)))
     return curves
+
+
+def reward_history(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """``{metric: [(step, value), ...]}`` for the reward metrics (``reward`` and ``rewards/<name>/mean``)."""
+    return _history(log_history, lambda k: k == "reward" or (k.startswith("rewards/") and k.endswith("/mean")))
 
 
 def curriculum_history(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
     """``{metric: [(step, value), ...]}`` for a curriculum run: ``curriculum/<task>/difficulty`` and
     ``frac_reward_zero_std``; empty when the run logged no difficulty (no curriculum)."""
-    curves: dict[str, list[tuple[int, float]]] = {}
-    for entry in log_history:
-        step = entry.get("step")
-        if step is None:
-            continue
-        for key, value in entry.items():
-            wanted = key == "frac_reward_zero_std" or (key.startswith("curriculum/") and key.endswith("/difficulty"))
-            if wanted and isinstance(value, (int, float)) and not math.isnan(float(value)):
-                curves.setdefault(key, []).append((int(step), float(value)))
+    curves = _history(
+        log_history,
+        lambda k: k == "frac_reward_zero_std" or (k.startswith("curriculum/") and k.endswith("/difficulty")),
+    )
     if not any(k.startswith("curriculum/") for k in curves):
         return {}
     return curves

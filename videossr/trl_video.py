@@ -314,6 +314,31 @@ def _video_kwargs(
     return out
 
 
+class DistinctRowsView(torch.utils.data.Dataset):
+    """A map-style view of a ``datasets.Dataset`` whose batched fetch decodes each distinct row once.
+
+    GRPO's sampler asks for every prompt ``num_generations`` times in one batch, and ``datasets`` decodes
+    every ask anew (each stored frame is a JPEG). On the CPU learning bed that repeated decoding was half
+    of a step (``tests/perf/bench_distinct_rows.py``). Rows come back as fresh shallow copies, in the order
+    asked, so nothing downstream can tell the difference.
+    """
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.data[index]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        distinct = list(dict.fromkeys(int(i) for i in indices))
+        columns = self.data[distinct]
+        rows = {i: {name: values[j] for name, values in columns.items()} for j, i in enumerate(distinct)}
+        return [dict(rows[int(i)]) for i in indices]
+
+
 class VideoGRPOTrainer(GRPOTrainer):
     """``trl.GRPOTrainer`` whose prompts' videos reach the model as videos in every pass.
 
@@ -427,6 +452,19 @@ class VideoGRPOTrainer(GRPOTrainer):
         no_bonus = not getattr(self, "_entropy_bonus_enabled", False)
         whole_batches = args.gradient_accumulation_steps % args.steps_per_generation == 0
         return global_normaliser and no_bonus and whole_batches and self.top_entropy_quantile >= 1.0
+
+    def get_train_dataloader(self) -> Any:
+        import datasets
+
+        dataset = self.train_dataset
+        if not isinstance(dataset, datasets.Dataset):
+            return super().get_train_dataloader()
+        # Same sampler, same rows; only the repeated decoding of a group's prompt goes.
+        self.train_dataset = DistinctRowsView(dataset)
+        try:
+            return super().get_train_dataloader()
+        finally:
+            self.train_dataset = dataset
 
     # ------------------------------------------------------------------ columns
     def _set_signature_columns_if_needed(self) -> None:

@@ -1,13 +1,20 @@
 # Two commands for a fresh machine (see README):
 #   make demo   - set up, then run the whole pipeline on the embedded default videos and tiny model
-#   make test   - set up, then run the test suite (what CI runs)
+#   make test   - set up (unless the environment is current), then run the test suite (what CI runs)
 # The active virtual environment or conda environment when there is one, else the checkout's own .venv
 # (made by `make setup`: a system Python refuses pip installs).
 ifneq ($(VIRTUAL_ENV)$(CONDA_PREFIX),)
 PYTHON ?= python
+ENV_DIR := $(or $(VIRTUAL_ENV),$(CONDA_PREFIX))
 else
 PYTHON ?= .venv/bin/python
+ENV_DIR := .venv
 endif
+# Written into the environment at the end of a successful set-up: `make test` redoes set-up only when the
+# environment is new or .ci/setup or pyproject.toml changed since. `make setup` always runs it.
+SETUP_STAMP := $(ENV_DIR)/.videossr-setup.stamp
+SETUP = PYTHON=$(PYTHON) bash .ci/setup && touch $(SETUP_STAMP)
+LINT_PATHS = videossr hub recipes space tests scripts
 OUT ?= demo_out
 export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
@@ -16,7 +23,10 @@ export TOKENIZERS_PARALLELISM = false
 .PHONY: space setup demo demo-tasks demo-data demo-bench demo-train learn test lint quality
 
 setup:
-	PYTHON=$(PYTHON) bash .ci/setup
+	$(SETUP)
+
+$(SETUP_STAMP): .ci/setup pyproject.toml
+	$(SETUP)
 
 demo: setup demo-tasks demo-data demo-bench demo-train
 	@echo "demo finished: see $(OUT)/"
@@ -64,10 +74,12 @@ learn: setup
 space:
 	$(PYTHON) space/app.py
 
-test: setup
+test: $(SETUP_STAMP)
 	$(PYTHON) -m pytest -q -m "not gpu" -p no:cacheprovider
 
+# What .ci/run checks: the formatting (`ruff format $(LINT_PATHS)` fixes it) and the lint rules, as
+# configured in pyproject.toml. Both always run; the target fails when either does.
 lint:
-	$(PYTHON) -m ruff check videossr hub recipes space tests
+	$(PYTHON) -m ruff format --check $(LINT_PATHS); rc=$$?; $(PYTHON) -m ruff check $(LINT_PATHS) && exit $$rc
 
 quality: lint

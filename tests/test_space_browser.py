@@ -45,8 +45,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
     pytest.importorskip("gradio")
-    import app
-    import handlers
+    from videossr_space import handlers
+    from videossr_space import ui as app
 
     tmp = tmp_path_factory.mktemp("space-browser")
     previous = os.environ.get("GRADIO_TEMP_DIR")

@@ -23,8 +23,8 @@ sys.path.insert(0, str(SPACE))
 
 gr = pytest.importorskip("gradio")
 
-import handlers  # noqa: E402
-from tempstore import TempStore, UnknownSample  # noqa: E402
+from videossr_space import handlers  # noqa: E402
+from videossr_space.tempstore import TempStore, UnknownSample  # noqa: E402
 
 import videossr  # noqa: E402
 
@@ -348,7 +348,7 @@ def test_local_transformers_model_answers(tmp_path):
     tiny = pytest.importorskip("videossr.tiny")
     model_dir = tiny.build_tiny_model(tmp_path / "tiny", arch="qwen3_vl")
     settings = handlers.Settings(tmp_root=tmp_path / "s", models=tuple(
-        __import__("backends").parse_model_list(f"Tiny=hf:{model_dir}")))  # fmt: skip
+        __import__("videossr_space.answerers", fromlist=["parse_model_list"]).parse_model_list(f"Tiny=hf:{model_dir}")))  # fmt: skip
     ctx = handlers.Context(settings)
     try:
         g = handlers.generate(ctx, None, SMALL, "anomaly_grounding", "mirror", "easy", 0)

@@ -114,7 +114,7 @@ def test_requirements_and_apt_packages():
 
 def test_gpu_decorator_only_when_spaces_is_importable(monkeypatch):
     sys.path.insert(0, str(SPACE))
-    import backends
+    from videossr_space import answerers as backends
 
     assert "spaces" not in sys.modules or not hasattr(sys.modules["spaces"], "GPU")
     assert backends._predict_local.__name__ == "_predict_local"  # plain function off ZeroGPU

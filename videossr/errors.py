@@ -16,3 +16,12 @@ class VideoError(VideoSSRError):
         if detail:
             msg += f" ({detail})"
         super().__init__(msg)
+
+
+class ClipUnusable(VideoSSRError, ValueError):
+    """A task cannot make a question from this clip (too short, too small to cut or to place shapes on).
+
+    A build skips the clip and reports it; any other exception from a task's generator is a bug and fails
+    the build. It is also a ``ValueError``, the error tasks raised for such clips before it existed, so
+    callers that caught that keep working.
+    """

@@ -1,8 +1,9 @@
 """VIUBench metrics (docs/method.md §7): per-item scores, aggregation into Table 1, and the paper's rows.
 
-These are benchmark metrics, not the training rewards: grounding is mIoU, counting is per-shape exact
-match averaged over the three shapes, jigsaw is exact sequence match. Unparsable replies score 0 and
-stay in the denominator.
+These are benchmark metrics, not the training rewards: each task's ``score`` (grounding is mIoU, counting
+is per-shape exact match averaged over the three shapes, jigsaw is exact sequence match). Unparsable
+replies score 0 and stay in the denominator. The subtypes, their groups and Table 1's headers are read
+from the tasks (``benchmark_subtypes`` and friends), not written here.
 """
 
 from __future__ import annotations
@@ -12,27 +13,50 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from videossr.parsing import Mode
-
-#: The 9 subtypes of VIUBench, in the column order of the paper's Table 1.
-VIUBENCH_SUBTYPES: tuple[str, ...] = (
-    "counting_easy",
-    "counting_hard",
-    "grounding_channel_swap",
-    "grounding_rotate180",
-    "grounding_zoom_out",
-    "grounding_mirror",
-    "grounding_shuffle",
-    "jigsaw_easy",
-    "jigsaw_hard",
+from videossr.tasks import (
+    TASKS,
+    benchmark_subtypes,
+    benchmark_tasks,
+    get_task,
+    task_for_subtype,
+    task_name_of_subtype,
 )
-TASK_GROUPS: dict[str, tuple[str, ...]] = {
-    "counting": VIUBENCH_SUBTYPES[0:2],
-    "grounding": VIUBENCH_SUBTYPES[2:7],
-    "jigsaw": VIUBENCH_SUBTYPES[7:9],
-}
+
+
+def viubench_subtypes() -> tuple[str, ...]:
+    """The VIUBench subtypes, in Table 1's column order, read from the registered tasks now
+    (each task's ``benchmark_subtypes``; see :func:`videossr.tasks.benchmark_tasks`)."""
+    return benchmark_subtypes()
+
+
+def task_groups() -> dict[str, tuple[str, ...]]:
+    """Table 1's task averages: a task's short name -> its subtypes, in Table 1 order."""
+    return {cls.short: cls.benchmark_subtypes for cls in benchmark_tasks()}
+
+
+def table1_columns() -> tuple[str, ...]:
+    """Table 1's short column headers (the tasks' own), aligned with :func:`table1_keys`."""
+    tasks = benchmark_tasks()
+    return (
+        *(h for cls in tasks for h in cls.benchmark_headers),
+        *(cls.benchmark_group_header for cls in tasks),
+        "Overall",
+    )
+
+
+def table1_keys() -> tuple[str, ...]:
+    """Table 1's columns as keys of an :func:`aggregate` result: the subtypes, the groups, ``overall``."""
+    return (*viubench_subtypes(), *task_groups(), "overall")
+
+
+# The same, read once at import, for code that wants constants (the paper's own table below is aligned
+# with them). Code that must see a task registered later calls the functions above.
+#: The 9 subtypes of VIUBench, in the column order of the paper's Table 1.
+VIUBENCH_SUBTYPES: tuple[str, ...] = viubench_subtypes()
+TASK_GROUPS: dict[str, tuple[str, ...]] = task_groups()
 #: Short column headers of Table 1, aligned with ``TABLE1_KEYS``.
-TABLE1_COLUMNS = ("C-E", "C-H", "Chan", "Rot", "ZOut", "Mirr", "Shuf", "J-E", "J-H", "Cnt", "Grd", "Jig", "Overall")
-TABLE1_KEYS = (*VIUBENCH_SUBTYPES, "counting", "grounding", "jigsaw", "overall")
+TABLE1_COLUMNS = table1_columns()
+TABLE1_KEYS = table1_keys()
 
 
 #: The paper's Table 1 (percentages), columns as ``TABLE1_KEYS``.
@@ -54,10 +78,21 @@ PAPER_TABLE1: dict[str, tuple[float, ...]] = {
 }
 
 
-@functools.cache
 def _verifier(task: str):
-    from videossr.tasks import TASKS, get_task, task_for_subtype
+    # Not cached across calls: a task registered (or replaced) later must be the one that scores.
+    return _built(task, TASKS.get(task) or TASKS.get(_name_of(task)))
 
+
+def _name_of(subtype: str) -> str:
+    try:
+        return task_name_of_subtype(subtype)
+    except ValueError:
+        return ""
+
+
+@functools.lru_cache(maxsize=1024)
+def _built(task: str, cls: type | None):
+    # Keyed by the class too, so the cache never answers for a class that is no longer registered.
     return get_task(task) if task in TASKS else task_for_subtype(task)
 
 
@@ -95,22 +130,23 @@ def aggregate(per_subtype: Mapping[str, Iterable[float]], decimals: int = 1) -> 
     def pct(x: float | None) -> float | None:
         return None if x is None else round(100.0 * x, decimals)
 
-    tasks = {g: _mean(raw[s] for s in subs if s in raw) for g, subs in TASK_GROUPS.items()}
-    ordered = [s for s in VIUBENCH_SUBTYPES if s in raw] + sorted(s for s in raw if s not in VIUBENCH_SUBTYPES)
-    bench = [raw[s] for s in VIUBENCH_SUBTYPES if s in raw]
+    subtypes = viubench_subtypes()
+    tasks = {g: _mean(raw[s] for s in subs if s in raw) for g, subs in task_groups().items()}
+    ordered = [s for s in subtypes if s in raw] + sorted(s for s in raw if s not in subtypes)
+    bench = [raw[s] for s in subtypes if s in raw]
     return {
         "subtypes": {s: pct(raw[s]) for s in ordered},
         "tasks": {g: pct(v) for g, v in tasks.items()},
         "overall": pct(_mean(bench)),
         "counts": counts,
-        "missing": [s for s in VIUBENCH_SUBTYPES if s not in raw],
+        "missing": [s for s in subtypes if s not in raw],
     }
 
 
 def table1_row(result: Mapping[str, Any]) -> list[float | None]:
     """An ``aggregate`` result as the 13 numbers of a Table 1 row."""
     return [
-        *(result["subtypes"].get(s) for s in VIUBENCH_SUBTYPES),
-        *(result["tasks"].get(g) for g in TASK_GROUPS),
+        *(result["subtypes"].get(s) for s in viubench_subtypes()),
+        *(result["tasks"].get(g) for g in task_groups()),
         result.get("overall"),
     ]

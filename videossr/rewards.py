@@ -9,11 +9,11 @@ instances, hence picklable (multi-process data loaders, ``accelerate`` launches)
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from videossr.parsing import Mode, completion_text
-from videossr.tasks import TASKS, aliases
+from videossr.tasks import TASKS, aliases, get_task
 
 
 class TaskReward:
@@ -44,8 +44,6 @@ class TaskReward:
         self.__name__ = name or f"{task}_{kind}"
 
     def _verifier(self):
-        from videossr.tasks import get_task
-
         return get_task(self.task)
 
     def __call__(
@@ -115,7 +113,9 @@ class FormatReward:
         return [float(is_reasoning_format(completion_text(c))) for c in ([] if completions is None else completions)]
 
 
-def _build() -> dict[str, Any]:
+def reward_funcs() -> dict[str, Any]:
+    """Every reward by name, built from the tasks registered now: per task (its short name) the smooth
+    reward, ``<short>_strict01``, ``<short>_lenient`` and ``<short>_strict01_lenient``; and ``format``."""
     funcs: dict[str, Any] = {}
     for short, task in aliases().items():
         funcs[short] = TaskReward(task, "smooth", "strict", name=short)
@@ -126,16 +126,34 @@ def _build() -> dict[str, Any]:
     return funcs
 
 
-#: Reward functions by name, as recipes select them in YAML.
-REWARD_FUNCS: dict[str, Any] = _build()
+class _RewardFuncs(Mapping[str, Any]):
+    """:func:`reward_funcs` as a mapping read on every use: a task registered after this module was
+    imported has its rewards here too (a dict built at import would never see it)."""
+
+    def __getitem__(self, name: str) -> Any:
+        return reward_funcs()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(reward_funcs())
+
+    def __len__(self) -> int:
+        return len(reward_funcs())
+
+    def __repr__(self) -> str:
+        return f"REWARD_FUNCS({sorted(self)})"
+
+
+#: Reward functions by name, as recipes select them in YAML (live: see :func:`reward_funcs`).
+REWARD_FUNCS: Mapping[str, Any] = _RewardFuncs()
 
 #: The paper's setting: one smooth reward per task, strict parsing.
 DEFAULT_REWARDS = ("grounding", "counting", "jigsaw")
 
 
 def get_reward_funcs(names: Sequence[str]) -> list[Any]:
-    """Reward callables for the given names (see ``REWARD_FUNCS``)."""
-    missing = [n for n in names if n not in REWARD_FUNCS]
+    """Reward callables for the given names (see :func:`reward_funcs`)."""
+    funcs = reward_funcs()
+    missing = [n for n in names if n not in funcs]
     if missing:
-        raise ValueError(f"unknown reward(s) {missing}; choose from {sorted(REWARD_FUNCS)}")
-    return [REWARD_FUNCS[n] for n in names]
+        raise ValueError(f"unknown reward(s) {missing}; choose from {sorted(funcs)}")
+    return [funcs[n] for n in names]

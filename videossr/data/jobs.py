@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from videossr.data.features import row_schema, rows_to_table
 from videossr.data.plan import BuildError, Recipe, Slot, assign, needs_other, partner
 from videossr.data.sources import VideoSource, decode_video
+from videossr.errors import ClipUnusable
 
 #: A job stops taking more videos once it holds this many slots (a video's slots are never split).
 JOB_TARGET_SLOTS = 8
@@ -183,7 +184,9 @@ def run_job(
         task = tasks.setdefault(slot.subtype, task_for_subtype(slot.subtype))
         try:
             sample = task.generate(clip, seed=slot.seed, other=oclip)
-        except Exception as err:  # noqa: BLE001 - e.g. a degenerate clip a task cannot use
+        except ClipUnusable as err:
+            # Only a clip the task says it cannot use is skipped and reported; any other exception is a
+            # bug in the task (a TypeError in a new generator) and fails the build with its traceback.
             failures[video.id] = _failure(err, video)
             failed.append(slot.key)
             continue

@@ -70,7 +70,7 @@ def _generate_shard(
     curriculum: Any = None,
 ) -> Iterator[dict[str, Any]]:
     from videossr import __version__
-    from videossr.errors import VideoSSRError
+    from videossr.errors import ClipUnusable, VideoSSRError
     from videossr.rows import sample_to_row
     from videossr.tasks import task_for_subtype
 
@@ -118,7 +118,7 @@ def _generate_shard(
                         task = leveled[(subtype, level)]
                 try:
                     sample = task.generate(clip, seed=sample_seed, other=other)
-                except Exception as err:  # noqa: BLE001 - a clip a task cannot use is skipped, not fatal
+                except ClipUnusable as err:  # only a clip the task cannot use is skipped; a bug surfaces
                     logger.warning("skipping %s for %s: %s", video.id, subtype, err)
                     continue
                 yield sample_to_row(

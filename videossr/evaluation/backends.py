@@ -34,6 +34,7 @@ import numpy as np
 from videossr.errors import VideoSSRError
 from videossr.evaluation.baselines import GroundingGuess, heuristic_answer, item_rng, random_guess
 from videossr.evaluation.data import BenchItem
+from videossr.tasks import TASKS
 
 
 class BackendError(VideoSSRError):
@@ -120,21 +121,8 @@ class RandomBackend(Backend):
             yield out
 
     def describe(self) -> dict[str, Any]:
-        rule = {
-            "max_length": "16 of 48 frames (the longest anomaly), start uniform in 0..32",
-            "prior": "length uniform in 8..16 frames, start uniform where it fits",
-        }[self.grounding]
-        from videossr.tasks import TASKS
-
-        rules = {
-            "counting": "each count uniform in 1..9 (easy) / 1..16 (hard)",
-            "jigsaw": "uniform random permutation of the clips",
-            "grounding": rule,
-        }
-        for cls in TASKS.values():  # any other registered task: its own random_answer, in its words
-            if cls.short not in rules:
-                doc = (cls.random_answer.__doc__ or "").strip().splitlines()
-                rules[cls.short] = doc[0] if doc else f"{cls.__name__}.random_answer"
+        # Each task says its own guess in words (for grounding, the guess this backend was told to make).
+        rules = {cls.short: cls.random_rule(grounding=self.grounding) for cls in TASKS.values()}
         return {"backend": "random", "seed": self.seed, "grounding_guess": self.grounding, "rules": rules}
 
 
@@ -161,16 +149,9 @@ class HeuristicBackend(Backend):
                 yield list(pool.map(self._solve, batch))
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "backend": "heuristic",
-            "solvers": {
-                "grounding": "frame-boundary change detection, perturbation-aware (undo/redo test) where "
-                "an inverse is known, else the most changing 8-16 frame stretch",
-                "counting": "difference to the 8-neighbour temporal median; flat-colour convex blobs over "
-                "stable scenery, classified by outline corners and circularity",
-                "jigsaw": "last-frame/first-frame continuity cost, exact best path (Held-Karp)",
-            },
-        }
+        # Each task's solver in words; "none" for a task without one (its items fail to answer).
+        solvers = {cls.short: cls.heuristic or "none" for cls in TASKS.values()}
+        return {"backend": "heuristic", "solvers": solvers}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from typing import Literal
 
 import numpy as np
 
+from videossr.tasks import TASKS
 from videossr.tasks.grounding import format_interval, segment_range
 from videossr.tasks.perturbations import zoom_in_frames, zoom_out_frames
 from videossr.types import Sample
@@ -352,14 +353,11 @@ def solve_jigsaw(clips: Sequence[np.ndarray]) -> str:
 # Heuristic: dispatch on a sample
 # --------------------------------------------------------------------------------------------------
 def heuristic_answer(sample: Sample) -> str:
-    """The heuristic solver's reply to one sample (dispatches on ``sample.task``)."""
-    if sample.task == "anomaly_grounding":
-        # The question names the kind of change, and the subtype says the same: no ground truth is read.
-        subtype = sample.subtype.partition("@")[0]  # a difficulty level ("grounding_mirror@0.7") names no change
-        perturbation = subtype[len("grounding_") :] if subtype.startswith("grounding_") else None
-        return solve_grounding(np.asarray(sample.videos[0]), sample.fps, perturbation)
-    if sample.task == "object_counting":
-        return solve_counting(np.asarray(sample.videos[0]))
-    if sample.task == "temporal_jigsaw":
-        return solve_jigsaw([np.asarray(v) for v in sample.videos])
-    raise ValueError(f"the heuristic baseline has no solver for task {sample.task!r}")
+    """The heuristic solver's reply to one sample: its task's ``heuristic_answer`` (the solvers above).
+
+    Raises ``ValueError`` for a task with no heuristic solver (``heuristic = None``) or an unknown one.
+    """
+    cls = TASKS.get(sample.task)
+    if cls is None:
+        raise ValueError(f"the heuristic baseline has no solver for task {sample.task!r}")
+    return cls.heuristic_answer(sample)

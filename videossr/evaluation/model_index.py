@@ -2,10 +2,11 @@
 
 The Hub renders a model card's ``model-index`` metadata as an evaluation-results widget and links each
 entry to its dataset. One VIUBench run becomes 10 entries: one per subtype (``dataset.config`` names the
-subtype) and Overall (the plain mean of the 9: ``metric.type`` ``viubench_overall``, no config), each
+subtype, ``metric.type`` is its task's ``metric_type``) and Overall (the plain mean of the 9: ``metric.type`` ``viubench_overall``, no config), each
 a percentage with one decimal as in Table 1. The helpers go through :mod:`huggingface_hub`
 (``ModelCard`` / ``EvalResult``), so what is written is what the Hub parses:
-``ModelCard.load(path).data.eval_results``.
+``ModelCard.load(path).data.eval_results``. A run that also scored a registered task outside the benchmark
+gets one more entry per subtype of it, named by that task's own metric; Overall stays VIUBench's.
 
 Example:
     >>> from videossr.evaluation.model_index import write_model_index  # doctest: +SKIP
@@ -22,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from videossr.errors import VideoSSRError
-from videossr.metrics import VIUBENCH_SUBTYPES
-from videossr.tasks import task_name_of_subtype
+from videossr.metrics import task_groups, viubench_subtypes
+from videossr.tasks import task_class, task_name_of_subtype
 
 #: ``dataset.name`` of every VIUBench entry; entries with this name are replaced on rewrite.
 DATASET_NAME = "VIUBench"
@@ -34,12 +35,6 @@ TASK_NAME = "Video intrinsic understanding"
 #: ``metric.type`` of the Overall entry (a dataset-level entry: no ``dataset.config``).
 OVERALL_METRIC = "viubench_overall"
 
-#: The metric behind each task's subtypes (docs/method.md §7): its Hub ``metric.type`` and a readable name.
-_METRICS = {
-    "anomaly_grounding": ("miou", "mIoU"),
-    "object_counting": ("accuracy", "per-shape accuracy"),
-    "temporal_jigsaw": ("exact_match", "exact sequence match"),
-}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -60,19 +55,30 @@ def _scores(results: Mapping[str, Any] | str | os.PathLike) -> tuple[dict[str, A
     return dict(scores), run
 
 
+def _task_of(subtype: str) -> str | None:
+    try:
+        return task_name_of_subtype(subtype)
+    except ValueError:
+        return None
+
+
 def _check(scores: Mapping[str, Any]) -> dict[str, float]:
+    """The subtype scores to publish: every VIUBench subtype (all required), then the subtypes of other
+    registered tasks the run scored (a task outside the benchmark gets its entries too)."""
+    bench = viubench_subtypes()
     subtypes = {k: v for k, v in scores["subtypes"].items() if v is not None}
-    foreign = sorted(set(subtypes) - set(VIUBENCH_SUBTYPES))
+    foreign = sorted(s for s in subtypes if s not in bench and _task_of(s) is None)
     if foreign:
-        raise ModelIndexError(f"not VIUBench results: subtypes {foreign} are not among {list(VIUBENCH_SUBTYPES)}")
-    missing = [s for s in VIUBENCH_SUBTYPES if s not in subtypes]
+        raise ModelIndexError(f"not VIUBench results: subtypes {foreign} are not among {list(bench)}")
+    missing = [s for s in bench if s not in subtypes]
     if missing:
         raise ModelIndexError(
-            f"VIUBench results lack subtype(s) {missing}: the model-index needs all 9 (and Overall)"
+            f"VIUBench results lack subtype(s) {missing}: the model-index needs all {len(bench)} (and Overall)"
         )
     if scores.get("overall") is None:
         raise ModelIndexError("VIUBench results have no Overall score")
-    return {s: float(subtypes[s]) for s in VIUBENCH_SUBTYPES}
+    others = sorted(s for s in subtypes if s not in bench)
+    return {s: float(subtypes[s]) for s in (*bench, *others)}
 
 
 def dataset_type_of(data: str | None) -> str:
@@ -121,7 +127,9 @@ def eval_results(
     }
     entries = []
     for subtype, value in subtypes.items():
-        metric_type, metric_name = _METRICS[task_name_of_subtype(subtype)]
+        # Each task names its own metric (``metric_type``: the Hub's id; ``metric_name``: in words).
+        cls = task_class(task_name_of_subtype(subtype))
+        metric_type, metric_name = cls.metric_type, cls.metric_name
         entries.append(
             EvalResult(
                 **common,
@@ -135,7 +143,7 @@ def eval_results(
         EvalResult(
             **common,
             metric_type=OVERALL_METRIC,
-            metric_name="Overall (mean of the 9 subtypes, %)",
+            metric_name=f"Overall (mean of the {len(viubench_subtypes())} subtypes, %)",
             metric_value=float(scores["overall"]),
         )
     )
@@ -212,28 +220,32 @@ def read_model_index(card: str | os.PathLike) -> dict[str, Any]:
     Raises:
         ModelIndexError: no card, no metadata, or no VIUBench entries.
     """
-    from videossr.metrics import TASK_GROUPS
-
     path = _card_path(card)
     model_card = _load_card(path)
     entries = [e for e in (model_card.data.eval_results or []) if e.dataset_name == DATASET_NAME]
     if not entries:
         raise ModelIndexError(f"{path} has no VIUBench entries in its model-index")
-    subtypes = {e.dataset_config: float(e.metric_value) for e in entries if e.dataset_config in VIUBENCH_SUBTYPES}
+    bench = viubench_subtypes()
+    # Entries of VIUBench subtypes and of any other registered task's subtypes (see ``_check``).
+    subtypes = {
+        e.dataset_config: float(e.metric_value)
+        for e in entries
+        if e.dataset_config and (e.dataset_config in bench or _task_of(e.dataset_config) is not None)
+    }
     overall = next((float(e.metric_value) for e in entries if e.metric_type == OVERALL_METRIC), None)
     tasks = {}
-    for group, names in TASK_GROUPS.items():
+    for group, names in task_groups().items():
         values = [subtypes[s] for s in names if s in subtypes]
         tasks[group] = round(sum(values) / len(values), 1) if len(values) == len(names) else None
     return {
         "name": model_card.data.model_name or path.parent.name,
         "model": str(path),
         "scores": {
-            "subtypes": {s: subtypes[s] for s in VIUBENCH_SUBTYPES if s in subtypes},
+            "subtypes": {s: subtypes[s] for s in (*bench, *sorted(set(subtypes) - set(bench))) if s in subtypes},
             "tasks": tasks,
             "overall": overall,
             "counts": {},
-            "missing": [s for s in VIUBENCH_SUBTYPES if s not in subtypes],
+            "missing": [s for s in bench if s not in subtypes],
         },
         "source": "model card",
         "dataset": entries[0].dataset_type,

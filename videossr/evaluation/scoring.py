@@ -4,16 +4,18 @@ The per-item metrics are :func:`videossr.metrics.score` (VIUBench) and the tasks
 functions only average them over a list of replies and add the usual companions (recall at IoU
 thresholds, exact match, the number of unparsable replies). Unparsable replies always count, as 0.
 
-The task functions return fractions in ``[0, 1]`` (like ``evaluate``'s ``accuracy``); :func:`viubench`
-returns percentages with one decimal, exactly as Table 1 prints them.
+:func:`task_metrics` returns fractions in ``[0, 1]`` (like ``evaluate``'s ``accuracy``), from the task's own
+``corpus_metrics``; :func:`viubench` returns percentages with one decimal, exactly as Table 1 prints them.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from videossr.parsing import Mode
+from videossr.tasks import aliases, get_task
 
 
 def _check(predictions: Sequence[Any], references: Sequence[str], *others: Sequence[Any]) -> None:
@@ -29,69 +31,33 @@ def _mean(values: Sequence[float]) -> float:
     return float(sum(values) / len(values)) if values else 0.0
 
 
-def grounding(predictions: Sequence[Any], references: Sequence[str], mode: Mode = "strict") -> dict[str, Any]:
-    """Anomaly grounding: mIoU and recall at IoU 0.3 / 0.5 / 0.7.
+def task_metrics(
+    task: str, predictions: Sequence[Any], references: Sequence[str], mode: Mode = "strict"
+) -> dict[str, Any]:
+    """One task's corpus metrics (its ``corpus_metrics``): the VIUBench metric, its companions, the count.
+
+    ``task`` is a task's name or short name. Each registered task answers with its own keys, e.g.
+    grounding: ``miou``, ``recall@0.3/0.5/0.7``; counting: ``per_shape_accuracy``, ``exact_match``,
+    ``mean_reward``; jigsaw: ``exact_match``, ``mean_reward``; all: ``unparsed`` and ``count``.
 
     Example:
-        >>> grounding(["1.0-3.0", "oops"], ["1.0-3.0", "2.0-4.0"])["miou"]
+        >>> task_metrics("anomaly_grounding", ["1.0-3.0", "oops"], ["1.0-3.0", "2.0-4.0"])["miou"]
         0.5
-    """
-    from videossr.metrics import score
-    from videossr.parsing import parse_interval
-
-    _check(predictions, references)
-    ious = [score("anomaly_grounding", p, r, mode=mode) for p, r in zip(predictions, references)]
-    out: dict[str, Any] = {"miou": _mean(ious)}
-    for t in (0.3, 0.5, 0.7):
-        out[f"recall@{t}"] = _mean([float(i >= t) for i in ious])
-    out["unparsed"] = sum(parse_interval(p, mode) is None for p in predictions)
-    out["count"] = len(ious)
-    return out
-
-
-def counting(predictions: Sequence[Any], references: Sequence[str], mode: Mode = "strict") -> dict[str, Any]:
-    """Object counting: per-shape accuracy (the VIUBench metric), all-three exact match, smooth reward.
-
-    Example:
-        >>> counting(["3,1,5"], ["3,1,4"])["per_shape_accuracy"]
+        >>> task_metrics("counting", ["3,1,5"], ["3,1,4"])["per_shape_accuracy"]
         0.6666666666666666
-    """
-    from videossr.metrics import score
-    from videossr.parsing import parse_counts
-    from videossr.tasks import get_task
-
-    _check(predictions, references)
-    task = get_task("object_counting")
-    pairs = list(zip(predictions, references))
-    return {
-        "per_shape_accuracy": _mean([score("object_counting", p, r, mode=mode) for p, r in pairs]),
-        "exact_match": _mean([task.strict_reward(p, r, mode=mode) for p, r in pairs]),
-        "mean_reward": _mean([task.reward(p, r, mode=mode) for p, r in pairs]),
-        "unparsed": sum(parse_counts(p, mode) is None for p in predictions),
-        "count": len(pairs),
-    }
-
-
-def jigsaw(predictions: Sequence[Any], references: Sequence[str], mode: Mode = "strict") -> dict[str, Any]:
-    """Temporal jigsaw: exact sequence match (the VIUBench metric) and the smooth displacement reward.
-
-    Example:
-        >>> jigsaw(["3124", "1234"], ["3124", "3124"])["exact_match"]
+        >>> task_metrics("jigsaw", ["3124", "1234"], ["3124", "3124"])["exact_match"]
         0.5
     """
-    from videossr.metrics import score
-    from videossr.parsing import parse_order
-    from videossr.tasks import get_task
-
     _check(predictions, references)
-    task = get_task("temporal_jigsaw")
-    pairs = list(zip(predictions, references))
-    return {
-        "exact_match": _mean([score("temporal_jigsaw", p, r, mode=mode) for p, r in pairs]),
-        "mean_reward": _mean([task.reward(p, r, mode=mode) for p, r in pairs]),
-        "unparsed": sum(parse_order(p, len(str(r).strip()), mode) is None for p, r in pairs),
-        "count": len(pairs),
-    }
+    return get_task(task).corpus_metrics(predictions, references, mode=mode)
+
+
+def __getattr__(name: str) -> Any:
+    # ``scoring.grounding(...)``, ``scoring.counting(...)``: any registered task's short name is its metric
+    # function, looked up when used, so a task registered later has one too.
+    if name in aliases():
+        return functools.partial(task_metrics, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def viubench(
@@ -101,7 +67,7 @@ def viubench(
     mode: Mode = "strict",
     decimals: int = 1,
 ) -> dict[str, Any]:
-    """VIUBench Table 1 numbers (percentages): the 9 subtype scores, 3 task averages and Overall.
+    """VIUBench Table 1 numbers (percentages): the subtype scores, the task averages and Overall.
 
     Returns a flat dict: one key per subtype present (``counting_easy`` ... ``jigsaw_hard``),
     ``counting``, ``grounding``, ``jigsaw`` (means over their subtypes), ``overall`` (plain mean of

@@ -1,12 +1,16 @@
 """The pretext tasks, in a plain dict.
 
 Adding a task is one new module (a :class:`~videossr.tasks.base.Task` subclass that owns its prompt,
-parser, rewards, subtypes, options and random guess) plus one line in ``TASKS`` below. The CLI, the
-dataset cards, the benchmark harness, the baselines and the Space loop over ``TASKS``.
+parser, rewards, subtypes, options, random guess, heuristic solver, benchmark columns, metric and
+timeline view) plus one registry line: ``register(MyTask)`` below (or, from outside the package, the
+same call before use). The CLI, the dataset cards, the metrics and benchmark harness, the baselines, the
+model cards, the rewards and the Space loop over ``TASKS`` and read it when they run, never a copy made
+at import, so a task registered later is served everywhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from videossr.tasks.base import NAMED_DIFFICULTIES, SYSTEM_PROMPT, Task, parse_difficulty
@@ -19,11 +23,31 @@ from videossr.tasks.perturbations import (
     TRAINING_PERTURBATIONS,
 )
 
-TASKS: dict[str, type[Task]] = {
-    AnomalyGrounding.name: AnomalyGrounding,
-    ObjectCounting.name: ObjectCounting,
-    TemporalJigsaw.name: TemporalJigsaw,
-}
+#: The registry: task name -> task class, in the order the CLI and the Space list them.
+TASKS: dict[str, type[Task]] = {}
+
+
+def register(cls: type[Task]) -> type[Task]:
+    """Add a task class to :data:`TASKS` (the one registry line of a new task); returns it (a decorator too).
+
+    Raises ``ValueError`` when its ``name`` or ``short`` (the subtype prefix and reward name) is taken by
+    another task: subtype names and rewards must say which task they belong to.
+    """
+    for name, other in TASKS.items():
+        if other is not cls and (name == cls.name or other.short == cls.short):
+            raise ValueError(f"task {cls.__name__} clashes with {other.__name__} ({cls.name!r}/{cls.short!r})")
+    TASKS[cls.name] = cls
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a task from :data:`TASKS` (tests that register a task for their own length)."""
+    TASKS.pop(name, None)
+
+
+register(AnomalyGrounding)
+register(ObjectCounting)
+register(TemporalJigsaw)
 
 
 def aliases() -> dict[str, str]:
@@ -31,8 +55,29 @@ def aliases() -> dict[str, str]:
     return {cls.short: name for name, cls in TASKS.items()}
 
 
-#: Short names people type, and the prefixes of subtype names (a snapshot; see :func:`aliases`).
-ALIASES = aliases()
+class _Aliases(Mapping[str, str]):
+    """:func:`aliases` as a mapping that reads ``TASKS`` on every use."""
+
+    def __getitem__(self, short: str) -> str:
+        return aliases()[short]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(aliases())
+
+    def __len__(self) -> int:
+        return len(TASKS)
+
+    def __repr__(self) -> str:
+        return repr(aliases())
+
+
+#: Short names people type, and the prefixes of subtype names (live: see :func:`aliases`).
+ALIASES: Mapping[str, str] = _Aliases()
+
+
+def subtype_prefix(subtype: str) -> str:
+    """The task's short name a subtype starts with: ``grounding_mirror@0.7`` -> ``grounding``."""
+    return str(subtype).partition("@")[0].partition("_")[0]  # "counting@0.3": a knob level
 
 
 def task_class(name: str) -> type[Task]:
@@ -64,25 +109,26 @@ def task_for_subtype(subtype: str, reasoning: bool = False) -> Task:
         >>> task_for_subtype("counting_hard").max_count
         16
     """
-    prefix = str(subtype).partition("@")[0].partition("_")[0]  # "counting@0.3": a knob level
-    for cls in TASKS.values():
-        if cls.short == prefix:
-            return cls.from_subtype(subtype, reasoning=reasoning)
-    raise ValueError(f"unknown subtype {subtype!r}")
+    return task_class(task_name_of_subtype(subtype)).from_subtype(subtype, reasoning=reasoning)
 
 
 def task_name_of_subtype(subtype: str) -> str:
     """``grounding_mirror`` -> ``anomaly_grounding`` (by the subtype's prefix alone)."""
-    prefix = str(subtype).partition("@")[0].partition("_")[0]  # "counting@0.3": a knob level
+    prefix = subtype_prefix(subtype)
     for name, cls in TASKS.items():
         if cls.short == prefix:
             return name
     raise ValueError(f"unknown subtype {subtype!r}")
 
 
+def benchmark_tasks() -> tuple[type[Task], ...]:
+    """The tasks with VIUBench columns, in Table 1 order (``benchmark_position``, then ``TASKS`` order)."""
+    return tuple(sorted((cls for cls in TASKS.values() if cls.benchmark_subtypes), key=lambda c: c.benchmark_position))
+
+
 def benchmark_subtypes() -> tuple[str, ...]:
-    """Every task's VIUBench subtypes, in ``TASKS`` order."""
-    return tuple(s for cls in TASKS.values() for s in cls.benchmark_subtypes)
+    """Every task's VIUBench subtypes, in Table 1 order (read from ``TASKS`` now)."""
+    return tuple(s for cls in benchmark_tasks() for s in cls.benchmark_subtypes)
 
 
 __all__ = [
@@ -99,9 +145,13 @@ __all__ = [
     "TRAINING_PERTURBATIONS",
     "BENCHMARK_PERTURBATIONS",
     "aliases",
+    "register",
+    "unregister",
+    "subtype_prefix",
     "task_class",
     "get_task",
     "task_for_subtype",
     "task_name_of_subtype",
     "benchmark_subtypes",
+    "benchmark_tasks",
 ]

@@ -10,8 +10,17 @@ know about it, so that adding a task is one new module plus one line in ``videos
 * ``generate`` (no I/O: a decoded clip in, a :class:`~videossr.types.Sample` out), ``parse`` (a
   reply to an answer, or ``None``), ``reward`` (the paper's smooth reward), ``strict_reward`` (0/1)
   and ``score`` (the VIUBench metric);
-* ``random_answer`` (a uniform guess in the answer space: the random baseline);
+* ``random_answer`` (a uniform guess in the answer space: the random baseline) and ``random_rule`` (that
+  guess in words); ``heuristic`` and ``heuristic_answer`` (the non-learned solver, or ``None``: none);
+* its place in VIUBench: ``benchmark_subtypes`` with their Table 1 headers, the group header and position,
+  and its metric (``metric_key``, ``metric_type``, ``metric_name``, ``corpus_metrics``);
+* ``timeline`` (the true and predicted intervals, for tasks answered with one: the Space draws them);
 * ``with_difficulty`` (the same task at a point of the difficulty knob, below).
+
+The rest of the package (metrics, scoring, model cards, baselines, rewards, the Space) reads these and
+names no task. What is the same in every task lives here: an option checked against its declared choices
+(:meth:`Task.check_option`), the subtype name built from ``short`` and one setting (:meth:`Task._setting`),
+and ``from_subtype`` by prefix (:meth:`Task._from_setting` reads the rest).
 
 The difficulty knob. Every task takes one float ``difficulty`` in ``[0, 1]`` (0 easiest), mapped by the
 task's own module onto its generation parameters, monotonically: a higher value never makes any
@@ -32,8 +41,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from videossr.errors import ClipUnusable
 from videossr.parsing import Mode
 from videossr.types import Clip, Sample
+
+#: An interval on a clip's timeline, in seconds: ``(start, end)``.
+Interval = tuple[float, float]
 
 #: The system turn of every sample. The reference sets one on every question and asks for no reasoning.
 SYSTEM_PROMPT = "You are watching a video. Answer the question directly from what the video shows."
@@ -137,8 +150,26 @@ class Task:
     answer_format: ClassVar[str] = ""
     #: Options a user may set: ``{keyword: (choices, help)}``; ``choices`` is ``None`` for free values.
     options: ClassVar[dict[str, tuple[tuple[Any, ...] | None, str]]] = {}
+    #: The value a form (the Space) preselects for an option, where it is not the constructor's default.
+    option_defaults: ClassVar[dict[str, Any]] = {}
     #: The task's columns of VIUBench, in Table 1 order (empty for tasks outside the benchmark).
     benchmark_subtypes: ClassVar[tuple[str, ...]] = ()
+    #: Short Table 1 headers of ``benchmark_subtypes``, aligned with them (e.g. ``("C-E", "C-H")``).
+    benchmark_headers: ClassVar[tuple[str, ...]] = ()
+    #: The Table 1 header of the task's average column (e.g. ``"Cnt"``).
+    benchmark_group_header: ClassVar[str] = ""
+    #: Where the task's block of columns sits in Table 1 (lower first): Table 1 does not list the tasks
+    #: in registry order (counting comes first there).
+    benchmark_position: ClassVar[int] = 0
+
+    #: The key of the per-item metric (``score``) in :meth:`corpus_metrics`'s dict.
+    metric_key: ClassVar[str] = "accuracy"
+    #: The metric's Hub ``metric.type`` (model-index entries) and a readable name.
+    metric_type: ClassVar[str] = "accuracy"
+    metric_name: ClassVar[str] = "accuracy"
+
+    #: The heuristic (non-learned) baseline, in words; ``None`` says the task has none.
+    heuristic: ClassVar[str | None] = None
 
     #: How the difficulty knob maps onto this task's generation, in words (CLI help, docs).
     difficulty_help: ClassVar[str] = ""
@@ -150,18 +181,69 @@ class Task:
         self.level: float | None = None
 
     # -- naming -----------------------------------------------------------------------------------
+    @classmethod
+    def check_option(cls, key: str, value: Any) -> Any:
+        """``value`` if it is one of the choices ``options[key]`` declares (free options pass as they are).
+
+        Raises ``ValueError`` naming the choices otherwise. The CLI, the Space and the constructors all check
+        an option this one way.
+        """
+        choices = cls.options[key][0]
+        if choices is not None and value not in choices:
+            raise ValueError(f"unknown {key} {value!r}; choose from {sorted(choices, key=str)}")
+        return value
+
+    @classmethod
+    def option_labels(cls, key: str) -> list[tuple[Any, str]]:
+        """``(value, label)`` for each choice of ``options[key]``, as a form shows them (default: the value)."""
+        return [(value, str(value)) for value in cls.options[key][0] or ()]
+
+    @property
+    def needs_other_clip(self) -> bool:
+        """Whether :meth:`generate` needs ``other`` (a second video) for this task's setting."""
+        return False
+
     @property
     def subtype(self) -> str:
-        raise _must_define(self, "subtype")
+        """``<short>_<setting>`` plus the level suffix (``grounding_mirror@0.7``); ``<short>@<level>`` when
+        the setting is empty (a knob level replaces the named setting: ``counting@0.3``)."""
+        setting = self._setting()
+        return f"{self.short}{'_' + setting if setting else ''}{level_suffix(self.level)}"
+
+    def _setting(self) -> str:
+        """The part of the subtype name after ``<short>_`` (the named setting), or ``""``."""
+        raise _must_define(self, "_setting")
 
     @classmethod
     def from_subtype(cls, subtype: str, reasoning: bool = False) -> Task:
         """The task that produces ``subtype`` (e.g. ``grounding_mirror``); ``ValueError`` if none."""
-        raise _must_define(cls, "from_subtype")
+        base, level = split_level(subtype)
+        prefix, _, setting = base.partition("_")
+        task = cls._from_setting(setting, level, reasoning) if prefix == cls.short else None
+        if task is None:
+            raise ValueError(f"{subtype!r} is not a subtype of {cls.name}")
+        return task
+
+    @classmethod
+    def _from_setting(cls, setting: str, level: float | None, reasoning: bool) -> Task | None:
+        """The task for a subtype's setting (the name after ``<short>_``) and level; ``None`` for none."""
+        raise _must_define(cls, "_from_setting")
+
+    def _named_setting(self, difficulty: str | float, named: Iterable[str]) -> str | None:
+        """``difficulty`` when it names one of the task's paper settings; else it is a knob level, which is
+        recorded in ``self.level`` (``ValueError`` naming the settings for anything else)."""
+        if isinstance(difficulty, str) and difficulty in named:
+            return difficulty
+        self.level = option_level(difficulty, named)
+        return None
 
     def with_difficulty(self, difficulty: float | str) -> Task:
-        """The same task (same perturbation, same reasoning format) at another point of the knob."""
-        raise _must_define(self, "with_difficulty")
+        """The same task (same reasoning format) at another point of the knob.
+
+        Tasks with options besides the difficulty keep them by overriding this (grounding keeps its
+        perturbation).
+        """
+        return type(self)(difficulty=parse_difficulty(difficulty), reasoning=self.reasoning)
 
     @property
     def system_prompt(self) -> str:
@@ -175,7 +257,7 @@ class Task:
         """Make one question from ``clip``. Same clip and seed give the identical sample."""
         frames = np.asarray(clip.frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(f"clip frames must be a uint8 (T, H, W, 3) array, got {frames.dtype} {frames.shape}")
+            raise ClipUnusable(f"clip frames must be a uint8 (T, H, W, 3) array, got {frames.dtype} {frames.shape}")
         sample = self._generate(clip, self.rng(seed), other)
         sample.seed = int(seed)
         sample.source = clip.source
@@ -189,6 +271,29 @@ class Task:
                       num_clips: int = 1, **options: Any) -> str:  # fmt: skip
         """A uniform guess in this task's answer space, written in the strict answer format."""
         raise _must_define(self, "random_answer")
+
+    @classmethod
+    def random_rule(cls, **options: Any) -> str:
+        """The random guess in words (a benchmark run's ``rules``): by default the first line of the task's
+        ``random_answer`` docstring. ``options`` are the random backend's (e.g. ``grounding``)."""
+        doc = (cls.random_answer.__doc__ or "").strip().splitlines()
+        return doc[0] if doc else f"{cls.__name__}.random_answer"
+
+    @classmethod
+    def heuristic_answer(cls, sample: Sample) -> str:
+        """The heuristic baseline's reply to ``sample`` (see :attr:`heuristic`); ``ValueError`` when none."""
+        raise ValueError(f"the heuristic baseline has no solver for task {cls.name!r}")
+
+    # -- views ------------------------------------------------------------------------------------
+    def timeline(self, reply: Any, answer: str, mode: Mode = "strict") -> tuple[Interval | None, Interval | None] | None:
+        """The true and the predicted interval on the clip's timeline (``None`` for an unparsable reply),
+        for tasks answered with a time interval; ``None`` for the others (the default)."""
+        return None
+
+    @classmethod
+    def has_timeline(cls) -> bool:
+        """Whether :meth:`timeline` draws anything for this task (it is overridden)."""
+        return cls.timeline is not Task.timeline
 
     # -- verifiers --------------------------------------------------------------------------------
     def parse(self, completion: Any, mode: Mode = "strict", answer: str | None = None) -> Any | None:
@@ -218,6 +323,19 @@ class Task:
         """The VIUBench metric for one item, in ``[0, 1]``."""
         return _safe(self._score, completion, answer, mode)
 
+    def corpus_metrics(self, predictions: Sequence[Any], references: Sequence[str], mode: Mode = "strict") -> dict[str, Any]:
+        """The task's metrics over a list of replies (unparsable ones count, as 0): the VIUBench metric under
+        :attr:`metric_key`, the exact-match rate, the mean reward, the number of unparsable replies and the
+        count. Fractions in ``[0, 1]``. ``evaluate`` modules and ``videossr.evaluation.scoring`` use it."""
+        pairs = list(zip(predictions, references))
+        out: dict[str, Any] = {self.metric_key: _mean([self.score(p, r, mode) for p, r in pairs])}
+        if self.metric_key != "exact_match":  # otherwise the metric itself is the exact-match rate
+            out["exact_match"] = _mean([self.strict_reward(p, r, mode) for p, r in pairs])
+        out["mean_reward"] = _mean([self.reward(p, r, mode) for p, r in pairs])
+        out["unparsed"] = sum(not self.is_parsed(p, r, mode) for p, r in pairs)
+        out["count"] = len(pairs)
+        return out
+
     def _reward(self, completion: Any, answer: str, mode: Mode) -> float:
         raise _must_define(self, "_reward")
 
@@ -229,6 +347,10 @@ class Task:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(subtype={self.subtype!r}, reasoning={self.reasoning})"
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(sum(values) / len(values)) if values else 0.0
 
 
 def _must_define(owner: Any, method: str) -> NotImplementedError:

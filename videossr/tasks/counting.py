@@ -35,16 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from videossr.errors import ClipUnusable
 from videossr.parsing import SHAPES, Mode, parse_counts
-from videossr.tasks.base import (
-    Task,
-    knob,
-    knob_int,
-    level_suffix,
-    option_level,
-    parse_difficulty,
-    split_level,
-)
+from videossr.tasks.base import Task, knob, knob_int
 from videossr.types import Clip, Sample
 
 #: difficulty -> (F, I): each shape on 1..F frames with 1..I instances per frame.
@@ -125,6 +118,15 @@ class ObjectCounting(Task):
     answer_format = "circles,squares,triangles, e.g. 3,1,4"
     options = {"difficulty": (tuple(DIFFICULTIES), "easy: up to 3 frames x 3 shapes per type; hard: 4 x 4")}
     benchmark_subtypes = ("counting_easy", "counting_hard")
+    benchmark_headers = ("C-E", "C-H")
+    benchmark_group_header = "Cnt"
+    benchmark_position = 0
+    metric_key = "per_shape_accuracy"
+    metric_type, metric_name = "accuracy", "per-shape accuracy"
+    heuristic = (
+        "difference to the 8-neighbour temporal median; flat-colour convex blobs over stable scenery, "
+        "classified by outline corners and circularity"
+    )
     difficulty_help = (
         "counting: shape types 1..3, frames per shape 1..5, instances per frame 1..5, shapes 30-40 % of the "
         "short side at 0 down to the paper's 20-40 % from 0.5 (easy 0.5 = 3 types, 3 x 3; hard 0.75 = 4 x 4)"
@@ -132,33 +134,23 @@ class ObjectCounting(Task):
 
     def __init__(self, difficulty: str | float = "easy", reasoning: bool = False):
         super().__init__(reasoning)
-        if isinstance(difficulty, str) and difficulty in DIFFICULTIES:
-            frames, instances = DIFFICULTIES[difficulty]
+        named = self._named_setting(difficulty, DIFFICULTIES)
+        if named is not None:
+            frames, instances = DIFFICULTIES[named]
             self.setting = {"types": 3, "frames": frames, "instances": instances, "size": SIZE}
         else:
-            self.level = option_level(difficulty, DIFFICULTIES)
             self.setting = setting_at(self.level)
         # The named setting ("easy"/"hard") or the explicit level, as given: params record it.
         self.difficulty: str | float = difficulty if self.level is None else self.level
 
-    def with_difficulty(self, difficulty: float | str) -> ObjectCounting:
-        return type(self)(difficulty=parse_difficulty(difficulty), reasoning=self.reasoning)
-
-    @property
-    def subtype(self) -> str:
-        if self.level is not None:
-            return f"{self.short}{level_suffix(self.level)}"
-        return f"counting_{self.difficulty}"
+    def _setting(self) -> str:
+        return "" if self.level is not None else str(self.difficulty)
 
     @classmethod
-    def from_subtype(cls, subtype: str, reasoning: bool = False) -> ObjectCounting:
-        base, level = split_level(subtype)
-        if level is not None and base.partition("_")[0] == cls.short:
+    def _from_setting(cls, setting: str, level: float | None, reasoning: bool) -> ObjectCounting | None:
+        if level is not None:  # a knob level replaces the named setting
             return cls(difficulty=level, reasoning=reasoning)
-        prefix, _, rest = subtype.partition("_")
-        if prefix != cls.short or rest not in DIFFICULTIES:
-            raise ValueError(f"{subtype!r} is not an object-counting subtype")
-        return cls(difficulty=rest, reasoning=reasoning)
+        return cls(difficulty=setting, reasoning=reasoning) if setting in DIFFICULTIES else None
 
     @property
     def max_count(self) -> int:
@@ -197,7 +189,7 @@ class ObjectCounting(Task):
                 chosen.append(sorted(mine))
             if ok:
                 return chosen
-        raise ValueError(f"cannot place shapes {MIN_GAP + 1}+ frames apart in a {total}-frame clip")
+        raise ClipUnusable(f"cannot place shapes {MIN_GAP + 1}+ frames apart in a {total}-frame clip")
 
     def _generate(self, clip: Clip, rng: np.random.Generator, other: Clip | None) -> Sample:
         setting = self.setting
@@ -265,6 +257,17 @@ class ObjectCounting(Task):
         absent = 1 - types / len(SHAPES)
         counts = [0 if rng.random() < absent else int(rng.integers(1, self.max_count + 1)) for _ in SHAPES]
         return ",".join(map(str, counts))
+
+    @classmethod
+    def random_rule(cls, **options: Any) -> str:
+        return "each count uniform in 1..9 (easy) / 1..16 (hard)"
+
+    @classmethod
+    def heuristic_answer(cls, sample: Sample) -> str:
+        # Imported here: the solvers live with the other baselines, which import the tasks.
+        from videossr.evaluation.baselines import solve_counting
+
+        return solve_counting(np.asarray(sample.videos[0]))
 
     # -- verifiers --------------------------------------------------------------------------------
     @staticmethod

@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from videossr.errors import ClipUnusable
 from videossr.parsing import Mode, parse_interval
-from videossr.tasks.base import Task, knob_int, level_suffix, parse_difficulty, split_level
+from videossr.tasks.base import Interval, Task, knob_int, level_suffix, parse_difficulty
 from videossr.tasks.perturbations import (
     BENCHMARK_PERTURBATIONS,
     PERTURBATIONS,
@@ -92,7 +93,16 @@ class AnomalyGrounding(Task):
     )
     answer_format = "start-end in seconds with one decimal, e.g. 14.5-26.2"
     options = {"perturbation": (tuple(sorted(PERTURBATIONS)), "the kind of change (default: the training mix)")}
+    option_defaults = {"perturbation": "mirror"}
     benchmark_subtypes = tuple(f"grounding_{p}" for p in BENCHMARK_PERTURBATIONS)
+    benchmark_headers = ("Chan", "Rot", "ZOut", "Mirr", "Shuf")
+    benchmark_group_header = "Grd"
+    benchmark_position = 1
+    metric_key, metric_type, metric_name = "miou", "miou", "mIoU"
+    heuristic = (
+        "frame-boundary change detection, perturbation-aware (undo/redo test) where an inverse is known, else "
+        "the most changing 8-16 frame stretch"
+    )
     difficulty_help = (
         "grounding: segment 16-24 frames (0) .. 8-16 (0.5, the paper) .. 3-6 (1), and weaker noise, blur, "
         "zoom, saturation and speed changes as it rises"
@@ -102,26 +112,32 @@ class AnomalyGrounding(Task):
         self, perturbation: str | None = None, reasoning: bool = False, difficulty: float | str | None = None
     ):
         super().__init__(reasoning)
-        if perturbation is not None and perturbation not in PERTURBATIONS:
-            raise ValueError(f"unknown perturbation {perturbation!r}; choose from {sorted(PERTURBATIONS)}")
-        self.perturbation = perturbation
+        self.perturbation = perturbation if perturbation is None else self.check_option("perturbation", perturbation)
         if difficulty is not None:
             self.level = parse_difficulty(difficulty)
 
     def with_difficulty(self, difficulty: float | str) -> AnomalyGrounding:
         return type(self)(perturbation=self.perturbation, reasoning=self.reasoning, difficulty=difficulty)
 
-    @property
-    def subtype(self) -> str:
-        return f"grounding_{self.perturbation or 'mixed'}{level_suffix(self.level)}"
+    def _setting(self) -> str:
+        return self.perturbation or "mixed"
 
     @classmethod
-    def from_subtype(cls, subtype: str, reasoning: bool = False) -> AnomalyGrounding:
-        base, level = split_level(subtype)
-        prefix, _, rest = base.partition("_")
-        if prefix != cls.short or (rest and rest != "mixed" and rest not in PERTURBATIONS):
-            raise ValueError(f"{subtype!r} is not an anomaly-grounding subtype")
-        return cls(perturbation=None if rest in ("", "mixed") else rest, reasoning=reasoning, difficulty=level)
+    def option_labels(cls, key: str) -> list[tuple[Any, str]]:
+        if key == "perturbation":  # in the registry's order, each with its family
+            return [(name, f"{name} ({p.family})") for name, p in PERTURBATIONS.items()]
+        return super().option_labels(key)
+
+    @property
+    def needs_other_clip(self) -> bool:
+        return self.perturbation is not None and PERTURBATIONS[self.perturbation].needs_other
+
+    @classmethod
+    def _from_setting(cls, setting: str, level: float | None, reasoning: bool) -> AnomalyGrounding | None:
+        if setting and setting != "mixed" and setting not in PERTURBATIONS:
+            return None
+        perturbation = None if setting in ("", "mixed") else setting
+        return cls(perturbation=perturbation, reasoning=reasoning, difficulty=level)
 
     def prompt(self, description: str) -> str:
         """The question: the named change, the interval asked for, and the reply format (docs/method.md §12).
@@ -142,7 +158,7 @@ class AnomalyGrounding(Task):
         frames = clip.frames
         total = frames.shape[0]
         if total < MAX_SEGMENT:
-            raise ValueError(f"anomaly grounding needs at least {MAX_SEGMENT} frames, the clip has {total}")
+            raise ClipUnusable(f"anomaly grounding needs at least {MAX_SEGMENT} frames, the clip has {total}")
         low, high = segment_range(total, self.level) if self.level is not None else (MIN_SEGMENT, MAX_SEGMENT)
         length = int(rng.integers(low, high + 1))
         start = int(rng.integers(0, total - length + 1))
@@ -203,6 +219,36 @@ class AnomalyGrounding(Task):
         start = int(rng.integers(0, num_frames - length + 1))
         return format_interval(start / fps, (start + length) / fps)
 
+    @classmethod
+    def random_rule(cls, grounding: str = "max_length", **options: Any) -> str:
+        return {
+            "max_length": "16 of 48 frames (the longest anomaly), start uniform in 0..32",
+            "prior": "length uniform in 8..16 frames, start uniform where it fits",
+        }[grounding]
+
+    @classmethod
+    def heuristic_answer(cls, sample: Sample) -> str:
+        # Imported here: the solvers live with the other baselines, which import the tasks.
+        from videossr.evaluation.baselines import solve_grounding
+
+        # The question names the kind of change, and the subtype says the same: no ground truth is read.
+        subtype = sample.subtype.partition("@")[0]  # a difficulty level ("grounding_mirror@0.7") names no change
+        perturbation = subtype[len("grounding_") :] if subtype.startswith("grounding_") else None
+        return solve_grounding(np.asarray(sample.videos[0]), sample.fps, perturbation)
+
+    def timeline(self, reply: Any, answer: str, mode: Mode = "strict") -> tuple[Interval | None, Interval | None]:
+        return parse_interval(answer, "strict"), parse_interval(reply, mode)
+
+    def corpus_metrics(self, predictions: Any, references: Any, mode: Mode = "strict") -> dict[str, Any]:
+        """mIoU (the VIUBench metric), recall at IoU 0.3 / 0.5 / 0.7, unparsable replies and the count."""
+        ious = [self.score(p, r, mode) for p, r in zip(predictions, references)]
+        out: dict[str, Any] = {"miou": _mean(ious)}
+        for t in (0.3, 0.5, 0.7):
+            out[f"recall@{t}"] = _mean([float(i >= t) for i in ious])
+        out["unparsed"] = sum(parse_interval(p, mode) is None for p in predictions)
+        out["count"] = len(ious)
+        return out
+
     # -- verifiers --------------------------------------------------------------------------------
     @staticmethod
     def _truth(answer: str) -> tuple[float, float]:
@@ -228,6 +274,10 @@ class AnomalyGrounding(Task):
         if pred is None or not all(math.isfinite(x) for x in pred):
             return 0.0
         return float(format_interval(*pred) == format_interval(*truth))
+
+
+def _mean(values: list[float]) -> float:
+    return float(sum(values) / len(values)) if values else 0.0
 
 
 def segment_range(num_frames: int, level: float | None = None) -> tuple[int, int]:

@@ -23,15 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from videossr.errors import ClipUnusable
 from videossr.parsing import Mode, parse_order
-from videossr.tasks.base import (
-    Task,
-    knob_int,
-    level_suffix,
-    option_level,
-    parse_difficulty,
-    split_level,
-)
+from videossr.tasks.base import Task, knob_int
 from videossr.types import Clip, Sample
 
 DIFFICULTIES = {"easy": 6, "hard": 8}
@@ -103,43 +97,39 @@ class TemporalJigsaw(Task):
         "clips": (tuple(range(2, 10)), "any number of clips from 2 to 9 (overrides difficulty)"),
     }
     benchmark_subtypes = ("jigsaw_easy", "jigsaw_hard")
+    benchmark_headers = ("J-E", "J-H")
+    benchmark_group_header = "Jig"
+    benchmark_position = 2
+    metric_key = metric_type = "exact_match"
+    metric_name = "exact sequence match"
+    heuristic = "last-frame/first-frame continuity cost, exact best path (Held-Karp)"
     difficulty_help = "jigsaw: clips 2 (0) .. 6 (0.5, easy) .. 8 (0.75, hard) .. 9 (1)"
 
     def __init__(self, difficulty: str | float = "easy", clips: int | None = None, reasoning: bool = False):
         super().__init__(reasoning)
         if clips is None:
-            if isinstance(difficulty, str) and difficulty in DIFFICULTIES:
-                clips = DIFFICULTIES[difficulty]  # the paper's named setting: nothing new is recorded
-            else:
-                self.level = option_level(difficulty, DIFFICULTIES)
-                clips = clips_at(self.level)
+            named = self._named_setting(difficulty, DIFFICULTIES)
+            # The paper's named setting records nothing new; a knob level is recorded in self.level.
+            clips = DIFFICULTIES[named] if named is not None else clips_at(self.level)
         if not 2 <= int(clips) <= 9:
             raise ValueError(f"clips must be between 2 and 9 (one digit per clip), got {clips}")
         self.clips = int(clips)
 
-    def with_difficulty(self, difficulty: float | str) -> TemporalJigsaw:
-        return type(self)(difficulty=parse_difficulty(difficulty), reasoning=self.reasoning)
-
-    @property
-    def subtype(self) -> str:
+    def _setting(self) -> str:
         if self.level is not None:
-            return f"{self.short}{level_suffix(self.level)}"
-        for name, n in DIFFICULTIES.items():
-            if n == self.clips:
-                return f"jigsaw_{name}"
-        return f"jigsaw_{self.clips}clips"
+            return ""
+        named = [name for name, n in DIFFICULTIES.items() if n == self.clips]
+        return named[0] if named else f"{self.clips}clips"
 
     @classmethod
-    def from_subtype(cls, subtype: str, reasoning: bool = False) -> TemporalJigsaw:
-        base, level = split_level(subtype)
-        if level is not None and base.partition("_")[0] == cls.short:
+    def _from_setting(cls, setting: str, level: float | None, reasoning: bool) -> TemporalJigsaw | None:
+        if level is not None:  # a knob level replaces the named setting
             return cls(difficulty=level, reasoning=reasoning)
-        prefix, _, rest = subtype.partition("_")
-        if prefix == cls.short and rest in DIFFICULTIES:
-            return cls(difficulty=rest, reasoning=reasoning)
-        if prefix == cls.short and rest.endswith("clips") and rest[:-5].isdigit():
-            return cls(clips=int(rest[:-5]), reasoning=reasoning)
-        raise ValueError(f"{subtype!r} is not a temporal-jigsaw subtype")
+        if setting in DIFFICULTIES:
+            return cls(difficulty=setting, reasoning=reasoning)
+        if setting.endswith("clips") and setting[:-5].isdigit():
+            return cls(clips=int(setting[:-5]), reasoning=reasoning)
+        return None
 
     def _parts(self) -> list[str | int]:
         """The question (docs/method.md §12): shuffled clips, restore the order, one worked example of the mapping."""
@@ -165,7 +155,7 @@ class TemporalJigsaw(Task):
         total = clip.frames.shape[0]
         per = total // n
         if per < 1:
-            raise ValueError(f"cannot cut {total} frames into {n} clips")
+            raise ClipUnusable(f"cannot cut {total} frames into {n} clips")
         display = rng.permutation(n)
         while np.array_equal(display, np.arange(n)):  # the unshuffled order would be a giveaway
             display = rng.permutation(n)
@@ -193,6 +183,17 @@ class TemporalJigsaw(Task):
         """A uniformly random order of the clips shown (``num_clips``, else this task's ``clips``)."""
         n = int(num_clips) if num_clips and num_clips > 1 else self.clips
         return "".join(str(int(k) + 1) for k in rng.permutation(n))
+
+    @classmethod
+    def random_rule(cls, **options: Any) -> str:
+        return "uniform random permutation of the clips"
+
+    @classmethod
+    def heuristic_answer(cls, sample: Sample) -> str:
+        # Imported here: the solvers live with the other baselines, which import the tasks.
+        from videossr.evaluation.baselines import solve_jigsaw
+
+        return solve_jigsaw([np.asarray(v) for v in sample.videos])
 
     # -- verifiers --------------------------------------------------------------------------------
     @staticmethod

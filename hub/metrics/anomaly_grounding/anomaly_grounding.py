@@ -1,7 +1,7 @@
 """Anomaly Grounding (VideoSSR) as an ``evaluate`` metric.
 
-The logic lives in the ``videossr`` package (``videossr.evaluation.scoring.grounding``, built on the
-task verifiers); this module only declares the inputs.
+The logic lives in the ``videossr`` package (``videossr.evaluation.scoring.task_metrics``, which asks the
+task itself); this module only declares the inputs.
 """
 
 import evaluate
@@ -40,4 +40,4 @@ class AnomalyGrounding(evaluate.Metric):
         return metric_info(_DESCRIPTION, _KWARGS_DESCRIPTION)
 
     def _compute(self, predictions, references, mode="strict"):
-        return scoring.grounding(predictions, references, mode=mode)
+        return scoring.task_metrics("anomaly_grounding", predictions, references, mode=mode)

@@ -1,7 +1,7 @@
 """Object Counting (VideoSSR) as an ``evaluate`` metric.
 
-The logic lives in the ``videossr`` package (``videossr.evaluation.scoring.counting``, built on the
-task verifiers); this module only declares the inputs.
+The logic lives in the ``videossr`` package (``videossr.evaluation.scoring.task_metrics``, which asks the
+task itself); this module only declares the inputs.
 """
 
 import evaluate
@@ -40,4 +40,4 @@ class ObjectCounting(evaluate.Metric):
         return metric_info(_DESCRIPTION, _KWARGS_DESCRIPTION)
 
     def _compute(self, predictions, references, mode="strict"):
-        return scoring.counting(predictions, references, mode=mode)
+        return scoring.task_metrics("object_counting", predictions, references, mode=mode)

@@ -1,7 +1,7 @@
 """Temporal Jigsaw (VideoSSR) as an ``evaluate`` metric.
 
-The logic lives in the ``videossr`` package (``videossr.evaluation.scoring.jigsaw``, built on the
-task verifiers); this module only declares the inputs.
+The logic lives in the ``videossr`` package (``videossr.evaluation.scoring.task_metrics``, which asks the
+task itself); this module only declares the inputs.
 """
 
 import evaluate
@@ -39,4 +39,4 @@ class TemporalJigsaw(evaluate.Metric):
         return metric_info(_DESCRIPTION, _KWARGS_DESCRIPTION)
 
     def _compute(self, predictions, references, mode="strict"):
-        return scoring.jigsaw(predictions, references, mode=mode)
+        return scoring.task_metrics("temporal_jigsaw", predictions, references, mode=mode)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from videossr.metrics import PAPER_TABLE1, TABLE1_COLUMNS, TASK_GROUPS, VIUBENCH_SUBTYPES
+from videossr.metrics import PAPER_TABLE1, table1_columns, task_groups, viubench_subtypes
 
 _AGGREGATE_KEYS = ("results", "summary", "metrics", "viubench", "aggregate", "scores")
 
@@ -34,21 +34,22 @@ def result_row(data: Any, fallback_name: str) -> tuple[str, list[float | None]] 
     if agg is None:
         return None
     subtypes = {k: float(v) for k, v in agg["subtypes"].items() if isinstance(v, (int, float))}
-    if not any(s in subtypes for s in VIUBENCH_SUBTYPES):
+    bench, groups = viubench_subtypes(), task_groups()
+    if not any(s in subtypes for s in bench):
         return None
     tasks = dict(agg.get("tasks") or {})
-    for group, members in TASK_GROUPS.items():
+    for group, members in groups.items():
         if tasks.get(group) is None:
             present = [subtypes[s] for s in members if s in subtypes]
             tasks[group] = round(sum(present) / len(present), 1) if present else None
     overall = agg.get("overall")
     if overall is None:
-        present = [subtypes[s] for s in VIUBENCH_SUBTYPES if s in subtypes]
+        present = [subtypes[s] for s in bench if s in subtypes]
         overall = round(sum(present) / len(present), 1)
     name = str(
         (data.get("name") or data.get("model") or fallback_name) if isinstance(data, dict) else fallback_name
     )
-    row = [subtypes.get(s) for s in VIUBENCH_SUBTYPES] + [tasks.get(g) for g in TASK_GROUPS] + [overall]
+    row = [subtypes.get(s) for s in bench] + [tasks.get(g) for g in groups] + [overall]
     return name[:80], [None if v is None else float(v) for v in row]
 
 
@@ -75,15 +76,16 @@ def bench_table(folder: Path | None) -> Any:
     """The paper's Table 1 plus local results, as a DataFrame (one row per model)."""
     import pandas as pd
 
+    columns = table1_columns()
     records = [
-        {"Model": name, "From": "paper", **dict(zip(TABLE1_COLUMNS, values))}
+        {"Model": name, "From": "paper", **dict(zip(columns, values))}
         for name, values in PAPER_TABLE1.items()
     ]
     records += [
-        {"Model": name, "From": "local", **dict(zip(TABLE1_COLUMNS, values))}
+        {"Model": name, "From": "local", **dict(zip(columns, values))}
         for name, values in local_results(folder)
     ]
-    return pd.DataFrame.from_records(records, columns=["Model", "From", *TABLE1_COLUMNS])
+    return pd.DataFrame.from_records(records, columns=["Model", "From", *columns])
 
 
 def bench_figure(table: Any) -> Any:

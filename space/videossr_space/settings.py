@@ -8,15 +8,18 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import gradio as gr
-from backends import Answerer, answerers, parse_model_list
-from tempstore import TempStore
+
+from .answerers import Answerer, answerers, parse_model_list
+from .tempstore import TempStore
 
 log = logging.getLogger("videossr.space")
+T = TypeVar("T")
 
 
 def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -124,7 +127,21 @@ class Budget:
 
 
 #: The budget of the request whose work the current thread is doing (none outside request work).
+# The budget of the request whose work runs on this worker thread (set by run_budgeted only).
 _CURRENT = threading.local()
+
+
+def run_budgeted(budget: Budget, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(*args)`` on this thread under ``budget``: :func:`current_budget` returns it meanwhile.
+
+    Work that was given up while it waited for a worker does not start (``Abandoned``).
+    """
+    _CURRENT.budget = budget
+    try:
+        budget.check()
+        return fn(*args)
+    finally:
+        _CURRENT.budget = None
 
 
 def current_budget() -> Budget:

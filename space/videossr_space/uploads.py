@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from settings import Abandoned, Budget, Settings
 
 import videossr
 from videossr.errors import VideoError
 from videossr.types import Clip
 from videossr.video import VIDEO_EXTENSIONS
+
+from .settings import Abandoned, Budget, Settings
 
 log = logging.getLogger("videossr.space")
 

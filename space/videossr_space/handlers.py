@@ -7,13 +7,16 @@ as a short message with a reference code (see :func:`friendly`).
 
 The rest lives next to this module: operator settings and the shared context in ``settings.py``, videos
 (examples, uploads, decoded clips, gradio's bounded file cache) in ``uploads.py``, the VIUBench tab in
-``bench.py``. Their public names are re-exported here, so ``handlers`` stays the one import of the app.
+``bench.py``, who answers in ``answerers.py``. Their public names are re-exported here, so ``handlers``
+stays the one import of the layout. Nothing here names a task: the option widgets, the task list and the
+timeline come from the registered tasks (``videossr.tasks.TASKS``).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import functools
+import inspect
 import json
 import logging
 import math
@@ -25,11 +28,18 @@ from typing import Any, TypeVar
 
 import gradio as gr
 import numpy as np
-from backends import BackendUnavailable, reply_for
-from bench import bench_figure, bench_table, local_results, result_row
-from settings import _CURRENT, Abandoned, Budget, Context, Settings, current_budget
-from tempstore import UnknownSample
-from uploads import (
+
+import videossr
+from videossr.export import save_sample
+from videossr.metrics import TABLE1_KEYS
+from videossr.tasks import TASKS
+from videossr.types import Sample
+
+from .answerers import BackendUnavailable, reply_for
+from .bench import bench_figure, bench_table, local_results, result_row
+from .settings import Abandoned, Budget, Context, Settings, current_budget, run_budgeted
+from .tempstore import UnknownSample
+from .uploads import (
     CLIPS,
     ClipCache,
     check_upload,
@@ -43,12 +53,6 @@ from uploads import (
     upload_roots,
 )
 
-import videossr
-from videossr.export import save_sample
-from videossr.metrics import TABLE1_KEYS
-from videossr.tasks import PERTURBATIONS, TASKS
-from videossr.types import Sample
-
 log = logging.getLogger("videossr.space")
 T = TypeVar("T")
 
@@ -57,13 +61,54 @@ def task_choices() -> list[tuple[str, str]]:
     return [(name.replace("_", " ").capitalize(), name) for name in TASKS]
 
 
-#: The task choices when the app was imported (``task_choices()`` reads the registry again).
-#: The option widgets of the page, by the task keyword they set (a task uses those of its ``options``).
-OPTION_WIDGETS = ("perturbation", "difficulty")
-#: Choices of the difficulty widget: every difficulty some task offers, in first-seen order.
-DIFFICULTIES: tuple[str, ...] = tuple(
-    dict.fromkeys(c for cls in TASKS.values() for c in (cls.options.get("difficulty", (None,))[0] or ()))
-)
+@dataclass(frozen=True)
+class OptionWidget:
+    """One option widget of the page: a task keyword some registered task declares in its ``options``.
+
+    Attributes:
+        key: the keyword (``perturbation``, ``difficulty``...).
+        choices: ``(label, value)`` pairs, every choice some task declares for it, in first-seen order.
+        value: the preselected value: a task's ``option_defaults``, else its constructor's default when that
+            is one of the choices, else ``None`` (the task keeps its own default).
+        info: the declaring task's help text.
+    """
+
+    key: str
+    choices: tuple[tuple[str, Any], ...]
+    value: Any
+    info: str
+
+
+def _preselect(cls: type[videossr.Task], key: str) -> Any:
+    if key in cls.option_defaults:
+        return cls.option_defaults[key]
+    parameter = inspect.signature(cls).parameters.get(key)
+    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
+
+
+def option_widgets() -> list[OptionWidget]:
+    """The page's option widgets, one per keyword that any registered task declares with choices.
+
+    ``perturbation`` and ``difficulty`` come first (the ``/generate`` API takes them by position); the others
+    follow in first-seen order. Read from ``TASKS`` now, so a task registered later brings its own widget.
+    """
+    found: dict[str, list[type[videossr.Task]]] = {key: [] for key in ("perturbation", "difficulty")}
+    for cls in TASKS.values():
+        for key, (choices, _help) in cls.options.items():
+            if choices is not None:
+                found.setdefault(key, []).append(cls)
+    widgets = []
+    for key, owners in found.items():
+        pairs: dict[Any, str] = {}
+        for cls in owners:
+            for value, label in cls.option_labels(key):
+                pairs.setdefault(value, label)
+        value = next((v for v in map(functools.partial(_preselect, key=key), owners) if v in pairs), None)
+        info = " ".join(cls.options[key][1] for cls in owners)
+        widgets.append(OptionWidget(key, tuple((label, v) for v, label in pairs.items()), value, info))
+    return widgets
+
+
 MAX_CLIPS = 8  # the hard jigsaw has 8 clips: the page holds that many players
 MAX_SEED = 2**31 - 1
 
@@ -95,15 +140,6 @@ def friendly(action: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
     return wrap
 
 
-def _run_budgeted(budget: Budget, fn: Callable[..., T], args: tuple) -> T:
-    _CURRENT.budget = budget
-    try:
-        budget.check()  # given up while it waited in the pool's queue: do not start
-        return fn(*args)
-    finally:
-        _CURRENT.budget = None
-
-
 def run_with_timeout(
     ctx: Context, seconds: float, what: str, fn: Callable[..., T], *args: Any, hint: str = "Please try again."
 ) -> T:
@@ -116,7 +152,7 @@ def run_with_timeout(
     """
     assert ctx.pool is not None
     budget = Budget(seconds)
-    future = ctx.pool.submit(_run_budgeted, budget, fn, args)
+    future = ctx.pool.submit(run_budgeted, budget, fn, *args)
     message = f"{what} took longer than {seconds:.0f} s and was given up. {hint}"
     try:
         return future.result(timeout=seconds)
@@ -143,24 +179,26 @@ class Generated:
     answer: str
 
 
-def make_task(task: str, perturbation: str | None, difficulty: str | None) -> videossr.Task:
+def make_task(task: str, perturbation: Any = None, difficulty: Any = None, **options: Any) -> videossr.Task:
     """The task object for the page's choices (validated: these arrive from API callers too).
 
-    Each task takes the page's option widgets that appear in its own ``options`` (grounding: the
-    perturbation; counting and jigsaw: the difficulty), checked against the choices it declares.
+    Each task takes the option widgets that appear in its own ``options`` (grounding: the perturbation;
+    counting and jigsaw: the difficulty), checked against the choices it declares; it ignores the others.
+    A widget left empty (``None``) keeps the task's own default.
     """
     cls = TASKS.get(str(task))
     if cls is None:
         raise gr.Error(f"Unknown task {task!r}. Choose one of: {', '.join(v for _, v in task_choices())}.")
-    values = {"perturbation": perturbation, "difficulty": difficulty}
+    values = {"perturbation": perturbation, "difficulty": difficulty, **options}
     kwargs = {}
-    for key in OPTION_WIDGETS:
-        if key not in cls.options:
+    for key in cls.options:
+        if values.get(key) is None:
             continue
-        choices = cls.options[key][0]
-        if choices is not None and values[key] not in choices:
-            raise gr.Error(f"Unknown {key} {values[key]!r}. Choose one of: {', '.join(map(str, choices))}.")
-        kwargs[key] = values[key]
+        try:
+            kwargs[key] = cls.check_option(key, values[key])
+        except ValueError:
+            choices = cls.options[key][0] or ()
+            raise gr.Error(f"Unknown {key} {values[key]!r}. Choose one of: {', '.join(map(str, choices))}.") from None
     return cls(**kwargs)
 
 
@@ -250,8 +288,7 @@ def _generate(ctx: Context, path: Path, name: str, task: videossr.Task, seed: in
     upload = name == "your upload"
     clip = decode(path, settings, budget, upload=upload)
     other = None
-    perturbation = PERTURBATIONS.get(getattr(task, "perturbation", None) or "")
-    if perturbation is not None and perturbation.needs_other:
+    if task.needs_other_clip:  # e.g. grounding's swap borrows frames from another video
         other = decode(_other_example(path), settings, budget)
     budget.check()
     sample = task.generate(clip, seed=seed, other=other)
@@ -287,11 +324,12 @@ def generate(
     perturbation: str | None,
     difficulty: str | None,
     seed: Any,
+    **options: Any,
 ) -> Generated:
     """Make one pretext question from the chosen video (validated input, bounded time and disk)."""
     try:
         path, name = resolve_video(upload, example, ctx.settings)
-        task_obj = make_task(task, perturbation, difficulty)
+        task_obj = make_task(task, perturbation, difficulty, **options)
         value = _seed(seed)
         with in_use(path):
             return run_with_timeout(
@@ -423,25 +461,26 @@ def reveal(ctx: Context, sample_id: str) -> str:
 # Plots
 # --------------------------------------------------------------------------------------------------
 def has_timeline(task: str) -> bool:
-    """Whether replies to ``task`` are time intervals, which :func:`timeline_figure` can draw (grounding)."""
-    return task == videossr.AnomalyGrounding.name
+    """Whether the task draws its replies on the clip's timeline (its ``timeline`` view; grounding)."""
+    cls = TASKS.get(task)
+    return cls is not None and cls.has_timeline()
 
 
 def timeline_figure(verdict: Verdict) -> Any:
-    """For grounding: the true and predicted intervals on the clip's timeline (``None`` otherwise)."""
+    """The task's timeline view, the true and the predicted interval on the clip (``None`` for tasks without one)."""
     sample = verdict.sample
     if not has_timeline(sample.task):
+        return None
+    view = TASKS[sample.task].from_subtype(sample.subtype).timeline(verdict.reply, sample.answer, verdict.parsing)
+    if view is None:
         return None
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a server
     from matplotlib.figure import Figure
 
-    from videossr.parsing import parse_interval
-
+    true, pred = view
     duration = sample.videos[0].shape[0] / sample.fps
-    true = parse_interval(sample.answer, "strict")
-    pred = parse_interval(verdict.reply, verdict.parsing)
     fig = Figure(figsize=(7, 1.8), layout="constrained")
     ax = fig.add_subplot()
     rows = [("true", true, "#2e7d32")]
@@ -461,7 +500,7 @@ def timeline_figure(verdict: Verdict) -> Any:
     ax.invert_yaxis()
     ax.axvline(duration, color="#9e9e9e", lw=1, ls="--")
     ax.set_xlabel("seconds on the clip's timeline")
-    ax.set_title(f"temporal IoU {verdict.reward:.3f}", fontsize=10)
+    ax.set_title(f"{TASKS[sample.task].metric_name} {verdict.score:.3f}", fontsize=10)
     return fig
 
 
@@ -469,7 +508,7 @@ __all__ = [
     "CLIPS",
     "ClipCache",
     "Context",
-    "DIFFICULTIES",
+    "OptionWidget",
     "Generated",
     "Settings",
     "TABLE1_KEYS",
@@ -486,6 +525,8 @@ __all__ = [
     "has_timeline",
     "load_sample",
     "local_results",
+    "make_task",
+    "option_widgets",
     "resolve_video",
     "result_row",
     "reveal",

@@ -38,10 +38,14 @@ from pathlib import Path
 
 from trl import GRPOConfig, ModelConfig, TrlParser
 
-from videossr.learnbed import BedData, prepare_data, summarize
+from videossr.learnbed import BedData, link_videos, prepare_data, summarize
 from videossr.training import GRPOScriptArguments
+from videossr.video import NUM_FRAMES
 
 logger = logging.getLogger("videossr.recipes.learn")
+#: Arms trained on the stored rows, and arms trained on rows generated while training.
+STORED_ARMS = ("video", "control")
+ONLINE_ARMS = ("online", "curriculum")
 HERE = Path(__file__).resolve().parent
 
 
@@ -50,7 +54,13 @@ class LearnBedArguments:
     """The bed's own options (the GRPO ones are ``GRPOConfig``'s and ``GRPOScriptArguments``')."""
 
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Seeds (model, warm-up, GRPO)."})
-    arms: list[str] = field(default_factory=lambda: ["video", "control"], metadata={"help": "Arms to run."})
+    arms: list[str] = field(
+        default_factory=lambda: ["video", "control"],
+        metadata={
+            "help": "Arms to run: video, control (the stored training rows); online, curriculum (rows generated "
+            "while training from the training videos, at the fixed difficulty or the controller's)."
+        },
+    )
     control: str = field(default="swap", metadata={"help": "The control arm's video_control: swap or blank."})
     bed_subtype: str = field(default="grounding_invert", metadata={"help": "The task subtype trained and scored."})
     train_per_video: int = field(default=80, metadata={"help": "Training rows per training video (seeds 0..N-1)."})
@@ -144,8 +154,21 @@ def run_one(bed: LearnBedArguments, script_args, training_args, model_args) -> N
     arm, seed = bed.run.split(":")
     out = Path(training_args.output_dir)
     data = out / "data"
-    script_args.dataset_name = str(data / "train")
-    script_args.video_control = None if arm == "video" else bed.control
+    if arm in STORED_ARMS:
+        script_args.dataset_name = str(data / "train")
+        script_args.video_control = None if arm == "video" else bed.control
+    else:
+        # The same training videos and subtype, generated while training; the held-out questions are never
+        # made. `online` keeps the subtype's own difficulty (the held-out items'), `curriculum` lets the
+        # controller move it (videossr.curriculum).
+        script_args.dataset_name = "none"
+        script_args.video_dir = str(data / "videos")
+        script_args.online_mix = f"{bed.bed_subtype}=1"
+        script_args.online_streaming = True
+        script_args.online_keep_clips = True
+        script_args.online_skip_questions = str(data / "heldout")
+        script_args.max_pixels = bed.bed_max_pixels
+        script_args.curriculum = arm == "curriculum"
     script_args.viubench_dataset = str(data / "heldout")
     script_args.viubench_at_start = True
     model_args.model_name_or_path = str(out / "start" / f"seed{seed}")
@@ -168,9 +191,12 @@ def main(argv: list[str] | None = None) -> dict:
     if bed.run:
         run_one(bed, script_args, training_args, model_args)
         return {}
-    unknown = set(bed.arms) - {"video", "control"}
+    unknown = set(bed.arms) - set(STORED_ARMS) - set(ONLINE_ARMS)
     if unknown:
-        raise ValueError(f"unknown arms {sorted(unknown)}; use video and control")
+        raise ValueError(f"unknown arms {sorted(unknown)}; use {', '.join(STORED_ARMS + ONLINE_ARMS)}")
+    online = [arm for arm in bed.arms if arm in ONLINE_ARMS]
+    if online and bed.bed_num_frames != NUM_FRAMES:
+        raise ValueError(f"the online arms decode {NUM_FRAMES} frames per video; set bed_num_frames {NUM_FRAMES}")
     started = time.time()
     out = Path(training_args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,6 +215,8 @@ def main(argv: list[str] | None = None) -> dict:
         logger.info("writing the training rows and held-out items under %s", out / "data")
         held_out = prepare_data(out / "data", spec)
         held_out_file.write_text(json.dumps(held_out, indent=2) + "\n")
+        if online:
+            link_videos(out / "data" / "videos", spec.train_videos)
         for seed in bed.seeds:
             logger.info("seed %d: format warm-up (%d steps)", seed, bed.format_warmup_steps)
             warm_start(bed, out, seed, out / "data" / "train")

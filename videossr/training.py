@@ -58,6 +58,17 @@ class GRPOScriptArguments(ScriptArguments):
         default=False, metadata={"help": "Generate rows while training (IterableDataset; needs max_steps)."}
     )
     max_pixels: int = field(default=256 * 256, metadata={"help": "Largest frame area for online generation."})
+    online_keep_clips: bool = field(
+        default=False,
+        metadata={"help": "Keep each decoded video for the whole online stream (small folders, e.g. the bed)."},
+    )
+    online_skip_questions: str | None = field(
+        default=None,
+        metadata={
+            "help": "A dataset (folder or Hub id, every split) whose questions the online stream never makes, "
+            "e.g. the held-out items (same video file and generation parameters)."
+        },
+    )
     reward_funcs: list[str] = field(
         default_factory=lambda: ["grounding", "counting", "jigsaw"],
         metadata={"help": "Reward names from videossr.rewards.REWARD_FUNCS (e.g. grounding_strict01, format)."},
@@ -223,10 +234,22 @@ def online_rows(script_args: GRPOScriptArguments, seed: int = 0, curriculum: Any
         num_samples=None if script_args.online_streaming else num_samples,
         max_pixels=script_args.max_pixels,
         curriculum=curriculum,
+        keep_clips=script_args.online_keep_clips,
+        skip_questions=_question_rows(script_args.online_skip_questions),
     )
     if script_args.online_streaming:
         return stream
     return Dataset.from_list(list(stream), features=stream.features)
+
+
+def _question_rows(dataset: str | None) -> list[dict[str, Any]] | None:
+    """The ``source`` and ``params`` of every row of every split of ``dataset`` (``None`` for none)."""
+    if not dataset:
+        return None
+    from datasets import load_dataset
+
+    splits = load_dataset(str(dataset))
+    return [row for split in splits.values() for row in split.select_columns(["source", "params"])]
 
 
 def make_curriculum(script_args: GRPOScriptArguments, training_args: Any) -> Any:

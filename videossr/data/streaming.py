@@ -68,10 +68,12 @@ def _generate_shard(
     quality: int,
     decode_timeout: float | None,
     curriculum: Any = None,
+    keep_clips: bool = False,
+    skip_questions: frozenset[tuple[str, str]] = frozenset(),
 ) -> Iterator[dict[str, Any]]:
     from videossr import __version__
     from videossr.errors import ClipUnusable, VideoSSRError
-    from videossr.rows import sample_to_row
+    from videossr.rows import question_key, sample_to_row
     from videossr.tasks import task_for_subtype
 
     index, videos, quota = shard["index"], shard["videos"], shard["quota"]
@@ -82,6 +84,7 @@ def _generate_shard(
     tasks: dict[str, Any] = {}
     leveled: dict[tuple[str, float], Any] = {}  # (subtype, level) -> the task at that level
     bad: set[str] = set()
+    kept: dict[str, Any] = {}  # video id -> decoded clip, for the shard's lifetime (keep_clips)
     produced = 0
     while True:
         made_this_round = 0
@@ -89,7 +92,8 @@ def _generate_shard(
             video = videos[int(j)]
             if video.id in bad:
                 continue
-            cache: dict[str, Any] = {}  # one decode per video per visit, shared by its samples
+            # One decode per video per visit, shared by its samples; with keep_clips, one per stream.
+            cache: dict[str, Any] = kept if keep_clips else {}
             clip = decode_video(video, max_pixels, cache, decode_timeout)
             if isinstance(clip, Exception):
                 logger.warning("skipping %s: %s", video.id, clip)
@@ -121,13 +125,16 @@ def _generate_shard(
                 except ClipUnusable as err:  # only a clip the task cannot use is skipped; a bug surfaces
                     logger.warning("skipping %s for %s: %s", video.id, subtype, err)
                     continue
-                yield sample_to_row(
+                row = sample_to_row(
                     sample,
                     id=f"stream-{index}-{run}-{produced}",
                     image_format=image_format,  # type: ignore[arg-type]
                     quality=quality,
                     generator_version=__version__,
                 )
+                if skip_questions and question_key(row) in skip_questions:
+                    continue  # a held-out question: never trained on
+                yield row
                 produced += 1
                 made_this_round += 1
                 if quota is not None and produced >= quota:
@@ -157,6 +164,8 @@ def stream_dataset(
     exclude: list[str | os.PathLike] | None = None,
     decode_timeout: float | None = None,
     curriculum: Any = None,
+    keep_clips: bool = False,
+    skip_questions: Any = None,
 ):
     """An endless (or ``num_samples``-long) ``datasets.IterableDataset`` of freshly generated questions.
 
@@ -177,6 +186,12 @@ def stream_dataset(
             then skips the video instead of stalling training); ``None`` decodes in-process (faster).
         curriculum: a :class:`videossr.curriculum.DifficultyController` whose current level of each task
             every row is made at (module docstring); ``None``: the mix's own settings.
+        keep_clips: keep every decoded clip for the life of the stream instead of decoding a video again
+            at each visit. For a small folder streamed many times (the learning bed); memory grows with
+            the folder.
+        skip_questions: rows (any iterable of rows in the row schema, e.g. a held-out dataset) whose
+            questions the stream never yields (:func:`videossr.rows.question_key`: same video file name and
+            generation parameters, whatever the difficulty).
 
     Example:
         >>> ds = stream_dataset("default", mix="jigsaw_easy=1", seed=0, num_samples=4)
@@ -205,7 +220,13 @@ def stream_dataset(
         {"index": k, "videos": tuple(sources[k::n]), "quota": quotas[k], "passes": _Passes()}
         for k in range(n)
     ]
+    from videossr.rows import question_key
+
     gen_kwargs: dict[str, Any] = {"curriculum": curriculum} if curriculum is not None else {}
+    if keep_clips:
+        gen_kwargs["keep_clips"] = True
+    if skip_questions is not None:
+        gen_kwargs["skip_questions"] = frozenset(question_key(r) for r in skip_questions)
     return IterableDataset.from_generator(
         _generate,
         features=row_features(),

@@ -60,6 +60,7 @@ import torch
 import trl
 from trl import GRPOTrainer
 
+from videossr.rows import decode_frame
 from videossr.shared_prefix import (
     SUPPORTED_ATTENTION,
     attention_implementation,
@@ -109,8 +110,6 @@ def clip_to_array(clip: Any) -> np.ndarray:
         array = clip.cpu().numpy()
     else:
         # Frames as stored by the datasets area: PIL images, {"bytes", "path"} dicts, bytes or arrays.
-        from videossr.rows import decode_frame
-
         array = np.stack([decode_frame(np.asarray(f) if isinstance(f, list) else f) for f in clip])
     if array.ndim != 4 or array.shape[-1] != 3:
         raise ValueError(f"a clip must have shape (T, H, W, 3); got {array.shape}")
@@ -411,7 +410,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             )
         if self.tools:
             raise ValueError("tool calling is not supported together with video prompts by this bridge")
-        if getattr(args_, "use_liger_kernel", False):
+        if args_.use_liger_kernel:
             raise ValueError("the Liger GRPO loss computes log-probs without the video inputs; disable it")
         if video_mode == "video":
             if not self._is_vlm or getattr(self.processing_class, "video_processor", None) is None:
@@ -422,13 +421,13 @@ class VideoGRPOTrainer(GRPOTrainer):
             self._video_token_id = getattr(config, "video_token_id", None)
             self._image_token_id = getattr(config, "image_token_id", None)
             # A sampled visual pad token would no longer match the visual features in the scoring pass; TRL
-            # already suppresses the image pad, add the video pad (and both if the model names them).
-            generation_kwargs = getattr(self, "generation_kwargs", None)
-            suppress = list((generation_kwargs or {}).get("suppress_tokens") or [])
+            # already suppresses the image pad, add the video pad (and both if the model names them). Video mode
+            # generates with transformers (vLLM is refused above), so TRL has set both generation attributes.
+            suppress = list(self.generation_kwargs.get("suppress_tokens") or [])
             for token_id in (self._image_token_id, self._video_token_id):
                 if token_id is not None and token_id not in suppress:
                     suppress.append(token_id)
-            if suppress and generation_kwargs is not None and hasattr(self, "generation_config"):
+            if suppress:
                 self.generation_kwargs["suppress_tokens"] = suppress
                 self.generation_config.suppress_tokens = suppress
         if self.shared_prefix:
@@ -449,7 +448,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         """Whether how the generation batch is cut into micro-batches cannot change the optimizer update."""
         args = self.args
         global_normaliser = self.loss_type in ("dapo", "cispo", "vespo")
-        no_bonus = not getattr(self, "_entropy_bonus_enabled", False)
+        no_bonus = not self._entropy_bonus_enabled
         whole_batches = args.gradient_accumulation_steps % args.steps_per_generation == 0
         return global_normaliser and no_bonus and whole_batches and self.top_entropy_quantile >= 1.0
 
@@ -592,7 +591,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             and rows is not None
             and len(rows) == len(prompt_ids)
             and not self.use_vllm
-            and not getattr(self, "use_transformers_continuous_batching", False)
+            and not self.use_transformers_continuous_batching
         )
         if shareable:
             row_group, firsts = prompt_groups(rows)

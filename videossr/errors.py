@@ -18,6 +18,10 @@ class VideoError(VideoSSRError):
         super().__init__(msg)
 
 
+class BenchmarkError(VideoSSRError):
+    """The benchmark data cannot be read or has an unknown layout (``videossr.evaluation.data``)."""
+
+
 class ClipUnusable(VideoSSRError, ValueError):
     """A task cannot make a question from this clip (too short, too small to cut or to place shapes on).
 

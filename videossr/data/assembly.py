@@ -23,20 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from videossr.data.card import render_card, render_preview
 from videossr.data.features import ROW_COLUMNS, row_schema
 from videossr.data.jobs import RowLoc, atomic_write_bytes, atomic_write_text, writing
 from videossr.data.plan import BuildError, Recipe, task_of
+from videossr.data.report import DEFAULT_CONFIG, PREVIEW_FILE, REPORT_FILE, WORK_DIR
 from videossr.data.sources import VideoSource
 
-WORK_DIR = ".build"
-REPORT_FILE = "build_report.json"
-PREVIEW_FILE = "preview.jpg"
 #: Parquet shards are cut at this many bytes of rows (deterministic: row sizes are deterministic).
 MAX_SHARD_BYTES = 500 * 1024 * 1024
 #: Rows per Parquet row group: small groups keep the Hub dataset viewer and random access cheap.
 ROW_GROUP_ROWS = 16
-#: The config that reads every row (``load_dataset(REPO_DIR)`` without a config name).
-DEFAULT_CONFIG = "default"
 
 
 @dataclass(frozen=True)
@@ -121,22 +118,6 @@ def distinct_configs(data: str | os.PathLike, names: list[str]) -> list[str]:
     if files[DEFAULT_CONFIG] == set().union(*(files[n] for n in others)):
         return others
     return list(names)
-
-
-def stored_files(report: dict[str, Any]) -> list[str]:
-    """Every data file of a built repo folder, once (configs share files), in a fixed order."""
-    if "files" in report:
-        return list(report["files"])
-    # A report written before the stored-once layout: the configs' lists, deduplicated.
-    return list(dict.fromkeys(f for c in report["configs"].values() for f in c["files"]))
-
-
-def total_rows(report: dict[str, Any]) -> int:
-    """Rows of a built repo folder, each counted once (the ``default`` config reads every row)."""
-    configs = report["configs"]
-    if DEFAULT_CONFIG in configs:
-        return int(configs[DEFAULT_CONFIG]["rows"])
-    return sum(int(c["rows"]) for c in configs.values())
 
 
 def _shard_bounds(sizes: list[int], max_bytes: int) -> list[tuple[int, int]]:
@@ -234,8 +215,6 @@ def assemble(
         The build report.
     """
     from tqdm.auto import tqdm
-
-    from videossr.data.card import render_card, render_preview
 
     plan = layout(recipe)
     missing = [k for _, keys in plan.folders.values() for k in keys if k not in index]

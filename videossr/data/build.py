@@ -36,15 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videossr.data.assembly import (
-    MAX_SHARD_BYTES,
-    PREVIEW_FILE,
-    REPORT_FILE,
-    WORK_DIR,
-    assemble,
-    stored_files,
-    total_rows,
-)
+from videossr.data.assembly import MAX_SHARD_BYTES, assemble
 from videossr.data.jobs import JobRunner, RowLoc, atomic_write_text, run_waves
 from videossr.data.plan import (
     VIUBENCH_SUBTYPES,
@@ -56,6 +48,7 @@ from videossr.data.plan import (
     video_order,
 )
 from videossr.data.remote import is_url, local_path_of, resolve_url_videos, run_job_fetching
+from videossr.data.report import PREVIEW_FILE, REPORT_FILE, WORK_DIR, stored_files, total_rows
 from videossr.data.sources import (
     VideoSource,
     check_output_location,

@@ -9,6 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from videossr.data.features import row_features
+from videossr.data.report import DEFAULT_CONFIG, total_rows
+from videossr.rows import decode_frame, encode_frame
+from videossr.tasks import TASKS, task_name_of_subtype
+
 TITLES = {"viubench": "VIUBench", "videossr-30k": "VideoSSR-30K"}
 SHOW_SOURCES = 50
 
@@ -35,8 +40,6 @@ def _dataset_info(report: dict[str, Any]) -> list[dict[str, Any]]:
     """
     from datasets import DatasetInfo, SplitDict, SplitInfo
 
-    from videossr.data.features import row_features
-
     infos = []
     for name, c in report["configs"].items():
         splits = SplitDict()
@@ -56,8 +59,6 @@ def _dataset_info(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _yaml(report: dict[str, Any]) -> str:
     from huggingface_hub import DatasetCardData
-
-    from videossr.data.assembly import DEFAULT_CONFIG, total_rows
 
     configs = []
     for name, info in report["configs"].items():
@@ -131,8 +132,6 @@ def render_card(report: dict[str, Any], preview_rows: dict[str, dict[str, Any]])
             "so its answer is known by construction and rewarded by a rule (GRPO).",
         ]
     lines += ["", "Tasks:", ""]
-    from videossr.tasks import TASKS, task_name_of_subtype
-
     # Each task describes itself, so a new task needs no edit here.
     for task in dict.fromkeys(task_name_of_subtype(s) for s in r["counts"]):
         lines.append(f"- {TASKS[task].description or task}")
@@ -235,8 +234,6 @@ def render_card(report: dict[str, Any], preview_rows: dict[str, dict[str, Any]])
 
 
 def _frames(row: dict[str, Any], k: int = 8) -> list[np.ndarray]:
-    from videossr.rows import decode_frame
-
     clips = row["videos"]
     if len(clips) > 1:  # jigsaw: the first frame of each displayed clip
         return [decode_frame(c[0]) for c in clips[:k]]
@@ -248,8 +245,6 @@ def _frames(row: dict[str, Any], k: int = 8) -> list[np.ndarray]:
 def render_preview(rows: dict[str, dict[str, Any]], height: int = 72) -> bytes:
     """A JPEG contact sheet: one strip of thumbnails per config, labelled with the config and answer."""
     import cv2
-
-    from videossr.rows import encode_frame
 
     strips = []
     label_w = 230

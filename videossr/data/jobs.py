@@ -30,6 +30,8 @@ from videossr.data.features import row_schema, rows_to_table
 from videossr.data.plan import BuildError, Recipe, Slot, assign, needs_other, partner
 from videossr.data.sources import VideoSource, decode_video
 from videossr.errors import ClipUnusable
+from videossr.rows import sample_to_row
+from videossr.tasks import task_for_subtype
 
 #: A job stops taking more videos once it holds this many slots (a video's slots are never split).
 JOB_TARGET_SLOTS = 8
@@ -157,9 +159,6 @@ def run_job(
     Returns the marker: ``rows`` (``[slot key, video id, nbytes]`` in row-group order), ``failed_slots``,
     ``failures`` (video id -> reason and detail) and ``decoded`` (videos decoded).
     """
-    from videossr.rows import sample_to_row
-    from videossr.tasks import task_for_subtype
-
     cache: dict[str, Any] = {}
     failures: dict[str, dict[str, str]] = {}
     rows: list[dict] = []

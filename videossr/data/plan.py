@@ -24,6 +24,7 @@ from typing import Any
 from videossr.data.sources import VideoSource
 from videossr.errors import VideoSSRError
 from videossr.metrics import VIUBENCH_SUBTYPES  # noqa: F401 - re-exported for the builders
+from videossr.tasks import PERTURBATIONS, task_for_subtype
 
 #: The VideoSSR-30K mix (docs/method.md §8): grounding 40% over the four training perturbations, jigsaw-6 40%,
 #: counting-easy 20%.
@@ -50,8 +51,6 @@ def task_of(subtype: str) -> str:
 
 def check_subtype(subtype: str) -> None:
     """Raise ``ValueError`` for a subtype no task can produce (e.g. ``grounding_wobble``)."""
-    from videossr.tasks import task_for_subtype
-
     task = task_for_subtype(subtype)
     if task.subtype != subtype:
         raise ValueError(f"subtype {subtype!r} is produced as {task.subtype!r}; use that name")
@@ -246,7 +245,5 @@ def needs_other(subtype: str) -> bool:
     subtype = subtype.partition("@")[0]  # a knob level does not change which videos a row needs
     if not subtype.startswith("grounding_"):
         return False
-    from videossr.tasks import PERTURBATIONS
-
     pert = PERTURBATIONS.get(subtype[len("grounding_") :])
     return bool(pert is not None and pert.needs_other)

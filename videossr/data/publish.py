@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from videossr.data.assembly import PREVIEW_FILE, REPORT_FILE, WORK_DIR, stored_files, total_rows
 from videossr.data.plan import BuildError
+from videossr.data.report import PREVIEW_FILE, REPORT_FILE, WORK_DIR, stored_files, total_rows
 
 #: What may be uploaded from a repo folder; anything else (work files, editor droppings) stays local.
 ALLOW_PATTERNS = ["README.md", REPORT_FILE, PREVIEW_FILE, "data/**/*.parquet"]

@@ -34,8 +34,14 @@ from typing import Any
 
 import numpy as np
 
+from videossr import __version__
+from videossr.data.features import row_features
 from videossr.data.plan import needs_other, parse_mix
 from videossr.data.sources import VideoSource, decode_video, is_excluded, load_exclusions, resolve_videos
+from videossr.errors import ClipUnusable, VideoSSRError
+from videossr.rows import question_key, sample_to_row
+from videossr.tasks import task_for_subtype
+from videossr.video import TRAIN_MAX_PIXELS
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +77,6 @@ def _generate_shard(
     keep_clips: bool = False,
     skip_questions: frozenset[tuple[str, str]] = frozenset(),
 ) -> Iterator[dict[str, Any]]:
-    from videossr import __version__
-    from videossr.errors import ClipUnusable, VideoSSRError
-    from videossr.rows import question_key, sample_to_row
-    from videossr.tasks import task_for_subtype
-
     index, videos, quota = shard["index"], shard["videos"], shard["quota"]
     run = shard["passes"].next()
     rng = np.random.default_rng([int(seed), 7_401, int(index), int(run)])
@@ -133,7 +134,8 @@ def _generate_shard(
                     generator_version=__version__,
                 )
                 if skip_questions and question_key(row) in skip_questions:
-                    continue  # a held-out question: never trained on
+                    made_this_round += 1  # the video is usable; this one question is held out
+                    continue
                 yield row
                 produced += 1
                 made_this_round += 1
@@ -200,9 +202,6 @@ def stream_dataset(
     """
     from datasets import IterableDataset
 
-    from videossr.data.features import row_features
-    from videossr.video import TRAIN_MAX_PIXELS
-
     sources, _ = resolve_videos(videos if isinstance(videos, list) else str(videos))
     excluded = load_exclusions(exclude)
     sources = [v for v in sources if not is_excluded(v, excluded)]
@@ -220,8 +219,6 @@ def stream_dataset(
         {"index": k, "videos": tuple(sources[k::n]), "quota": quotas[k], "passes": _Passes()}
         for k in range(n)
     ]
-    from videossr.rows import question_key
-
     gen_kwargs: dict[str, Any] = {"curriculum": curriculum} if curriculum is not None else {}
     if keep_clips:
         gen_kwargs["keep_clips"] = True

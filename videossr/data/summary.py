@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from videossr.data.assembly import REPORT_FILE, stored_files, total_rows
+from videossr.data.report import REPORT_FILE, stored_files, total_rows
+from videossr.rows import row_to_sample
 
 
 def summarize(folder: str | Path, cache_dir: str | None = None) -> dict[str, Any]:
     """Every config of a repo folder loaded with ``load_dataset``: rows, columns, frame size, one example."""
     from datasets import get_dataset_config_names, load_dataset
-
-    from videossr.rows import row_to_sample
 
     folder = Path(folder)
     out: dict[str, Any] = {"folder": str(folder)}

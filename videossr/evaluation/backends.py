@@ -31,9 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from videossr import vlm
 from videossr.errors import VideoSSRError
 from videossr.evaluation.baselines import GroundingGuess, heuristic_answer, item_rng, random_guess
 from videossr.evaluation.data import BenchItem
+from videossr.rows import encode_frame
 from videossr.tasks import TASKS
 
 
@@ -236,7 +238,7 @@ class HFBackend(Backend):
             ).eval()
         except (OSError, ValueError) as err:
             raise BackendError(f"cannot load a vision-language model from {model!r}: {err}") from err
-        self.attn_implementation = getattr(self.model.config, "_attn_implementation", attn_implementation)
+        self.attn_implementation = self.model.config._attn_implementation
         # Idle processor copies, shared by the preparing threads (see prepare()).
         self._processors: queue.SimpleQueue = queue.SimpleQueue()
 
@@ -258,8 +260,6 @@ class HFBackend(Backend):
     def _prepare(
         self, batch: Sequence[BenchItem], processor: Any
     ) -> tuple[list[BenchItem], Any, list[dict[str, Any]]]:
-        from videossr.vlm import video_inputs
-
         texts, videos, fps, records = [], [], [], []
         for item in batch:
             sample = item.sample()
@@ -268,7 +268,7 @@ class HFBackend(Backend):
             videos += [np.asarray(clip) for clip in sample.videos]
             fps += [sample.fps] * len(sample.videos)
             records.append(_frames_record(sample.videos, sample.fps))
-        inputs = video_inputs(processor, texts, videos, fps, max_pixels=self.video_max_pixels)
+        inputs = vlm.video_inputs(processor, texts, videos, fps, max_pixels=self.video_max_pixels)
         lengths = inputs["attention_mask"].sum(dim=1).tolist()
         for record, n in zip(records, lengths):
             record["prompt_tokens"] = int(n)
@@ -277,15 +277,11 @@ class HFBackend(Backend):
     # -- generation ----------------------------------------------------------------------------------
     def generate(self, inputs: Any) -> list[str]:
         """Greedy replies for prepared inputs."""
-        from videossr.vlm import greedy_replies
-
-        return greedy_replies(self.model, self.processor, inputs, self.max_new_tokens)
+        return vlm.greedy_replies(self.model, self.processor, inputs, self.max_new_tokens)
 
     def _batches(self, items: list[BenchItem], batch_size: int) -> list[list[BenchItem]]:
-        from videossr.vlm import per_clip_bound
-
         vp = getattr(self.processor, "video_processor", None)
-        if self.video_max_pixels is None or vp is None or not per_clip_bound(vp):
+        if self.video_max_pixels is None or vp is None or not vlm.per_clip_bound(vp):
             return _chunks(items, batch_size)
         # A processor that bounds whole clips needs clips of one length per call for the bound to mean
         # the same per-frame budget: a batch never mixes items whose clips differ in length.
@@ -367,8 +363,6 @@ class HFBackend(Backend):
 # OpenAI-compatible endpoints
 # --------------------------------------------------------------------------------------------------
 def _jpeg_data_url(frame: np.ndarray, quality: int) -> str:
-    from videossr.rows import encode_frame
-
     try:
         data = encode_frame(frame, "jpeg", quality)
     except RuntimeError as err:

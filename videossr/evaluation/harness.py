@@ -27,6 +27,9 @@ from typing import Any
 from videossr.errors import VideoSSRError
 from videossr.evaluation.backends import Backend, Prediction, load_backend
 from videossr.evaluation.data import BenchItem, Benchmark, load_benchmark
+from videossr.evaluation.report import plot_results, table1_markdown
+from videossr.metrics import aggregate, score
+from videossr.tasks import TASKS, task_for_subtype
 
 PREDICTIONS = "predictions.jsonl"
 RUN_FILE = "run.json"
@@ -77,8 +80,6 @@ def model_slug(spec: str) -> str:
 
 def is_parsed(item: BenchItem, reply: str, mode: str) -> bool:
     """Whether the task's parser could read a reply at all (an unparsable reply still counts, as 0)."""
-    from videossr.tasks import TASKS, task_for_subtype
-
     try:
         task = task_for_subtype(item.subtype)
     except ValueError:
@@ -188,8 +189,6 @@ def run_bench(
     """
     from tqdm.auto import tqdm
 
-    from videossr.metrics import score
-
     if mode not in ("strict", "lenient"):
         raise ValueError(f"mode must be 'strict' or 'lenient', got {mode!r}")
     bench = (
@@ -282,8 +281,6 @@ def run_bench(
     }
     (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
     if report:
-        from videossr.evaluation.report import plot_results, table1_markdown
-
         (out / TABLE).write_text(table1_markdown([results]))
         try:
             plot_results([results], out / PLOT)
@@ -299,8 +296,6 @@ def prompt_sha1(text: str) -> str:
 
 def tally(records: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
     """Table 1 scores (``videossr.metrics.aggregate``) and unparsable replies per subtype, from records."""
-    from videossr.metrics import aggregate
-
     per_subtype: dict[str, list[float]] = {}
     unparsed: dict[str, int] = {}
     for r in records:

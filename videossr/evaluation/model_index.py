@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from videossr.errors import VideoSSRError
+from videossr.evaluation.report import load_results
 from videossr.metrics import task_groups, viubench_subtypes
 from videossr.tasks import task_class, task_name_of_subtype
 
@@ -45,8 +46,6 @@ class ModelIndexError(VideoSSRError):
 def _scores(results: Mapping[str, Any] | str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(scores, run)`` from a results dict, a ``results.json`` path / run folder, or a bare aggregate."""
     if isinstance(results, (str, os.PathLike)):
-        from videossr.evaluation.report import load_results
-
         results = load_results(results)
     run = dict(results)
     scores = run.get("scores", run)

@@ -14,6 +14,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+from videossr.metrics import aggregate, score
 from videossr.parsing import Mode
 from videossr.tasks import aliases, get_task
 
@@ -78,8 +79,6 @@ def viubench(
         >>> viubench(["3,1,4", "1-2"], ["3,1,4", "1.0-2.0"], ["counting_easy", "grounding_mirror"])["overall"]
         100.0
     """
-    from videossr.metrics import aggregate, score
-
     _check(predictions, references, subtypes)
     per_subtype: dict[str, list[float]] = {}
     for p, r, s in zip(predictions, references, subtypes):

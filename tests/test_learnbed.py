@@ -18,9 +18,11 @@ import pytest
 
 from videossr.learnbed import (
     BedData,
+    compare_to_fixed,
     control_permutation,
     plot_learning_curve,
     prepare_data,
+    steps_to_reach,
     summarize,
     uninformative_videos,
 )
@@ -139,6 +141,52 @@ def test_summary_and_plot(tmp_path):
     assert step == 20 and low < mean < high
     png = plot_learning_curve(summary, tmp_path / "again.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_curriculum_against_fixed_steps_to_reach():
+    assert steps_to_reach([[0, 0.1], [25, 0.3], [50, 0.5], [75, 0.45]], 0.45) == 50
+    assert steps_to_reach([[0, 0.1], [25, 0.3]], 0.9) is None
+
+    def run(seed, curve, zero):
+        return {"seed": seed, "end": curve[-1][1], "curve": curve, "mean_frac_reward_zero_std": zero}
+
+    summary = {
+        "arms": {
+            "online": [run(0, [[0, 0.1], [100, 0.3], [200, 0.4]], 0.05), run(1, [[0, 0.1], [200, 0.5]], 0.1)],
+            "curriculum": [run(0, [[0, 0.1], [100, 0.42], [200, 0.5]], 0.01), run(1, [[0, 0.1], [200, 0.45]], 0.02)],
+        }
+    }
+    result = compare_to_fixed(summary, "curriculum", "online")
+    first, second = result["seeds"]
+    assert (first["steps_to_fixed_end"], first["fraction_of_fixed_steps"]) == (100, 0.5)
+    assert first["fixed_end"] == 0.4 and first["end"] == 0.5
+    assert (first["frac_reward_zero_std"], first["fixed_frac_reward_zero_std"]) == (0.01, 0.05)
+    assert second["steps_to_fixed_end"] is None and result["max_fraction_of_fixed_steps"] is None
+
+
+def test_online_stream_keeps_clips_and_never_makes_a_held_out_question(bed_data, tmp_path):
+    import itertools
+
+    from datasets import load_dataset
+
+    from videossr.data.streaming import stream_dataset
+    from videossr.learnbed import link_videos
+
+    out, spec, _ = bed_data
+    folder = link_videos(tmp_path / "videos", spec.train_videos[:2])
+    rows = list(itertools.islice(stream_dataset(folder, mix=f"{spec.subtype}=1", seed=0, max_pixels=spec.max_pixels), 60))
+    # Hold out questions the stream is known to make: it must then make other ones instead.
+    held = rows[:20]
+    again = stream_dataset(
+        folder, mix=f"{spec.subtype}=1", seed=0, max_pixels=spec.max_pixels, keep_clips=True, skip_questions=held
+    )
+    fresh = list(itertools.islice(again, 60))
+    assert not {question_key(r) for r in held} & {question_key(r) for r in fresh}
+    # Kept clips change nothing but the decoding: the rows not skipped are the same rows, in order.
+    skipped = {question_key(r) for r in held}
+    assert [r["answer"] for r in rows if question_key(r) not in skipped][:30] == [r["answer"] for r in fresh][:30]
+    assert {r["source"] for r in fresh} == {p for p in spec.train_videos[:2]}
+    assert len(load_dataset(str(out / "heldout"), split="test")) > 0
 
 
 def test_tiny_model_sizes(tmp_path):

@@ -66,6 +66,14 @@ def test_endless_stream_never_repeats(videos):
     assert len({(s, t, seed) for _, s, t, seed, _ in rows}) == 15
 
 
+def test_endless_stream_read_by_one_process_sees_every_video(videos):
+    # datasets reads a reader's shards one after another; an endless first shard must not hide the others.
+    ds = stream_dataset(videos, mix=MIX, seed=0)  # default shards, endless
+    assert ds.num_shards > 1
+    sources = {row["source"] for row in itertools.islice(ds, 24)}
+    assert len(sources) == 4  # every usable video of the folder
+
+
 def test_shards_split_across_ranks(videos):
     from datasets.distributed import split_dataset_by_node
 

@@ -215,8 +215,17 @@ def stream_dataset(
         if num_samples < n:
             n = max(1, num_samples)
         quotas = [num_samples // n + (1 if k < num_samples % n else 0) for k in range(n)]
+    # A finite stream deals the videos out to its shards. An endless one gives every shard every video (each
+    # shard still draws its own questions, seeded by its index): datasets reads a reader's shards one after
+    # another, so behind an endless first shard the others would never be read, and a single reader
+    # (one process, no DataLoader workers) would see only the videos dealt to shard 0.
     shards = [
-        {"index": k, "videos": tuple(sources[k::n]), "quota": quotas[k], "passes": _Passes()}
+        {
+            "index": k,
+            "videos": tuple(sources[k::n]) if num_samples is not None else tuple(sources),
+            "quota": quotas[k],
+            "passes": _Passes(),
+        }
         for k in range(n)
     ]
     gen_kwargs: dict[str, Any] = {"curriculum": curriculum} if curriculum is not None else {}

@@ -67,7 +67,9 @@ def main(
         logger.info("online stream: turning off TRL's shuffle buffer (the stream is already random)")
         training_args.shuffle_dataset = False
     processor = load_processor(model_args, training_args)
-    reward_funcs, curriculum_callbacks = curriculum_hooks(curriculum, get_reward_funcs(script_args.reward_funcs))
+    reward_funcs, curriculum_callbacks = curriculum_hooks(
+        curriculum, get_reward_funcs(script_args.reward_funcs)
+    )
 
     trainer = VideoGRPOTrainer(
         model=load_model(model_args, training_args),

@@ -53,7 +53,9 @@ HERE = Path(__file__).resolve().parent
 class LearnBedArguments:
     """The bed's own options (the GRPO ones are ``GRPOConfig``'s and ``GRPOScriptArguments``')."""
 
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Seeds (model, warm-up, GRPO)."})
+    seeds: list[int] = field(
+        default_factory=lambda: [0, 1, 2], metadata={"help": "Seeds (model, warm-up, GRPO)."}
+    )
     arms: list[str] = field(
         default_factory=lambda: ["video", "control"],
         metadata={
@@ -62,23 +64,33 @@ class LearnBedArguments:
         },
     )
     control: str = field(default="swap", metadata={"help": "The control arm's video_control: swap or blank."})
-    bed_subtype: str = field(default="grounding_invert", metadata={"help": "The task subtype trained and scored."})
-    train_per_video: int = field(default=80, metadata={"help": "Training rows per training video (seeds 0..N-1)."})
+    bed_subtype: str = field(
+        default="grounding_invert", metadata={"help": "The task subtype trained and scored."}
+    )
+    train_per_video: int = field(
+        default=80, metadata={"help": "Training rows per training video (seeds 0..N-1)."}
+    )
     heldout_per_video: int = field(default=8, metadata={"help": "Held-out items per video."})
     bed_num_frames: int = field(default=48, metadata={"help": "Frames per clip."})
     bed_max_pixels: int = field(default=64 * 64, metadata={"help": "Largest decoded frame area."})
     tiny_hidden: int = field(default=64, metadata={"help": "Width of the tiny Qwen3-VL."})
     tiny_layers: int = field(default=4, metadata={"help": "Text layers of the tiny Qwen3-VL."})
-    format_warmup_steps: int = field(default=200, metadata={"help": "Supervised format warm-up steps (0: none)."})
+    format_warmup_steps: int = field(
+        default=200, metadata={"help": "Supervised format warm-up steps (0: none)."}
+    )
     format_warmup_batch_size: int = field(default=8, metadata={"help": "Rows per warm-up step."})
-    format_warmup_learning_rate: float = field(default=2e-3, metadata={"help": "Warm-up learning rate (AdamW)."})
+    format_warmup_learning_rate: float = field(
+        default=2e-3, metadata={"help": "Warm-up learning rate (AdamW)."}
+    )
     format_warmup_targets: str = field(
-        default="random", metadata={"help": "`random`: the task's random guesses (no video information); `truth`."}
+        default="random",
+        metadata={"help": "`random`: the task's random guesses (no video information); `truth`."},
     )
     jobs: int = field(default=2, metadata={"help": "Runs at the same time (one process each)."})
     torch_threads: int = field(default=1, metadata={"help": "torch threads per run process."})
     summarize_only: bool = field(
-        default=False, metadata={"help": "Only (re)write summary.json and the plot from the runs in output_dir."}
+        default=False,
+        metadata={"help": "Only (re)write summary.json and the plot from the runs in output_dir."},
     )
     run: str | None = field(default=None, metadata={"help": "Internal: run one `<arm>:<seed>` and exit."})
 
@@ -196,7 +208,9 @@ def main(argv: list[str] | None = None) -> dict:
         raise ValueError(f"unknown arms {sorted(unknown)}; use {', '.join(STORED_ARMS + ONLINE_ARMS)}")
     online = [arm for arm in bed.arms if arm in ONLINE_ARMS]
     if online and bed.bed_num_frames != NUM_FRAMES:
-        raise ValueError(f"the online arms decode {NUM_FRAMES} frames per video; set bed_num_frames {NUM_FRAMES}")
+        raise ValueError(
+            f"the online arms decode {NUM_FRAMES} frames per video; set bed_num_frames {NUM_FRAMES}"
+        )
     started = time.time()
     out = Path(training_args.output_dir)
     out.mkdir(parents=True, exist_ok=True)

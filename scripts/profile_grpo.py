@@ -46,27 +46,63 @@ PRESETS: dict[str, dict[str, Any]] = {
     "qwen3_vl_2b": {
         "family": "qwen3_vl",
         "tie_word_embeddings": True,
-        "text": {"hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 28,
-                 "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128},
-        "vision": {"depth": 24, "hidden_size": 1024, "intermediate_size": 4096, "num_heads": 16,
-                   "out_hidden_size": 2048, "deepstack_visual_indexes": [5, 11, 17]},
+        "text": {
+            "hidden_size": 2048,
+            "intermediate_size": 6144,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+        },
+        "vision": {
+            "depth": 24,
+            "hidden_size": 1024,
+            "intermediate_size": 4096,
+            "num_heads": 16,
+            "out_hidden_size": 2048,
+            "deepstack_visual_indexes": [5, 11, 17],
+        },
     },
     "qwen3_vl_4b": {
         "family": "qwen3_vl",
         "tie_word_embeddings": True,
-        "text": {"hidden_size": 2560, "intermediate_size": 9728, "num_hidden_layers": 36,
-                 "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128},
-        "vision": {"depth": 24, "hidden_size": 1024, "intermediate_size": 4096, "num_heads": 16,
-                   "out_hidden_size": 2560, "deepstack_visual_indexes": [5, 11, 17]},
+        "text": {
+            "hidden_size": 2560,
+            "intermediate_size": 9728,
+            "num_hidden_layers": 36,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+        },
+        "vision": {
+            "depth": 24,
+            "hidden_size": 1024,
+            "intermediate_size": 4096,
+            "num_heads": 16,
+            "out_hidden_size": 2560,
+            "deepstack_visual_indexes": [5, 11, 17],
+        },
     },
     "qwen3_vl_8b": {
         "family": "qwen3_vl",
-        "text": {"hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36,
-                 "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128},
-        "vision": {"depth": 27, "hidden_size": 1152, "intermediate_size": 4304, "num_heads": 16,
-                   "out_hidden_size": 4096, "deepstack_visual_indexes": [8, 16, 24]},
+        "text": {
+            "hidden_size": 4096,
+            "intermediate_size": 12288,
+            "num_hidden_layers": 36,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+        },
+        "vision": {
+            "depth": 27,
+            "hidden_size": 1152,
+            "intermediate_size": 4304,
+            "num_heads": 16,
+            "out_hidden_size": 4096,
+            "deepstack_visual_indexes": [8, 16, 24],
+        },
     },
-}  # fmt: skip
+}
 VOCAB_SIZE = 151_936  # the real vocabulary size, so the LM head costs what it costs
 
 
@@ -97,8 +133,15 @@ def preset_config(arch: str):
     # Real Qwen3-VL geometry: 16-pixel patches, 2x2 merge, 2-frame temporal patches.
     for sub in (processor.image_processor, processor.video_processor):
         sub.patch_size = 16
-    tokens = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",
-              "<|endoftext|>")  # fmt: skip
+    tokens = (
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|vision_start|>",
+        "<|vision_end|>",
+        "<|image_pad|>",
+        "<|video_pad|>",
+        "<|endoftext|>",
+    )
     ids = {t: processor.tokenizer.convert_tokens_to_ids(t) for t in tokens}
     config = build_config(preset["family"], ids, VOCAB_SIZE, hidden=16)
     for key, value in preset["text"].items():
@@ -113,8 +156,11 @@ def preset_config(arch: str):
     config.tie_word_embeddings = tie
     config.text_config.tie_word_embeddings = tie
     config.text_config.rope_parameters = {
-        "rope_type": "default", "rope_theta": 5e6, "mrope_section": [24, 20, 20], "mrope_interleaved": True,
-    }  # fmt: skip
+        "rope_type": "default",
+        "rope_theta": 5e6,
+        "mrope_section": [24, 20, 20],
+        "mrope_interleaved": True,
+    }
     return processor, config
 
 
@@ -139,15 +185,19 @@ def synthetic_rows(n: int, frames: int, height: int, width: int, clips: int, fps
                 content.append({"type": "text", "text": f"\nClip {k + 1}:"})
             content.append({"type": "video", "text": None})
         content.append({"type": "text", "text": "\nWhen? Answer as start-end in seconds, e.g. 4.5-9.0."})
-        rows.append({
-            "id": f"profile-{i}",
-            "prompt": [{"role": "user", "content": content}],
-            # Encoded like the real datasets' frames (JPEG), so preprocessing includes their decoding.
-            "videos": [[{"bytes": encode_frame(f), "path": None} for f in frames_of(rng)] for _ in range(clips)],
-            "fps": fps,
-            "answer": "1.0-2.0",
-            "task": "anomaly_grounding",
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": f"profile-{i}",
+                "prompt": [{"role": "user", "content": content}],
+                # Encoded like the real datasets' frames (JPEG), so preprocessing includes their decoding.
+                "videos": [
+                    [{"bytes": encode_frame(f), "path": None} for f in frames_of(rng)] for _ in range(clips)
+                ],
+                "fps": fps,
+                "answer": "1.0-2.0",
+                "task": "anomaly_grounding",
+            }
+        )
     return rows
 
 
@@ -285,8 +335,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         model.config._name_or_path = str(saved)
     total_steps = args.steps + args.warmup
     batch = args.prompts_per_step * args.num_generations
-    rows = synthetic_rows(args.prompts_per_step * total_steps, args.frames, args.height, args.width, args.clips,
-                          fps=args.frames / 20.0)  # fmt: skip
+    rows = synthetic_rows(
+        args.prompts_per_step * total_steps,
+        args.frames,
+        args.height,
+        args.width,
+        args.clips,
+        fps=args.frames / 20.0,
+    )
     config = GRPOConfig(
         output_dir=str(workdir / "out"),
         use_cpu=not cuda,

@@ -27,7 +27,9 @@ def _load_package() -> ModuleType:
         if err.name != PACKAGE:  # a dependency is missing: that is the real error
             raise
     folder = Path(__file__).resolve().parent / PACKAGE
-    spec = importlib.util.spec_from_file_location(PACKAGE, folder / "__init__.py", submodule_search_locations=[str(folder)])
+    spec = importlib.util.spec_from_file_location(
+        PACKAGE, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
     assert spec is not None and spec.loader is not None
     package = importlib.util.module_from_spec(spec)
     sys.modules[PACKAGE] = package  # so that the package's relative imports find it

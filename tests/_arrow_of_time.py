@@ -73,8 +73,15 @@ class ArrowOfTime(Task):
             params={"direction": direction, "num_frames": int(len(frames))},
         )
 
-    def random_answer(self, rng: np.random.Generator, *, fps: float = 0.0, num_frames: int = 48,
-                      num_clips: int = 1, **options: Any) -> str:  # fmt: skip
+    def random_answer(
+        self,
+        rng: np.random.Generator,
+        *,
+        fps: float = 0.0,
+        num_frames: int = 48,
+        num_clips: int = 1,
+        **options: Any,
+    ) -> str:
         """forward or backward, each with probability 1/2."""
         return DIRECTIONS[int(rng.integers(2))]
 

@@ -17,9 +17,27 @@ def make_video(path: Path, index: int = 0, frames: int = 64, size: str = "96x72"
     src = _SOURCES[index % len(_SOURCES)]
     hue = (index // len(_SOURCES)) * 47
     path.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{src}=size={size}:rate={rate}",
-           "-frames:v", str(frames), "-vf", f"hue=h={hue}", "-pix_fmt", "yuv420p", "-c:v", "libx264",
-           "-preset", "ultrafast", str(path)]  # fmt: skip
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"{src}=size={size}:rate={rate}",
+        "-frames:v",
+        str(frames),
+        "-vf",
+        f"hue=h={hue}",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        str(path),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=60)
     return path
 

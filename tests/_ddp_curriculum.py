@@ -38,7 +38,9 @@ def main(out: str) -> None:
         scored.append(kwargs)
         logged.append(metrics)
         states.append(controller.state_dict())
-    Path(out, f"rank{rank}.json").write_text(json.dumps({"states": states, "logged": logged, "scored": scored}))
+    Path(out, f"rank{rank}.json").write_text(
+        json.dumps({"states": states, "logged": logged, "scored": scored})
+    )
     dist.destroy_process_group()
 
 

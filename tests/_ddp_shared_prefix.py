@@ -28,9 +28,15 @@ def main(model_dir: str, out: str) -> None:
     for shared in (True, False):
         rows = mixed_rows(4)
         trainer = make_trainer(
-            model_dir, rows, Path(out) / f"run-{shared}-{rank}", shared_prefix=shared, max_steps=3,
-            per_device_train_batch_size=4, beta=0.05, learning_rate=1e-2,
-        )  # fmt: skip
+            model_dir,
+            rows,
+            Path(out) / f"run-{shared}-{rank}",
+            shared_prefix=shared,
+            max_steps=3,
+            per_device_train_batch_size=4,
+            beta=0.05,
+            learning_rate=1e-2,
+        )
         assert trainer.accelerator.num_processes == 2, trainer.accelerator.num_processes
         trainer.train()
         weights = torch.cat([p.detach().flatten() for p in trainer.model.parameters()])

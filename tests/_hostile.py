@@ -19,5 +19,7 @@ def hostile_replies(size: int) -> dict[str, str]:
         "tabs after a shape": "circles" + "\t" * (size - 7),
         "dots": "." * size,
         "colons": "1:" * (size // 2),
-        "mixed prose": ("The clip starts at 3.5 s and ends at 9.0 s; I count 3 circles. " * (size // 64))[:size],
+        "mixed prose": ("The clip starts at 3.5 s and ends at 9.0 s; I count 3 circles. " * (size // 64))[
+            :size
+        ],
     }

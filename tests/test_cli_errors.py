@@ -135,8 +135,18 @@ def test_os_errors_are_one_line(capsys, tmp_path):
     # A failure the options cannot foresee (here a folder that cannot be created) is one line too.
     blocker = tmp_path / "file"
     blocker.write_text("")
-    res = main(["generate", "--task", "object_counting", "--video", str(blocker / "v.mp4"),
-                "--out", str(tmp_path / "o"), "--quiet"])  # fmt: skip
+    res = main(
+        [
+            "generate",
+            "--task",
+            "object_counting",
+            "--video",
+            str(blocker / "v.mp4"),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
     assert res == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and len(err.splitlines()) == 1
@@ -164,7 +174,9 @@ def test_import_errors_are_not_swallowed(monkeypatch):
 def test_an_option_of_another_task_is_one_line(generate_args, tmp_path, capsys):
     rc = main([*generate_args, "--out", str(tmp_path / "o"), "--perturbation", "mirror"])
     err = capsys.readouterr().err.strip()
-    assert rc == 1 and err == "error: --perturbation does not apply to object_counting (it takes --difficulty)"
+    assert (
+        rc == 1 and err == "error: --perturbation does not apply to object_counting (it takes --difficulty)"
+    )
 
 
 def test_generate_flags_come_from_the_tasks_options(monkeypatch):
@@ -178,8 +190,21 @@ def test_generate_flags_come_from_the_tasks_options(monkeypatch):
 
     monkeypatch.setitem(TASKS, Toy.name, Toy)
     parser = build_parser()
-    args = parser.parse_args(["generate", "--task", "toy_counting", "--video", "v", "--out", "o",
-                              "--speed", "fast", "--blinks", "2"])  # fmt: skip
+    args = parser.parse_args(
+        [
+            "generate",
+            "--task",
+            "toy_counting",
+            "--video",
+            "v",
+            "--out",
+            "o",
+            "--speed",
+            "fast",
+            "--blinks",
+            "2",
+        ]
+    )
     assert (args.speed, args.blinks) == ("fast", 2)
     for bad in (["--speed", "warp"], ["--blinks", "4"]):
         with pytest.raises(SystemExit):

@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # ------------------------------------------------------------------------------------------ synthetic streams
-def simulate(controller: DifficultyController, p_of_level, batches: int, rows: int = 32, lag: int = 0, seed: int = 0):
+def simulate(
+    controller: DifficultyController, p_of_level, batches: int, rows: int = 32, lag: int = 0, seed: int = 0
+):
     """Feed the controller batches from a model that passes with probability ``p_of_level(level)``.
 
     ``lag`` batches: rows are made at the level the controller held ``lag`` batches earlier (the stream's
@@ -56,7 +58,9 @@ def linear_model(level: float) -> float:
 @pytest.mark.parametrize("start", [0.0, 0.5, 1.0])
 @pytest.mark.parametrize("lag", [0, 2])
 def test_band_is_reached_from_either_side(start, lag):
-    controller = DifficultyController(tasks=["counting"], band=(0.4, 0.6), start=start, step=0.05, min_rows=32)
+    controller = DifficultyController(
+        tasks=["counting"], band=(0.4, 0.6), start=start, step=0.05, min_rows=32
+    )
     trace = simulate(controller, linear_model, batches=120, lag=lag)
     # linear_model passes 40-60 % between levels 0.5 and 0.7: the tail of the trace stays around there
     tail = trace[-40:]
@@ -75,8 +79,9 @@ def test_inside_the_band_nothing_moves_and_the_ends_hold():
 
 
 def test_update_rules():
-    c = DifficultyController(tasks=["grounding", "counting"], band=(0.3, 0.7), step=0.1, ema=0.5, min_rows=4,
-                             num_generations=2)  # fmt: skip
+    c = DifficultyController(
+        tasks=["grounding", "counting"], band=(0.3, 0.7), step=0.1, ema=0.5, min_rows=4, num_generations=2
+    )
     # 2 grounding rows only: below min_rows, no move even though everything passed
     m = c.update([("anomaly_grounding", 0, 1.0, None), ("anomaly_grounding", 1, 1.0, None)])
     assert c.difficulty("grounding") == 0.5 and m["curriculum/grounding/pass_rate"] == 1.0
@@ -103,7 +108,12 @@ def test_wrapped_rewards_are_unchanged_and_report_their_task():
     plain = get_reward_funcs(["counting", "counting_strict01", "jigsaw", "format"])
     wrapped = wrap_reward_funcs(plain, c)
     assert [w.__name__ for w in wrapped] == [f.__name__ for f in plain]
-    assert [w.task for w in wrapped] == ["object_counting", None, "temporal_jigsaw", None]  # first per task only
+    assert [w.task for w in wrapped] == [
+        "object_counting",
+        None,
+        "temporal_jigsaw",
+        None,
+    ]  # first per task only
     kwargs = {
         "completions": ["3,1,4", "0,0,0", "2413", "1234"],
         "answer": ["3,1,4", "3,1,4", "2413", "2413"],
@@ -112,7 +122,9 @@ def test_wrapped_rewards_are_unchanged_and_report_their_task():
     }
     logged: dict[str, float] = {}
     for w, f in zip(wrapped, plain):
-        assert w(prompts=[None] * 4, log_metric=logged.__setitem__, **kwargs) == f(prompts=[None] * 4, **kwargs)
+        assert w(prompts=[None] * 4, log_metric=logged.__setitem__, **kwargs) == f(
+            prompts=[None] * 4, **kwargs
+        )
     assert logged["curriculum/counting/frac_zero_std"] == 0.0  # rewards 1 and 0 in its one group
     assert logged["curriculum/jigsaw/pass_rate"] == 0.5
     assert set(logged) >= {"curriculum/counting/difficulty", "curriculum/jigsaw/difficulty"}
@@ -126,7 +138,8 @@ def rank_batch(rank: int, batch: int, levels: dict[str, float]) -> dict[str, lis
         "completions": ["3,1,4" if count_ok else "9,9,9", "3,1,4", "2413", "2413" if batch % 2 else "1234"],
         "answer": ["3,1,4", "3,1,4", "2413", "2413"],
         "task": ["object_counting", "object_counting", "temporal_jigsaw", "temporal_jigsaw"],
-        "subtype": [f"counting@{levels['object_counting']:g}"] * 2 + [f"jigsaw@{levels['temporal_jigsaw']:g}"] * 2,
+        "subtype": [f"counting@{levels['object_counting']:g}"] * 2
+        + [f"jigsaw@{levels['temporal_jigsaw']:g}"] * 2,
     }
 
 
@@ -136,8 +149,17 @@ def test_two_processes_agree(tmp_path):
     import subprocess
 
     worker = Path(__file__).with_name("_ddp_curriculum.py")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29541",
-           str(worker), str(tmp_path)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29541",
+        str(worker),
+        str(tmp_path),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -186,8 +208,11 @@ def test_stream_rows_follow_the_controller():
     if not sample_videos():
         pytest.skip("no sample videos installed")
     c = DifficultyController(tasks=["jigsaw", "counting"], start=0.0)
-    rows = iter(stream_dataset("default", mix="jigsaw_easy=1,counting_easy=1", seed=0, curriculum=c,
-                               max_pixels=64 * 64))  # fmt: skip
+    rows = iter(
+        stream_dataset(
+            "default", mix="jigsaw_easy=1,counting_easy=1", seed=0, curriculum=c, max_pixels=64 * 64
+        )
+    )
     first = [next(rows) for _ in range(3)]
     c.state["temporal_jigsaw"].level = 1.0
     c.state["object_counting"].level = 0.75
@@ -197,8 +222,9 @@ def test_stream_rows_follow_the_controller():
     assert all(len(r["answer"]) == 9 for r in later if r["task"] == "temporal_jigsaw")
     # without a controller the same stream keeps the mix's settings (and no suffix)
     plain = iter(stream_dataset("default", mix="jigsaw_easy=1,counting_easy=1", seed=0, max_pixels=64 * 64))
-    assert [next(plain)["subtype"] for _ in range(3)] == [r["subtype"].replace("jigsaw@0", "jigsaw_easy")
-                                                          .replace("counting@0", "counting_easy") for r in first]  # fmt: skip
+    assert [next(plain)["subtype"] for _ in range(3)] == [
+        r["subtype"].replace("jigsaw@0", "jigsaw_easy").replace("counting@0", "counting_easy") for r in first
+    ]
 
 
 # ------------------------------------------------------------------------------------------ the recipe
@@ -238,12 +264,39 @@ def test_recipe_with_curriculum_logs_plots_and_resumes(tmp_path):
     recipe = load_recipe()
 
     def run(max_steps: int, *extra: str):
-        args = ["--config", str(ROOT / "recipes/tiny/grpo/config_cpu.yaml"),
-                "--output_dir", str(tmp_path / "run"), "--tiny_model_dir", str(tmp_path / "tiny"),
-                "--video_dir", "samples", "--online_streaming", "true", "--online_mix", "counting_easy=1",
-                "--reward_funcs", "counting", "--max_steps", str(max_steps), "--per_device_train_batch_size", "4",
-                "--num_generations", "2", "--save_strategy", "steps", "--save_steps", "1",
-                "--curriculum", "true", "--curriculum_min_rows", "1", "--curriculum_step", "0.1", *extra]  # fmt: skip
+        args = [
+            "--config",
+            str(ROOT / "recipes/tiny/grpo/config_cpu.yaml"),
+            "--output_dir",
+            str(tmp_path / "run"),
+            "--tiny_model_dir",
+            str(tmp_path / "tiny"),
+            "--video_dir",
+            "samples",
+            "--online_streaming",
+            "true",
+            "--online_mix",
+            "counting_easy=1",
+            "--reward_funcs",
+            "counting",
+            "--max_steps",
+            str(max_steps),
+            "--per_device_train_batch_size",
+            "4",
+            "--num_generations",
+            "2",
+            "--save_strategy",
+            "steps",
+            "--save_steps",
+            "1",
+            "--curriculum",
+            "true",
+            "--curriculum_min_rows",
+            "1",
+            "--curriculum_step",
+            "0.1",
+            *extra,
+        ]
         return recipe.main(*recipe.make_parser().parse_args_and_config(args))
 
     trainer = run(4)
@@ -259,10 +312,16 @@ def test_recipe_with_curriculum_logs_plots_and_resumes(tmp_path):
     assert (tmp_path / "run" / "reward_curve.png").is_file()
     saved = json.loads((tmp_path / "run" / "checkpoint-4" / STATE_FILE).read_text())
     assert saved["tasks"]["object_counting"]["level"] == 0.3
-    assert json.loads((tmp_path / "run" / "checkpoint-2" / STATE_FILE).read_text())["tasks"]["object_counting"][
-        "level"] == 0.4  # fmt: skip
+    assert (
+        json.loads((tmp_path / "run" / "checkpoint-2" / STATE_FILE).read_text())["tasks"]["object_counting"][
+            "level"
+        ]
+        == 0.4
+    )
 
     # Resumed from step 4, the stream makes its rows at the saved 0.3 (fresh), so step 5 moves on to 0.2.
     resumed = run(5, "--resume_from_checkpoint", str(tmp_path / "run" / "checkpoint-4"))
-    after = [h for h in resumed.state.log_history if h.get("step") == 5 and "curriculum/counting/difficulty" in h]
+    after = [
+        h for h in resumed.state.log_history if h.get("step") == 5 and "curriculum/counting/difficulty" in h
+    ]
     assert after and after[-1]["curriculum/counting/difficulty"] == pytest.approx(0.2)

@@ -120,7 +120,9 @@ def test_viubench_repo_layout_and_load(viubench, tmp_path):
     assert everything["id"] == [f"{sub}-{i:06d}" for sub in VIUBENCH_SUBTYPES for i in range(2)]
     assert _stored(viubench)[:2] == (9, 18)
     assert report["configs"]["default"]["rows"] == 18
-    assert sorted(report["files"]) == sorted(f for s in VIUBENCH_SUBTYPES for f in report["configs"][s]["files"])
+    assert sorted(report["files"]) == sorted(
+        f for s in VIUBENCH_SUBTYPES for f in report["configs"][s]["files"]
+    )
 
 
 def test_viubench_benchmark_loads_each_item_once(viubench):
@@ -167,8 +169,9 @@ def test_30k_mix_configs_and_shuffle(good_videos, tmp_path):
     assert Counter(r["subtype"] for r in rows) == want
     # within a task the rows are in the shuffled mix order, the same whatever config reads them
     mixed = [r["id"] for r in _config_rows(_no_task_configs_twin(good_videos, tmp_path, 20, 1), "default")]
-    assert [r["id"] for r in rows] == [i for task in ("grounding", "jigsaw", "counting") for i in mixed
-                                       if i.startswith(task)]  # fmt: skip
+    assert [r["id"] for r in rows] == [
+        i for task in ("grounding", "jigsaw", "counting") for i in mixed if i.startswith(task)
+    ]
     assert mixed != sorted(mixed, key=lambda i: i.split("_")[0])  # the mix itself is shuffled
     cache = tmp_path / "cache"
     ds = _load(out, None, "train", cache)  # load_dataset(REPO_DIR): the default config

@@ -30,9 +30,27 @@ BAD = ("empty.mp4", "garbage.mp4", "short.mp4", "truncated.mp4")
 
 def _odd_video(path: Path, size: str, index: int) -> None:
     """A clip with odd or extreme dimensions (4:4:4, so odd sizes are legal H.264)."""
-    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=12",
-           "-frames:v", "60", "-vf", f"hue=h={index * 60}", "-pix_fmt", "yuv444p", "-c:v", "libx264",
-           "-preset", "ultrafast", str(path)]  # fmt: skip
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate=12",
+        "-frames:v",
+        "60",
+        "-vf",
+        f"hue=h={index * 60}",
+        "-pix_fmt",
+        "yuv444p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        str(path),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=60)
 
 
@@ -186,7 +204,9 @@ def test_killed_workers_at_three_points_lose_nothing(mixed, reference, cluster, 
     report = json.loads((out / "build_report.json").read_text())
     import pyarrow.parquet as pq
 
-    ids = [i for f in report["files"] for i in pq.read_table(out / f, columns=["id"]).column("id").to_pylist()]
+    ids = [
+        i for f in report["files"] for i in pq.read_table(out / f, columns=["id"]).column("id").to_pylist()
+    ]
     assert len(ids) == len(set(ids)) == RECIPE["size"]  # no row lost, none twice
 
 
@@ -201,7 +221,18 @@ def test_driver_killed_then_resumed_is_byte_identical(cluster, tmp_path, tmp_pat
     killed = tmp_path / "killed"
     # the driver joins the module's cluster (--address), so killing it leaves the cluster up
     proc = subprocess.Popen(
-        [sys.executable, "-m", "videossr.cli", *args, "--engine", "ray", "--address", cluster, "--out", str(killed)],
+        [
+            sys.executable,
+            "-m",
+            "videossr.cli",
+            *args,
+            "--engine",
+            "ray",
+            "--address",
+            cluster,
+            "--out",
+            str(killed),
+        ],
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -241,8 +272,23 @@ def test_push_to_hub_uploads_the_finished_folder(cluster, tmp_path, tmp_path_fac
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     src = make_folder(tmp_path_factory.mktemp("push"), 3)
     out = tmp_path / "pushed"
-    argv = ["build", "videossr-30k", "--videos", str(src), "--size", "6", "--out", str(out), "--quiet",
-            "--engine", "ray", "--address", cluster, "--push-to-hub", "org/my-set"]  # fmt: skip
+    argv = [
+        "build",
+        "videossr-30k",
+        "--videos",
+        str(src),
+        "--size",
+        "6",
+        "--out",
+        str(out),
+        "--quiet",
+        "--engine",
+        "ray",
+        "--address",
+        cluster,
+        "--push-to-hub",
+        "org/my-set",
+    ]
     assert main(argv) == 0
     kinds = [c[0] for c in calls]
     assert kinds == ["init", "create_repo", "upload_folder"]

@@ -28,8 +28,10 @@ LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def _same(a, b) -> bool:
-    return a.answer == b.answer and len(a.videos) == len(b.videos) and all(
-        np.array_equal(x, y) for x, y in zip(a.videos, b.videos)
+    return (
+        a.answer == b.answer
+        and len(a.videos) == len(b.videos)
+        and all(np.array_equal(x, y) for x, y in zip(a.videos, b.videos))
     )
 
 
@@ -78,11 +80,19 @@ def test_every_mapped_parameter_moves_one_way():
     clips = [clips_at(x) for x in GRID]
     settings = [setting_at(x) for x in GRID]
     segments = [segment_range(48, x) for x in GRID]
-    for seq in (clips, [s["types"] for s in settings], [s["frames"] for s in settings],
-                [s["instances"] for s in settings]):  # fmt: skip
+    for seq in (
+        clips,
+        [s["types"] for s in settings],
+        [s["frames"] for s in settings],
+        [s["instances"] for s in settings],
+    ):
         assert all(a <= b for a, b in zip(seq, seq[1:]))  # more clips, types, frames, instances
-    for seq in ([s["size"][0] for s in settings], [s["size"][1] for s in settings],
-                [lo for lo, _ in segments], [hi for _, hi in segments]):  # fmt: skip
+    for seq in (
+        [s["size"][0] for s in settings],
+        [s["size"][1] for s in settings],
+        [lo for lo, _ in segments],
+        [hi for _, hi in segments],
+    ):
         assert all(a >= b for a, b in zip(seq, seq[1:]))  # smaller shapes, shorter segments
     for name, params in STRENGTH_KNOB.items():
         for key in params:
@@ -96,9 +106,13 @@ def test_every_mapped_parameter_moves_one_way():
 
 # ------------------------------------------------------------------------------------------ invisible by default
 def test_named_strings_keep_the_papers_generation(clip):
-    for name, kwargs in [("object_counting", {"difficulty": "easy"}), ("object_counting", {"difficulty": "hard"}),
-                         ("temporal_jigsaw", {"difficulty": "easy"}), ("temporal_jigsaw", {"difficulty": "hard"}),
-                         ("anomaly_grounding", {"perturbation": "mirror"})]:  # fmt: skip
+    for name, kwargs in [
+        ("object_counting", {"difficulty": "easy"}),
+        ("object_counting", {"difficulty": "hard"}),
+        ("temporal_jigsaw", {"difficulty": "easy"}),
+        ("temporal_jigsaw", {"difficulty": "hard"}),
+        ("anomaly_grounding", {"perturbation": "mirror"}),
+    ]:
         task = get_task(name, **kwargs)
         assert task.level is None and "@" not in task.subtype
         sample = task.generate(clip, seed=3)
@@ -111,9 +125,13 @@ def test_named_strings_keep_the_papers_generation(clip):
 
 @pytest.mark.parametrize(
     ("name", "named", "level"),
-    [("object_counting", "easy", 0.5), ("object_counting", "hard", 0.75),
-     ("temporal_jigsaw", "easy", 0.5), ("temporal_jigsaw", "hard", 0.75)],
-)  # fmt: skip
+    [
+        ("object_counting", "easy", 0.5),
+        ("object_counting", "hard", 0.75),
+        ("temporal_jigsaw", "easy", 0.5),
+        ("temporal_jigsaw", "hard", 0.75),
+    ],
+)
 def test_a_named_point_as_a_number_makes_the_same_question(clip, name, named, level):
     for seed in (0, 1, 7):
         a = get_task(name, difficulty=named).generate(clip, seed=seed)
@@ -122,7 +140,9 @@ def test_a_named_point_as_a_number_makes_the_same_question(clip, name, named, le
         assert b.params["difficulty"] == level and b.subtype == f"{a.subtype.split('_')[0]}@{level:g}"
 
 
-@pytest.mark.parametrize("perturbation", ["mirror", "noise", "blur", "saturation", "zoom_in", "zoom_out", "slow", "fast"])
+@pytest.mark.parametrize(
+    "perturbation", ["mirror", "noise", "blur", "saturation", "zoom_in", "zoom_out", "slow", "fast"]
+)
 def test_grounding_at_the_paper_point_is_the_papers_generation(clip, perturbation):
     for seed in (0, 5):
         a = get_task("grounding", perturbation=perturbation).generate(clip, seed=seed)
@@ -132,8 +152,10 @@ def test_grounding_at_the_paper_point_is_the_papers_generation(clip, perturbatio
 
 
 # ------------------------------------------------------------------------------------------ seeded, recorded
-@pytest.mark.parametrize("subtype", ["counting@0.2", "jigsaw@0.9", "grounding_noise@0.8", "grounding_fast@0.3",
-                                     "grounding_mixed@0.65"])  # fmt: skip
+@pytest.mark.parametrize(
+    "subtype",
+    ["counting@0.2", "jigsaw@0.9", "grounding_noise@0.8", "grounding_fast@0.3", "grounding_mixed@0.65"],
+)
 def test_levels_are_seeded_recorded_and_read_back(small_clips, subtype):
     task = task_for_subtype(subtype)
     assert task.subtype == subtype and task.level == split_level(subtype)[1]
@@ -155,13 +177,18 @@ def test_levels_change_the_question(small_clips):
     assert len(get_task("jigsaw", difficulty=1.0).generate(clip, seed=0).videos) == 9
     easy = get_task("counting", difficulty=0.0).generate(clip, seed=0)
     assert sorted(int(c) for c in easy.answer.split(",")) == [0, 0, 1]  # one shape type, once
-    seg = get_task("grounding", perturbation="mirror", difficulty=1.0).generate(clip, seed=0).params["segment"]
+    seg = (
+        get_task("grounding", perturbation="mirror", difficulty=1.0).generate(clip, seed=0).params["segment"]
+    )
     assert 3 <= seg[1] - seg[0] <= 6
 
 
 def test_mixes_and_builds_accept_levels():
     assert parse_mix("grounding_mirror@0.7=1,jigsaw@0.25=1,counting@1=2") == {
-        "grounding_mirror@0.7": 0.25, "jigsaw@0.25": 0.25, "counting@1": 0.5}  # fmt: skip
+        "grounding_mirror@0.7": 0.25,
+        "jigsaw@0.25": 0.25,
+        "counting@1": 0.5,
+    }
     with pytest.raises(ValueError, match="counting@0.3"):
         parse_mix("counting_easy@0.3=1")
     with pytest.raises(ValueError):
@@ -174,7 +201,16 @@ def test_cli_difficulty_option(real_video, tmp_path, capsys):
 
     from videossr.cli import main
 
-    args = ["generate", "--video", str(real_video), "--out", str(tmp_path), "--quiet", "--max-pixels", "16384"]
+    args = [
+        "generate",
+        "--video",
+        str(real_video),
+        "--out",
+        str(tmp_path),
+        "--quiet",
+        "--max-pixels",
+        "16384",
+    ]
     assert main([*args, "--task", "counting", "--difficulty", "hard"]) == 0
     assert json.loads(capsys.readouterr().out)["subtype"] == "counting_hard"
     assert main([*args, "--task", "jigsaw", "--difficulty", "0.25"]) == 0
@@ -216,8 +252,10 @@ def test_random_baseline_scores_less_as_the_level_rises(small_clips, name):
 
 def test_heuristic_counts_worse_as_the_level_rises(train_clips):
     # Measured with 30 items per level: 98.9, 97.8, 56.7, 37.8, 20.0 % at 0, 0.25, 0.5, 0.75, 1.
-    scores = [_mean_score(get_task("counting", difficulty=lv), train_clips, range(8), "heuristic")
-              for lv in (0.0, 0.5, 1.0)]  # fmt: skip
+    scores = [
+        _mean_score(get_task("counting", difficulty=lv), train_clips, range(8), "heuristic")
+        for lv in (0.0, 0.5, 1.0)
+    ]
     assert scores[0] > scores[1] > scores[2], scores
 
 
@@ -227,7 +265,12 @@ def test_heuristic_grounds_worse_as_the_level_rises(train_clips, perturbation):
     # frames, so the longer segments of low levels (16-24 frames) fool it while the random baseline above,
     # which knows each level's lengths, scores higher there.
     scores = [
-        _mean_score(get_task("grounding", perturbation=perturbation, difficulty=lv), train_clips, range(8), "heuristic")
+        _mean_score(
+            get_task("grounding", perturbation=perturbation, difficulty=lv),
+            train_clips,
+            range(8),
+            "heuristic",
+        )
         for lv in (0.5, 1.0)
     ]
     assert scores[0] > scores[1] + 0.2, scores
@@ -235,11 +278,16 @@ def test_heuristic_grounds_worse_as_the_level_rises(train_clips, perturbation):
 
 def test_synthetic_clip_generation_at_every_level():
     # Every level of every task generates on a plain 48-frame clip (counting's 5 x 5 placement included).
-    clip = Clip(frames=np.random.default_rng(0).integers(0, 255, (48, 64, 80, 3), dtype=np.uint8), fps=4.0, source="x")
+    clip = Clip(
+        frames=np.random.default_rng(0).integers(0, 255, (48, 64, 80, 3), dtype=np.uint8), fps=4.0, source="x"
+    )
     for level in GRID[::10]:
-        for task in (get_task("counting", difficulty=level), get_task("jigsaw", difficulty=level),
-                     get_task("grounding", perturbation="fast", difficulty=level),
-                     get_task("grounding", perturbation="slow", difficulty=level)):  # fmt: skip
+        for task in (
+            get_task("counting", difficulty=level),
+            get_task("jigsaw", difficulty=level),
+            get_task("grounding", perturbation="fast", difficulty=level),
+            get_task("grounding", perturbation="slow", difficulty=level),
+        ):
             for seed in range(3):
                 sample = task.generate(clip, seed=seed)
                 assert task.score(sample.answer, sample.answer) == 1.0

@@ -145,8 +145,24 @@ def test_cli_bench_and_compare(repo, tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert "| **random** |" in printed and "9 items" in printed
-    assert main(["bench", "--data", str(repo), "--model", "random:prior", "--out", str(out_b), "--no-progress",
-                 "--configs", "grounding_mirror", "jigsaw_easy"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "bench",
+                "--data",
+                str(repo),
+                "--model",
+                "random:prior",
+                "--out",
+                str(out_b),
+                "--no-progress",
+                "--configs",
+                "grounding_mirror",
+                "jigsaw_easy",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert (
         main(["compare", str(out_a / "results.json"), str(out_b), "--paper", "--out", str(tmp_path / "cmp")])
@@ -236,18 +252,27 @@ def test_training_callback_and_bench_show_the_model_the_same_inputs(tmp_path, ar
 
     def record(model, processor, inputs, max_new_tokens, **kwargs):
         replies = real(model, processor, inputs, max_new_tokens, **kwargs)
-        seen.append((inputs["input_ids"].cpu(), inputs["video_grid_thw"].cpu(),
-                     inputs["pixel_values_videos"].float().cpu(), replies))  # fmt: skip
+        seen.append(
+            (
+                inputs["input_ids"].cpu(),
+                inputs["video_grid_thw"].cpu(),
+                inputs["pixel_values_videos"].float().cpu(),
+                replies,
+            )
+        )
         return replies
 
     monkeypatch.setattr(videossr.vlm, "greedy_replies", record)
     path = build_tiny_model(tmp_path / arch, arch=arch)
-    items = [it for it in bench_items(9) if it.subtype in ("grounding_mirror", "counting_easy", "jigsaw_easy")]
+    items = [
+        it for it in bench_items(9) if it.subtype in ("grounding_mirror", "counting_easy", "jigsaw_easy")
+    ]
     rows = [item.row() for item in items]
     grids = {}
     for bound in (None, 48 * 48):  # the processor's own bounds, then a bound below the stored frame size
-        backend = HFBackend(str(path), max_new_tokens=5, num_workers=1, device="cpu", sort=False,
-                            video_max_pixels=bound)  # fmt: skip
+        backend = HFBackend(
+            str(path), max_new_tokens=5, num_workers=1, device="cpu", sort=False, video_max_pixels=bound
+        )
         seen.clear()
         list(backend.predict(items, batch_size=1))
         by_bench = list(seen)

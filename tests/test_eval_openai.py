@@ -67,7 +67,9 @@ def test_openai_backend_sends_timestamped_frames_and_scores(server, tmp_path, mo
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     bench, answers = _bench()
     server.answers = dict(answers)
-    server.answers.pop(next(k for k in answers if "original temporal order" in k))  # the jigsaw gets "no idea"
+    server.answers.pop(
+        next(k for k in answers if "original temporal order" in k)
+    )  # the jigsaw gets "no idea"
     server.fail_first = True
     url = f"http://127.0.0.1:{server.server_port}/v1"
     backend = load_backend(f"openai:{url}#tiny-vlm", max_new_tokens=32, concurrency=2, retries=3)

@@ -105,7 +105,9 @@ def test_online_mix_uses_the_build_syntax(recipe):
     assert counts["jigsaw_easy"] == 12_000 and counts["counting_easy"] == 6_000
     assert all(counts[f"grounding_{p}"] == 3_000 for p in ("channel_swap", "rotate180", "zoom_out", "mirror"))
     # The same string as `videossr build --mix`.
-    script, _, _ = parse(recipe, RECIPES / "tiny/grpo/config_cpu.yaml", "--online_mix", "jigsaw_easy=2,counting_hard=1")
+    script, _, _ = parse(
+        recipe, RECIPES / "tiny/grpo/config_cpu.yaml", "--online_mix", "jigsaw_easy=2,counting_hard=1"
+    )
     assert parse_mix(script.online_mix) == pytest.approx({"jigsaw_easy": 2 / 3, "counting_hard": 1 / 3})
     # A bad mix fails when the options are read, before any model is loaded.
     for bad in ("jigsaw_easy:2", "x=-1", "jigsaw_easy=lots", "grounding_wobble=1"):
@@ -120,9 +122,17 @@ def test_script_arguments_extend_trl_and_push_needs_a_repo_id(recipe, tmp_path):
 
     assert issubclass(GRPOScriptArguments, trl.ScriptArguments)
     script, train, _ = parse(
-        recipe, RECIPES / "tiny/grpo/config_cpu.yaml", "--dataset_name", "none", "--dataset_streaming", "true",
-        "--output_dir", str(tmp_path / "run"), "--push_to_hub", "true",
-    )  # fmt: skip
+        recipe,
+        RECIPES / "tiny/grpo/config_cpu.yaml",
+        "--dataset_name",
+        "none",
+        "--dataset_streaming",
+        "true",
+        "--output_dir",
+        str(tmp_path / "run"),
+        "--push_to_hub",
+        "true",
+    )
     assert script.online and script.dataset_streaming and script.dataset_test_split == "test"
     # Refused before any data or model is loaded (not after hours of training).
     with pytest.raises(ValueError, match="hub_model_id"):
@@ -133,7 +143,11 @@ def _plain_folder(root: Path, rows_per_task: int = 10, test: bool = False) -> Pa
     """A Hub-style folder whose `default` config stores the tasks one after another (as VideoSSR-30K does)."""
     from datasets import Dataset
 
-    rows = [{"id": f"{s}-{i}", "subtype": s} for s in ("grounding_mirror", "jigsaw_easy") for i in range(rows_per_task)]
+    rows = [
+        {"id": f"{s}-{i}", "subtype": s}
+        for s in ("grounding_mirror", "jigsaw_easy")
+        for i in range(rows_per_task)
+    ]
     (root / "default").mkdir(parents=True)
     Dataset.from_list(rows).to_parquet(str(root / "default" / "train-00000-of-00001.parquet"))
     files = "  - split: train\n    path: default/train-*\n"
@@ -149,7 +163,9 @@ def test_max_train_samples_draws_at_random_not_the_first_task(tmp_path, streamin
     folder = _plain_folder(tmp_path / "data")
 
     def ids(seed):
-        args = GRPOScriptArguments(dataset_name=str(folder), max_train_samples=10, dataset_streaming=streaming)
+        args = GRPOScriptArguments(
+            dataset_name=str(folder), max_train_samples=10, dataset_streaming=streaming
+        )
         train, test = load_train_data(args, SimpleNamespace(seed=seed, eval_strategy="no"))
         assert test is None
         return [r["id"] for r in train]
@@ -220,15 +236,25 @@ def test_recipe_trains_from_a_dataset_folder_and_writes_card_and_curve(recipe, d
     script, train, model = parse(
         recipe,
         RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--dataset_name", str(dataset_dir),
-        "--dataset_config", "default",
-        "--output_dir", str(out),
-        "--tiny_model_dir", str(tmp_path / "tiny"),
-        "--max_steps", "2",
-        "--per_device_train_batch_size", "4",
-        "--num_generations", "2",
-        "--reward_funcs", "grounding", "jigsaw", "jigsaw_strict01",
-    )  # fmt: skip
+        "--dataset_name",
+        str(dataset_dir),
+        "--dataset_config",
+        "default",
+        "--output_dir",
+        str(out),
+        "--tiny_model_dir",
+        str(tmp_path / "tiny"),
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "4",
+        "--num_generations",
+        "2",
+        "--reward_funcs",
+        "grounding",
+        "jigsaw",
+        "jigsaw_strict01",
+    )
     trainer = recipe.main(script, train, model)
     assert trainer.state.global_step == 2
     logged = [h for h in trainer.state.log_history if "reward" in h]
@@ -269,8 +295,14 @@ def test_push_uploads_weights_processor_card_and_curve(tmp_path):
     (out / "optimizer.pt").write_bytes(b"0" * 16)
     history = [{"step": 1, "reward": 0.1, "rewards/jigsaw/mean": 0.2}, {"step": 2, "reward": 0.3}]
     (out / "viubench.json").write_text(json.dumps({"Overall": 51.9}))
-    write_model_card(out, "Qwen/Qwen3-VL-8B-Instruct", "videossr/VideoSSR-30K", {"beta": 0.001}, history,
-                     hub_model_id="org/videossr-8b")  # fmt: skip
+    write_model_card(
+        out,
+        "Qwen/Qwen3-VL-8B-Instruct",
+        "videossr/VideoSSR-30K",
+        {"beta": 0.001},
+        history,
+        hub_model_id="org/videossr-8b",
+    )
     api = FakeHfApi()
     push_checkpoint(out, "org/videossr-8b", api=api, private=True)
     assert [c[0] for c in api.calls] == ["create_repo", "upload_folder"]
@@ -304,15 +336,23 @@ def test_main_with_push_to_hub_pushes_once_offline(recipe, dataset_dir, tmp_path
     script, train, model = parse(
         recipe,
         RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--dataset_name", str(dataset_dir),
-        "--output_dir", str(out),
-        "--tiny_model_dir", str(tmp_path / "tiny"),
-        "--max_steps", "1",
-        "--per_device_train_batch_size", "2",
-        "--num_generations", "2",
-        "--push_to_hub", "true",
-        "--hub_model_id", "org/tiny-videossr",
-    )  # fmt: skip
+        "--dataset_name",
+        str(dataset_dir),
+        "--output_dir",
+        str(out),
+        "--tiny_model_dir",
+        str(tmp_path / "tiny"),
+        "--max_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "2",
+        "--num_generations",
+        "2",
+        "--push_to_hub",
+        "true",
+        "--hub_model_id",
+        "org/tiny-videossr",
+    )
     recipe.main(script, train, model)
     calls = [c for api in apis for c in api.calls]
     assert [c[0] for c in calls] == ["create_repo", "upload_folder"]
@@ -348,17 +388,27 @@ def test_recipe_scores_a_viubench_subset_during_training(recipe, dataset_dir, tm
     script, train, model = parse(
         recipe,
         RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--dataset_name", str(dataset_dir),
-        "--output_dir", str(out),
-        "--tiny_model_dir", str(tmp_path / "tiny"),
-        "--max_steps", "2",
-        "--per_device_train_batch_size", "2",
-        "--num_generations", "2",
-        "--viubench_dataset", str(dataset_dir),
-        "--viubench_split", "train",
-        "--viubench_limit", "2",
-        "--viubench_steps", "1",
-    )  # fmt: skip
+        "--dataset_name",
+        str(dataset_dir),
+        "--output_dir",
+        str(out),
+        "--tiny_model_dir",
+        str(tmp_path / "tiny"),
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "2",
+        "--num_generations",
+        "2",
+        "--viubench_dataset",
+        str(dataset_dir),
+        "--viubench_split",
+        "train",
+        "--viubench_limit",
+        "2",
+        "--viubench_steps",
+        "1",
+    )
     trainer = recipe.main(script, train, model)
     scored = [h for h in trainer.state.log_history if "viubench/overall" in h]
     assert [h["step"] for h in scored] == [1, 2]
@@ -377,15 +427,23 @@ def test_recipe_trains_on_an_online_stream_of_sample_videos(recipe, tmp_path):
     script, train, model = parse(
         recipe,
         RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--output_dir", str(tmp_path / "run"),
-        "--tiny_model_dir", str(tmp_path / "tiny"),
-        "--video_dir", "samples",
-        "--online_streaming", "true",
-        "--online_mix", "grounding_mirror=0.5,jigsaw_easy=0.5",
-        "--max_steps", "1",
-        "--per_device_train_batch_size", "4",
-        "--num_generations", "2",
-    )  # fmt: skip
+        "--output_dir",
+        str(tmp_path / "run"),
+        "--tiny_model_dir",
+        str(tmp_path / "tiny"),
+        "--video_dir",
+        "samples",
+        "--online_streaming",
+        "true",
+        "--online_mix",
+        "grounding_mirror=0.5,jigsaw_easy=0.5",
+        "--max_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "4",
+        "--num_generations",
+        "2",
+    )
     trainer = recipe.main(script, train, model)
     assert trainer.state.global_step == 1
     assert train.shuffle_dataset is False  # no 1,000-row shuffle buffer in front of the stream
@@ -399,17 +457,27 @@ def test_recipe_trains_a_lora_adapter_with_kl(recipe, dataset_dir, tmp_path):
     script, train, model = parse(
         recipe,
         RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--dataset_name", str(dataset_dir),
-        "--output_dir", str(out),
-        "--tiny_model_dir", str(tmp_path / "tiny"),
-        "--max_steps", "1",
-        "--per_device_train_batch_size", "4",
-        "--num_generations", "2",
-        "--use_peft", "true",
-        "--lora_r", "4",
-        "--lora_alpha", "8",
-        "--lora_target_modules", "all-linear",
-    )  # fmt: skip
+        "--dataset_name",
+        str(dataset_dir),
+        "--output_dir",
+        str(out),
+        "--tiny_model_dir",
+        str(tmp_path / "tiny"),
+        "--max_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "4",
+        "--num_generations",
+        "2",
+        "--use_peft",
+        "true",
+        "--lora_r",
+        "4",
+        "--lora_alpha",
+        "8",
+        "--lora_target_modules",
+        "all-linear",
+    )
     trainer = recipe.main(script, train, model)
     names = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
     assert names and all("lora_" in n for n in names)

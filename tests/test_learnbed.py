@@ -122,15 +122,31 @@ def test_summary_and_plot(tmp_path):
             with open(run / "heldout_history.jsonl", "w") as f:
                 for step in (0, 10, 20):
                     items = list(np.clip(np.linspace(0.1, 0.3, 6) + gain * step / 20, 0, 1))
-                    f.write(json.dumps({"step": step, "score": float(np.mean(items)), "reward": 0.5,
-                                        "item_scores": items, "item_rewards": items}) + "\n")  # fmt: skip
+                    f.write(
+                        json.dumps(
+                            {
+                                "step": step,
+                                "score": float(np.mean(items)),
+                                "reward": 0.5,
+                                "item_scores": items,
+                                "item_rewards": items,
+                            }
+                        )
+                        + "\n"
+                    )
             (run / "trainer_state.json").write_text(
                 json.dumps({"log_history": [{"step": 5, "reward": 0.2, "frac_reward_zero_std": 0.25}]})
             )
     summary = summarize(
-        tmp_path, ["video", "control"], [0, 1], task="grounding", options={}, held_out={"items": 6},
-        metric="mIoU", minutes=1.0,
-    )  # fmt: skip
+        tmp_path,
+        ["video", "control"],
+        [0, 1],
+        task="grounding",
+        options={},
+        held_out={"items": 6},
+        metric="mIoU",
+        minutes=1.0,
+    )
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
     video = summary["arms"]["video"]
     assert [r["seed"] for r in video] == [0, 1]
@@ -153,7 +169,10 @@ def test_curriculum_against_fixed_steps_to_reach():
     summary = {
         "arms": {
             "online": [run(0, [[0, 0.1], [100, 0.3], [200, 0.4]], 0.05), run(1, [[0, 0.1], [200, 0.5]], 0.1)],
-            "curriculum": [run(0, [[0, 0.1], [100, 0.42], [200, 0.5]], 0.01), run(1, [[0, 0.1], [200, 0.45]], 0.02)],
+            "curriculum": [
+                run(0, [[0, 0.1], [100, 0.42], [200, 0.5]], 0.01),
+                run(1, [[0, 0.1], [200, 0.45]], 0.02),
+            ],
         }
     }
     result = compare_to_fixed(summary, "curriculum", "online")
@@ -174,17 +193,28 @@ def test_online_stream_keeps_clips_and_never_makes_a_held_out_question(bed_data,
 
     out, spec, _ = bed_data
     folder = link_videos(tmp_path / "videos", spec.train_videos[:2])
-    rows = list(itertools.islice(stream_dataset(folder, mix=f"{spec.subtype}=1", seed=0, max_pixels=spec.max_pixels), 60))
+    rows = list(
+        itertools.islice(
+            stream_dataset(folder, mix=f"{spec.subtype}=1", seed=0, max_pixels=spec.max_pixels), 60
+        )
+    )
     # Hold out questions the stream is known to make: it must then make other ones instead.
     held = rows[:20]
     again = stream_dataset(
-        folder, mix=f"{spec.subtype}=1", seed=0, max_pixels=spec.max_pixels, keep_clips=True, skip_questions=held
+        folder,
+        mix=f"{spec.subtype}=1",
+        seed=0,
+        max_pixels=spec.max_pixels,
+        keep_clips=True,
+        skip_questions=held,
     )
     fresh = list(itertools.islice(again, 60))
     assert not {question_key(r) for r in held} & {question_key(r) for r in fresh}
     # Kept clips change nothing but the decoding: the rows not skipped are the same rows, in order.
     skipped = {question_key(r) for r in held}
-    assert [r["answer"] for r in rows if question_key(r) not in skipped][:30] == [r["answer"] for r in fresh][:30]
+    assert [r["answer"] for r in rows if question_key(r) not in skipped][:30] == [r["answer"] for r in fresh][
+        :30
+    ]
     assert {r["source"] for r in fresh} == {p for p in spec.train_videos[:2]}
     assert len(load_dataset(str(out / "heldout"), split="test")) > 0
 
@@ -196,7 +226,11 @@ def test_tiny_model_sizes(tmp_path):
 
     small = build_tiny_model(tmp_path / "small")
     wide = build_tiny_model(tmp_path / "wide", hidden=64, layers=4)
-    assert json.loads((small / "videossr_tiny.json").read_text()) == {"arch": "qwen3_vl", "seed": 0, "version": 3}
+    assert json.loads((small / "videossr_tiny.json").read_text()) == {
+        "arch": "qwen3_vl",
+        "seed": 0,
+        "version": 3,
+    }
     model = AutoModelForImageTextToText.from_pretrained(wide)
     text = model.config.text_config
     assert (text.hidden_size, text.num_hidden_layers) == (64, 4)
@@ -214,17 +248,18 @@ def test_grpo_learns_only_from_the_video(tmp_path):
 
     summary = main(
         [
-            "--config", str(ROOT / "recipes/tiny/grpo/config_learn.yaml"),
-            "--output_dir", str(tmp_path / "learn"),
-            "--seeds", "0",
+            "--config",
+            str(ROOT / "recipes/tiny/grpo/config_learn.yaml"),
+            "--output_dir",
+            str(tmp_path / "learn"),
+            "--seeds",
+            "0",
             *QUICK_OVERRIDES,
         ]
-    )  # fmt: skip
+    )
     video = summary["arms"]["video"][0]
     control = summary["arms"]["control"][0]
-    report = (
-        f"video {video['start']:.3f} -> {video['end']:.3f}, control {control['start']:.3f} -> {control['end']:.3f}"
-    )
+    report = f"video {video['start']:.3f} -> {video['end']:.3f}, control {control['start']:.3f} -> {control['end']:.3f}"
     out = tmp_path / "learn"
     end_items = {
         arm: np.asarray(_last_items(out / arm / "seed0"), dtype=float) for arm in ("video", "control")

@@ -43,8 +43,21 @@ def clip_cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def viubench(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("data") / "viubench"
-    rc = main(["build", "viubench", "--videos", "default", "--out", str(out), "--per-subtype", "2",
-               "--num-proc", "1", "--quiet"])  # fmt: skip
+    rc = main(
+        [
+            "build",
+            "viubench",
+            "--videos",
+            "default",
+            "--out",
+            str(out),
+            "--per-subtype",
+            "2",
+            "--num-proc",
+            "1",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     return out
 
@@ -172,21 +185,34 @@ def _assert_same_run(a: dict, b: dict, pa: dict, pb: dict, keys=("prediction", "
 def test_tiny_qwen_same_replies_and_scores_both_ways(viubench, tiny_model, tmp_path):
     options = {"max_new_tokens": 16, "num_workers": 1}
     spec = f"hf:{tiny_model}"
-    a = run_bench(viubench, spec, out_dir=tmp_path / "bench", configs=list(VIUBENCH_SUBTYPES), batch_size=8,
-                  backend_options=options, progress=False)  # fmt: skip
+    a = run_bench(
+        viubench,
+        spec,
+        out_dir=tmp_path / "bench",
+        configs=list(VIUBENCH_SUBTYPES),
+        batch_size=8,
+        backend_options=options,
+        progress=False,
+    )
     b = vl.run_lmms_bench(viubench, spec, out_dir=tmp_path / "lmms", batch_size=8, backend_options=options)
     pa, pb = _predictions(tmp_path / "bench"), _predictions(tmp_path / "lmms")
     # Same replies from the same inputs: frames per clip, frame size, fps, prompt and its token count.
-    _assert_same_run(a, b, pa, pb, keys=("prediction", "score", "parsed", "frames", "size", "fps",
-                                         "prompt_tokens", "prompt_sha1"))  # fmt: skip
+    _assert_same_run(
+        a,
+        b,
+        pa,
+        pb,
+        keys=("prediction", "score", "parsed", "frames", "size", "fps", "prompt_tokens", "prompt_sha1"),
+    )
     assert b["inputs"] == a["inputs"] and b["lmms_eval"]["version"] == vl.lmms_eval_version()
     assert {len(r["frames"]) for r in pb.values()} == {1, 6, 8}  # grounding/counting 1 clip, jigsaw 6 and 8
 
 
 def test_heuristic_same_scores_both_ways(viubench, tmp_path):
     # The heuristic solver reads the pixels: equal non-trivial scores mean the clip files are exact.
-    a = run_bench(viubench, "heuristic", out_dir=tmp_path / "bench", configs=list(VIUBENCH_SUBTYPES),
-                  progress=False)  # fmt: skip
+    a = run_bench(
+        viubench, "heuristic", out_dir=tmp_path / "bench", configs=list(VIUBENCH_SUBTYPES), progress=False
+    )
     b = vl.run_lmms_bench(viubench, "heuristic", out_dir=tmp_path / "lmms")
     _assert_same_run(a, b, _predictions(tmp_path / "bench"), _predictions(tmp_path / "lmms"))
     assert a["scores"]["overall"] > 0
@@ -194,8 +220,22 @@ def test_heuristic_same_scores_both_ways(viubench, tmp_path):
 
 def test_bench_cli_via_lmms_eval(viubench, tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["bench", "--data", str(viubench), "--model", "random", "--via", "lmms-eval", "--out", str(out),
-               "--subtypes", "counting_easy", "jigsaw_easy"])  # fmt: skip
+    rc = main(
+        [
+            "bench",
+            "--data",
+            str(viubench),
+            "--model",
+            "random",
+            "--via",
+            "lmms-eval",
+            "--out",
+            str(out),
+            "--subtypes",
+            "counting_easy",
+            "jigsaw_easy",
+        ]
+    )
     assert rc == 0
     results = json.loads((out / "results.json").read_text())
     assert results["via"] == "lmms-eval" and results["num_items"] == 4
@@ -206,10 +246,30 @@ def test_bench_cli_via_lmms_eval(viubench, tmp_path, capsys):
 def test_lmms_eval_cli_with_its_own_qwen3_vl_wrapper(viubench, tiny_model, tmp_path):
     """`lmms-eval --include_path hub/lmms_eval --tasks viubench --model qwen3_vl` on the tiny checkpoint."""
     env = {**os.environ, vl.DATA_ENV: str(viubench), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "lmms_eval", "--model", "qwen3_vl", "--force_simple",
-           "--model_args", f"pretrained={tiny_model},device=cpu,device_map=cpu",
-           "--tasks", "viubench", "--include_path", str(TASKS), "--limit", "1", "--batch_size", "1",
-           "--gen_kwargs", "max_new_tokens=4", "--output_path", str(tmp_path / "out"), "--verbosity", "ERROR"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "lmms_eval",
+        "--model",
+        "qwen3_vl",
+        "--force_simple",
+        "--model_args",
+        f"pretrained={tiny_model},device=cpu,device_map=cpu",
+        "--tasks",
+        "viubench",
+        "--include_path",
+        str(TASKS),
+        "--limit",
+        "1",
+        "--batch_size",
+        "1",
+        "--gen_kwargs",
+        "max_new_tokens=4",
+        "--output_path",
+        str(tmp_path / "out"),
+        "--verbosity",
+        "ERROR",
+    ]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     files = list((tmp_path / "out").rglob("*results*.json"))
@@ -226,7 +286,9 @@ def test_not_viubench_and_missing_subtype_are_clear_errors(viubench, tmp_path, c
     other = tmp_path / "other"  # a real dataset repo, but with no VIUBench config at all
     (other / "x").mkdir(parents=True)
     Dataset.from_list([{"question": "q", "answer": "A"}]).to_parquet(other / "x" / "test.parquet")
-    (other / "README.md").write_text("---\nconfigs:\n- config_name: mvbench\n  data_files: x/*.parquet\n---\n")
+    (other / "README.md").write_text(
+        "---\nconfigs:\n- config_name: mvbench\n  data_files: x/*.parquet\n---\n"
+    )
     with pytest.raises(vl.LmmsEvalError, match="is not VIUBench"):
         vl.check_viubench(other)
     with pytest.raises(vl.LmmsEvalError, match="cannot open"):
@@ -247,8 +309,12 @@ def test_not_viubench_and_missing_subtype_are_clear_errors(viubench, tmp_path, c
     assert main(["bench", "--data", str(partial), "--model", "random", "--via", "lmms-eval"]) == 1
     err = capsys.readouterr().err
     assert "jigsaw_hard" in err and "Traceback" not in err
-    assert main(["bench", "--data", str(viubench), "--model", "random", "--via", "lmms-eval",
-                 "--mode", "lenient"]) == 1  # fmt: skip
+    assert (
+        main(
+            ["bench", "--data", str(viubench), "--model", "random", "--via", "lmms-eval", "--mode", "lenient"]
+        )
+        == 1
+    )
     assert "do not apply with --via lmms-eval" in capsys.readouterr().err
 
 
@@ -276,7 +342,9 @@ def test_unsupported_lmms_eval_version_is_a_clear_error(monkeypatch):
 
     real_find = importlib.util.find_spec
     monkeypatch.setattr(metadata, "version", lambda name: "0.7.3" if name == "lmms-eval" else real(name))
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "filelock._api" else real_find(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "filelock._api" else real_find(name, *a)
+    )
     with pytest.raises(vl.LmmsEvalError, match=r"lmms-eval 0.7.3 needs filelock<4"):
         vl.lmms_eval_version()
 

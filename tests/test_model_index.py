@@ -35,15 +35,35 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     out = {}
     for seed in (0, 1):
         folder = root / f"random-{seed}"
-        assert main(["bench", "--data", str(repo), "--model", "random", "--seed", str(seed), "--out", str(folder),
-                     "--name", f"random seed {seed}", "--no-progress"]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "bench",
+                    "--data",
+                    str(repo),
+                    "--model",
+                    "random",
+                    "--seed",
+                    str(seed),
+                    "--out",
+                    str(folder),
+                    "--name",
+                    f"random seed {seed}",
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
         out[f"random-{seed}"] = folder
     return out
 
 
 def _card(path: Path, body: str = "# a model\n") -> Path:
     card = huggingface_hub.ModelCard(
-        "---\n" + huggingface_hub.ModelCardData(license="apache-2.0", tags=["video"]).to_yaml() + "\n---\n\n" + body
+        "---\n"
+        + huggingface_hub.ModelCardData(license="apache-2.0", tags=["video"]).to_yaml()
+        + "\n---\n\n"
+        + body
     )
     path.mkdir(parents=True, exist_ok=True)
     card.save(path / "README.md")
@@ -54,7 +74,9 @@ def test_eval_results_one_per_subtype_and_overall(runs):
     results = json.loads((runs["random-0"] / "results.json").read_text())
     entries = eval_results(results, dataset_id="org/VIUBench")
     assert [e.dataset_config for e in entries] == [*VIUBENCH_SUBTYPES, None]
-    assert [e.metric_value for e in entries[:-1]] == [results["scores"]["subtypes"][s] for s in VIUBENCH_SUBTYPES]
+    assert [e.metric_value for e in entries[:-1]] == [
+        results["scores"]["subtypes"][s] for s in VIUBENCH_SUBTYPES
+    ]
     assert entries[-1].metric_type == "viubench_overall"
     assert entries[-1].metric_value == results["scores"]["overall"]
     assert {e.dataset_type for e in entries} == {"org/VIUBench"}
@@ -69,8 +91,15 @@ def test_written_card_is_what_the_hub_parses(runs, tmp_path):
     # An entry for another benchmark is kept; VIUBench entries are replaced on a rewrite.
     card = huggingface_hub.ModelCard.load(card_path)
     card.data.model_name = "my-model"
-    card.data.eval_results = [huggingface_hub.EvalResult(task_type="video-text-to-text", dataset_type="org/MVBench",
-                                                         dataset_name="MVBench", metric_type="accuracy", metric_value=60.1)]  # fmt: skip
+    card.data.eval_results = [
+        huggingface_hub.EvalResult(
+            task_type="video-text-to-text",
+            dataset_type="org/MVBench",
+            dataset_name="MVBench",
+            metric_type="accuracy",
+            metric_value=60.1,
+        )
+    ]
     card.save(card_path)
     write_model_index(card_path, runs["random-0"], dataset_id="org/VIUBench")
     write_model_index(card_path.parent, runs["random-1"] / "results.json", dataset_id="org/VIUBench")
@@ -80,7 +109,10 @@ def test_written_card_is_what_the_hub_parses(runs, tmp_path):
     assert len(results) == 11 and results[0].dataset_name == "MVBench"
     viubench = [r for r in results if r.dataset_name == DATASET_NAME]
     second = json.loads((runs["random-1"] / "results.json").read_text())["scores"]
-    assert {r.dataset_config: r.metric_value for r in viubench} == {**second["subtypes"], None: second["overall"]}
+    assert {r.dataset_config: r.metric_value for r in viubench} == {
+        **second["subtypes"],
+        None: second["overall"],
+    }
     assert loaded.data.model_name == "my-model"
     back = read_model_index(card_path)
     assert back["scores"]["subtypes"] == second["subtypes"] and back["scores"]["overall"] == second["overall"]
@@ -90,8 +122,27 @@ def test_written_card_is_what_the_hub_parses(runs, tmp_path):
 def test_bench_cli_writes_the_model_card(runs, tmp_path, capsys):
     card_path = _card(tmp_path / "model")
     data = json.loads((runs["random-0"] / "results.json").read_text())["benchmark"]["data"]
-    assert main(["bench", "--data", data, "--model", "random", "--out", str(tmp_path / "run"), "--no-progress",
-                 "--model-card", str(card_path), "--dataset-id", "org/VIUBench", "--name", "random"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "bench",
+                "--data",
+                data,
+                "--model",
+                "random",
+                "--out",
+                str(tmp_path / "run"),
+                "--no-progress",
+                "--model-card",
+                str(card_path),
+                "--dataset-id",
+                "org/VIUBench",
+                "--name",
+                "random",
+            ]
+        )
+        == 0
+    )
     assert "10 VIUBench entries" in capsys.readouterr().out
     loaded = huggingface_hub.ModelCard.load(card_path)
     assert len(loaded.data.eval_results) == 10 and loaded.data.model_name == "random"
@@ -101,8 +152,13 @@ def test_grpo_model_card_carries_the_model_index(runs, tmp_path):
     from videossr.training import write_model_card
 
     scores = json.loads((runs["random-0"] / "results.json").read_text())["scores"]
-    path = write_model_card(tmp_path / "ckpt", base_model="Qwen/Qwen3-VL-8B-Instruct", dataset="org/VideoSSR-30K",
-                            viubench=scores, hub_model_id="org/videossr-8b")  # fmt: skip
+    path = write_model_card(
+        tmp_path / "ckpt",
+        base_model="Qwen/Qwen3-VL-8B-Instruct",
+        dataset="org/VideoSSR-30K",
+        viubench=scores,
+        hub_model_id="org/videossr-8b",
+    )
     card = huggingface_hub.ModelCard.load(path)
     assert card.data.model_name == "org/videossr-8b"
     assert [r.metric_value for r in card.data.eval_results] == [*table1_row(scores)[:9], scores["overall"]]
@@ -134,7 +190,9 @@ def test_bad_input_is_a_clear_error(runs, tmp_path):
     with pytest.raises(ModelIndexError, match="no VIUBench entries"):
         read_model_index(card)
     # The CLI reports it in one line (exit code 1), after the run's own files are written.
-    assert main(["bench", "--data", "nowhere-local-or-hub", "--model", "random", "--model-card", str(bare)]) == 1
+    assert (
+        main(["bench", "--data", "nowhere-local-or-hub", "--model", "random", "--model-card", str(bare)]) == 1
+    )
 
 
 # ---------------------------------------------------------------------------------------------- leaderboard
@@ -142,8 +200,20 @@ def test_compare_writes_one_row_per_model_in_table1_columns(runs, tmp_path, caps
     card = _card(tmp_path / "carded")
     write_model_index(card, runs["random-1"], model_name="random from a card")
     out = tmp_path / "cmp"
-    assert main(["compare", str(runs["random-0"]), str(runs["random-1"] / "results.json"), str(card),
-                 "--paper", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "compare",
+                str(runs["random-0"]),
+                str(runs["random-1"] / "results.json"),
+                str(card),
+                "--paper",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "leaderboard rows" in capsys.readouterr().out
     with (out / "compare.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -164,8 +234,11 @@ def test_compare_writes_one_row_per_model_in_table1_columns(runs, tmp_path, caps
 
 
 def test_leaderboard_rows_without_paper_and_missing_cells():
-    run = {"name": "partial", "via": "lmms-eval",
-           "scores": {"subtypes": {"counting_easy": 12.5}, "tasks": {"counting": 12.5}, "overall": None}}  # fmt: skip
+    run = {
+        "name": "partial",
+        "via": "lmms-eval",
+        "scores": {"subtypes": {"counting_easy": 12.5}, "tasks": {"counting": 12.5}, "overall": None},
+    }
     (row,) = leaderboard_rows([run])
     assert row["Model"] == "partial" and row["Source"] == "lmms-eval"
     assert row["C-E"] == 12.5 and row["Cnt"] == 12.5 and row["C-H"] is None and row["Overall"] is None

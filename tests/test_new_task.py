@@ -73,8 +73,22 @@ def test_generate_and_score_from_the_cli(arrow, video_dir, tmp_path, capsys):
     for reply, reward in (("backward", 1.0), ("Backward.", 1.0), ("forward", 0.0), ("it goes backward", 0.0)):
         assert main(["score", "--task", "arrow", "--answer", "backward", "--completion", reply]) == 0
         assert _json_out(capsys)["reward"] == reward
-    assert main(["score", "--task", "arrow_of_time", "--answer", "backward", "--completion",
-                 "it goes backward", "--mode", "lenient"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "score",
+                "--task",
+                "arrow_of_time",
+                "--answer",
+                "backward",
+                "--completion",
+                "it goes backward",
+                "--mode",
+                "lenient",
+            ]
+        )
+        == 0
+    )
     assert _json_out(capsys)["score"] == 1.0
 
 
@@ -89,8 +103,26 @@ def built(arrow, video_dir, tmp_path_factory) -> Path:
     """``videossr build`` with a mix that names the toy task's subtype (one process: a spawned worker
     would not have the test's registration)."""
     repo = tmp_path_factory.mktemp("built") / "repo"
-    assert main(["build", "videossr-30k", "--videos", str(video_dir), "--out", str(repo), "--size", "6",
-                 "--mix", "arrow_random=1,counting_easy=1", "--num-proc", "1", "--quiet"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "build",
+                "videossr-30k",
+                "--videos",
+                str(video_dir),
+                "--out",
+                str(repo),
+                "--size",
+                "6",
+                "--mix",
+                "arrow_random=1,counting_easy=1",
+                "--num-proc",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return repo
 
 
@@ -124,7 +156,13 @@ def test_build_then_bench_random(arrow, built, tmp_path, capsys):
     from videossr.evaluation import scoring
 
     metrics = scoring.arrow(["forward", "nope"], ["forward", "backward"])
-    assert metrics == {"direction_accuracy": 0.5, "exact_match": 0.5, "mean_reward": 0.5, "unparsed": 1, "count": 2}
+    assert metrics == {
+        "direction_accuracy": 0.5,
+        "exact_match": 0.5,
+        "mean_reward": 0.5,
+        "unparsed": 1,
+        "count": 2,
+    }
     # The heuristic backend names every task's solver, and says "none" for one without.
     from videossr.evaluation import load_backend
 
@@ -138,7 +176,9 @@ def test_compare_and_model_card(arrow, tmp_path, capsys):
 
     from videossr.evaluation.model_index import read_model_index, write_model_index
 
-    repo = write_repo(tmp_path / "data", viubench_rows(per_subtype=1) + viubench_rows(["arrow_random"], per_subtype=2))
+    repo = write_repo(
+        tmp_path / "data", viubench_rows(per_subtype=1) + viubench_rows(["arrow_random"], per_subtype=2)
+    )
     out = tmp_path / "bench"
     assert main(["bench", "--data", str(repo), "--model", "random", "--out", str(out), "--no-progress"]) == 0
     card = tmp_path / "model" / "README.md"
@@ -148,7 +188,9 @@ def test_compare_and_model_card(arrow, tmp_path, capsys):
     entries = huggingface_hub.ModelCard.load(card).data.eval_results
     toy = [e for e in entries if e.dataset_config == "arrow_random"]
     assert len(entries) == 11 and len(toy) == 1
-    assert toy[0].metric_type == "direction_accuracy" and toy[0].metric_name.startswith("arrow_random (direction")
+    assert toy[0].metric_type == "direction_accuracy" and toy[0].metric_name.startswith(
+        "arrow_random (direction"
+    )
     assert "arrow_random" in read_model_index(card)["scores"]["subtypes"]
     capsys.readouterr()
     assert main(["compare", str(out / "results.json"), str(card), "--out", str(tmp_path / "cmp")]) == 0
@@ -167,15 +209,29 @@ def test_generator_bug_stops_the_build_and_unusable_clip_is_skipped(video_dir, t
 
     register(Broken)
     try:
-        args = ["build", "videossr-30k", "--videos", str(video_dir), "--size", "2", "--mix", "broken_random=1",
-                "--num-proc", "1", "--quiet"]  # fmt: skip
+        args = [
+            "build",
+            "videossr-30k",
+            "--videos",
+            str(video_dir),
+            "--size",
+            "2",
+            "--mix",
+            "broken_random=1",
+            "--num-proc",
+            "1",
+            "--quiet",
+        ]
         with pytest.raises(TypeError, match="a bug in a new generator"):
             main([*args, "--out", str(tmp_path / "bug")])
         Broken.failure = ClipUnusable
         code = main([*args, "--out", str(tmp_path / "unusable")])
         report = capsys.readouterr()
         assert code != 0 or "too short" in report.out + report.err
-        assert "too short" in json.dumps(_failures(tmp_path / "unusable")) or "too short" in report.out + report.err
+        assert (
+            "too short" in json.dumps(_failures(tmp_path / "unusable"))
+            or "too short" in report.out + report.err
+        )
     finally:
         unregister(Broken.name)
 
@@ -209,8 +265,13 @@ def test_space_generate_and_answer(arrow, tmp_path, monkeypatch):
     ctx = handlers.Context(handlers.Settings(tmp_root=tmp_path / "store", keep=8, timeout_s=120))
     demo = app.build_demo(ctx)  # the page's task list is read from TASKS when the app is built
     try:
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True,
-                    **app.launch_kwargs(ctx.settings))  # fmt: skip
+        demo.launch(
+            prevent_thread_lock=True,
+            server_name="127.0.0.1",
+            server_port=_free_port(),
+            quiet=True,
+            **app.launch_kwargs(ctx.settings),
+        )
         client = gradio_client.Client(demo.local_url, verbose=False)
         out = client.predict(None, SMALL, "arrow_of_time", "mirror", "easy", 3, api_name="/generate")
         video, question, sample_id, info = out[0], out[9], out[10], out[11]
@@ -240,13 +301,29 @@ def test_two_grpo_steps_with_its_reward(arrow, built, tmp_path):
     recipe = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = recipe
     spec.loader.exec_module(recipe)
-    script, train, model = recipe.make_parser().parse_args_and_config([
-        "--config", str(recipes / "tiny/grpo/config_cpu.yaml"),
-        "--dataset_name", str(built), "--dataset_config", "default",
-        "--output_dir", str(tmp_path / "run"), "--tiny_model_dir", str(tmp_path / "tiny"),
-        "--max_steps", "2", "--per_device_train_batch_size", "4", "--num_generations", "2",
-        "--reward_funcs", "arrow", "counting",
-    ])  # fmt: skip
+    script, train, model = recipe.make_parser().parse_args_and_config(
+        [
+            "--config",
+            str(recipes / "tiny/grpo/config_cpu.yaml"),
+            "--dataset_name",
+            str(built),
+            "--dataset_config",
+            "default",
+            "--output_dir",
+            str(tmp_path / "run"),
+            "--tiny_model_dir",
+            str(tmp_path / "tiny"),
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "4",
+            "--num_generations",
+            "2",
+            "--reward_funcs",
+            "arrow",
+            "counting",
+        ]
+    )
     trainer = recipe.main(script, train, model)
     assert trainer.state.global_step == 2
     logged = [h for h in trainer.state.log_history if "reward" in h]

@@ -43,9 +43,29 @@ def test_profile_runs_on_cpu_with_the_tiny_model(profile, tmp_path):
     torch.set_num_threads(1)
     out = tmp_path / "profile.json"
     report = profile.main(
-        ["--arch", "tiny", "--steps", "1", "--warmup", "0", "--num_generations", "2", "--frames", "16",
-         "--height", "64", "--width", "64", "--workdir", str(tmp_path), "--out", str(out), "--peak_tflops", "1"]
-    )  # fmt: skip
+        [
+            "--arch",
+            "tiny",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--num_generations",
+            "2",
+            "--frames",
+            "16",
+            "--height",
+            "64",
+            "--width",
+            "64",
+            "--workdir",
+            str(tmp_path),
+            "--out",
+            str(out),
+            "--peak_tflops",
+            "1",
+        ]
+    )
     assert json.loads(out.read_text())["arch"] == "tiny"
     mean = report["mean"]
     for key in ("step_s", "generation_s", "update_s", "tokens_per_s", "update_tflop", "update_mfu"):
@@ -60,9 +80,22 @@ def test_profile_runs_on_cpu_with_the_tiny_model(profile, tmp_path):
 def test_profile_a_real_size_model_on_gpu(profile, tmp_path):
     """The figures of the README's training section: random Qwen3-VL-2B, bf16, 48 frames at 256x256, a group of 8."""
     report = profile.main(
-        ["--arch", "qwen3_vl_2b", "--steps", "2", "--warmup", "1", "--gradient_checkpointing",
-         "--peak_tflops", "989", "--workdir", str(tmp_path), "--out", str(tmp_path / "profile_2b.json")]
-    )  # fmt: skip
+        [
+            "--arch",
+            "qwen3_vl_2b",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--gradient_checkpointing",
+            "--peak_tflops",
+            "989",
+            "--workdir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "profile_2b.json"),
+        ]
+    )
     mean = report["mean"]
     assert mean["peak_memory_gib"] > 4  # 2B parameters in bf16 with Adam states
     assert 0 < mean["update_mfu"] < 1
@@ -72,10 +105,32 @@ def test_profile_a_real_size_model_on_gpu(profile, tmp_path):
 def test_profile_compares_shared_and_unshared(profile, tmp_path):
     out = tmp_path / "both.json"
     report = profile.main(
-        ["--arch", "tiny", "--steps", "1", "--warmup", "0", "--num_generations", "2", "--frames", "16",
-         "--height", "64", "--width", "64", "--workdir", str(tmp_path), "--shared_prefix", "both", "--out", str(out)]
-    )  # fmt: skip
+        [
+            "--arch",
+            "tiny",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--num_generations",
+            "2",
+            "--frames",
+            "16",
+            "--height",
+            "64",
+            "--width",
+            "64",
+            "--workdir",
+            str(tmp_path),
+            "--shared_prefix",
+            "both",
+            "--out",
+            str(out),
+        ]
+    )
     assert report["shared"]["shared_prefix"] is True and report["unshared"]["shared_prefix"] is False
-    assert report["shared"]["shared_prefix_stats"]["sequences"] < report["shared"]["shared_prefix_stats"]["rows"]
+    assert (
+        report["shared"]["shared_prefix_stats"]["sequences"] < report["shared"]["shared_prefix_stats"]["rows"]
+    )
     assert report["unshared_over_shared"]["step_s"] > 0
     assert json.loads(out.read_text())["unshared"]["gpu_hours_per_epoch_30k"] > 0

@@ -60,8 +60,17 @@ def test_grounding_prompt_never_states_the_duration_or_extra_hints(perturbation,
     text = sample.prompt.lower()
     numbers = set(re.findall(r"\d+(?:\.\d+)?", text))
     assert numbers <= {"14.5", "26.2", "180", "90"}, numbers  # only the format example and the turn's angle
-    for phrase in ("second long", "seconds long", "duration", "untouched", "unchanged", "rest of the video",
-                   "black border", "upside down", "shrunk"):  # fmt: skip
+    for phrase in (
+        "second long",
+        "seconds long",
+        "duration",
+        "untouched",
+        "unchanged",
+        "rest of the video",
+        "black border",
+        "upside down",
+        "shrunk",
+    ):
         assert phrase not in text
     assert PERTURBATIONS[perturbation].description in sample.prompt
     assert "start-end" in text and "14.5-26.2" in text
@@ -71,13 +80,22 @@ def test_every_sample_has_the_answer_directly_system_turn(fixed_clip):
     for name in TASKS:
         sample = get_task(name).generate(fixed_clip, seed=0)
         assert sample.system == SYSTEM_PROMPT and "directly" in SYSTEM_PROMPT
-        assert sample.to_messages(videos="none")[0] == {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]}
+        assert sample.to_messages(videos="none")[0] == {
+            "role": "system",
+            "content": [{"type": "text", "text": SYSTEM_PROMPT}],
+        }
 
 
 def test_counting_prompt_carries_the_reference_information(fixed_clip):
     text = get_task("object_counting").generate(fixed_clip, seed=0).prompt.lower()
-    for phrase in ("circles, squares and triangles", "any colour", "any rotation", "several frames",
-                   "more than one shape", "3,1,4"):  # fmt: skip
+    for phrase in (
+        "circles, squares and triangles",
+        "any colour",
+        "any rotation",
+        "several frames",
+        "more than one shape",
+        "3,1,4",
+    ):
         assert phrase in text
 
 

@@ -117,7 +117,9 @@ def _wrap(rng: random.Random, core: str) -> str:
     if kind == 1:
         return f"<answer>{core}</answer>"
     if kind == 2:
-        return rng.choice(["The answer is ", "Answer: ", "I think "]) + core + rng.choice(["", ".", " seconds"])
+        return (
+            rng.choice(["The answer is ", "Answer: ", "I think "]) + core + rng.choice(["", ".", " seconds"])
+        )
     if kind == 3:
         return core + rng.choice(["", "\n"]) + rng.choice([" or so", "!", "?"])
     return core
@@ -161,8 +163,24 @@ def grounding_cases(seed: int = 0, n: int = N) -> list[tuple[str, str]]:
         elif kind == 4:  # near misses around the truth
             core = f"{max(0.0, ts + rng.uniform(-3, 3)):.1f}-{te + rng.uniform(-3, 3):.1f}"
         elif kind == 5:  # malformed numbers and separators
-            core = rng.choice(["1.2.3-4", ".-5", "5-", "-5", "5--6", "5 to 6", "5,6", "", "-", "..-..", "1e3-2e3",
-                               "٣-٥", "5 - 6 - 7", "−3-4"])  # fmt: skip
+            core = rng.choice(
+                [
+                    "1.2.3-4",
+                    ".-5",
+                    "5-",
+                    "-5",
+                    "5--6",
+                    "5 to 6",
+                    "5,6",
+                    "",
+                    "-",
+                    "..-..",
+                    "1e3-2e3",
+                    "٣-٥",
+                    "5 - 6 - 7",
+                    "−3-4",
+                ]
+            )
         else:
             a, b = rng.uniform(0, 2 * te + 1), rng.uniform(0, 2 * te + 1)
             core = f"{_number(rng, a)}{rng.choice(['-', ' - ', '- ', ' -'])}{_number(rng, b)}"
@@ -302,9 +320,13 @@ def test_counting_reward_matches_the_reference():
     for reply, answer, mine in undefined:
         truth = [int(x) for x in answer.split(",")]
         found = re.findall(r"\d+", reply)
-        want = sum(
-            0.0 if len(p.lstrip("0")) > 18 else max(0.0, 1 - abs(int(p) - t) / t) for p, t in zip(found, truth)
-        ) / 3
+        want = (
+            sum(
+                0.0 if len(p.lstrip("0")) > 18 else max(0.0, 1 - abs(int(p) - t) / t)
+                for p, t in zip(found, truth)
+            )
+            / 3
+        )
         assert mine == pytest.approx(want)
     assert sum(C.reward(r, a) > 0 for r, a in cases) > 5000
 
@@ -327,7 +349,9 @@ def test_jigsaw_reward_matches_the_reference():
     cases = jigsaw_cases(seed=4)
     disagree, undefined = _compare(cases, J.reward, ref_jigsaw_reward)
     assert not disagree and not undefined, disagree[:5]
-    trl = REWARD_FUNCS["jigsaw"]([r for r, _ in cases], answer=[a for _, a in cases], task=["temporal_jigsaw"] * N)
+    trl = REWARD_FUNCS["jigsaw"](
+        [r for r, _ in cases], answer=[a for _, a in cases], task=["temporal_jigsaw"] * N
+    )
     assert trl == [J.reward(r, a) for r, a in cases]
 
 
@@ -350,7 +374,9 @@ def test_jigsaw_reward_is_not_the_digitwise_formula():
         digitwise = [ref_jigsaw_digitwise(r, a) for r, a in zip(replies, answers)]
         differ = sum(not math.isclose(x, y) for x, y in zip(ours, digitwise)) / len(ours)
         assert differ > 0.7  # about 76 % (6 clips) to 86 % (8 clips)
-        assert statistics.mean(ours) == pytest.approx(0.35, abs=0.03)  # docs/method.md §6: a random order ~0.35
+        assert statistics.mean(ours) == pytest.approx(
+            0.35, abs=0.03
+        )  # docs/method.md §6: a random order ~0.35
         assert all(J.reward(a[::-1], a) == 0.0 for a in answers)  # any reversed order scores 0
 
 
@@ -368,6 +394,10 @@ def test_viubench_aggregate_matches_the_plain_formula():
         assert result["overall"] == round(100 * sum(subtype_means.values()) / 9, 1)
         for s, m in subtype_means.items():
             assert result["subtypes"][s] == round(100 * m, 1)
-        groups = {"counting": VIUBENCH_SUBTYPES[:2], "grounding": VIUBENCH_SUBTYPES[2:7], "jigsaw": VIUBENCH_SUBTYPES[7:]}
+        groups = {
+            "counting": VIUBENCH_SUBTYPES[:2],
+            "grounding": VIUBENCH_SUBTYPES[2:7],
+            "jigsaw": VIUBENCH_SUBTYPES[7:],
+        }
         for g, subs in groups.items():
             assert result["tasks"][g] == round(100 * sum(subtype_means[s] for s in subs) / len(subs), 1)

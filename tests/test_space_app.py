@@ -56,9 +56,14 @@ def server(tmp_path_factory):
     os.environ["GRADIO_TEMP_DIR"] = str(tmp / "gradio")  # read when the app is built and on each request
     write_bench_result(tmp / "results")
     settings = handlers.Settings(
-        max_upload_mb=1, tmp_root=tmp / "store", keep=64, concurrency=2, queue_size=64, timeout_s=120,
+        max_upload_mb=1,
+        tmp_root=tmp / "store",
+        keep=64,
+        concurrency=2,
+        queue_size=64,
+        timeout_s=120,
         results_dir=tmp / "results",
-    )  # fmt: skip
+    )
     ctx = handlers.Context(settings)
     demo = app.build_demo(ctx)
     ctx.demo = demo  # the event numbers, for the tests that call events the way the page does
@@ -124,16 +129,26 @@ def test_jigsaw_clips_in_display_order(client):
 def test_upload_through_the_client(client):
     src = handlers.examples()[SMALL]  # 0.6 MB: under the test server's 1 MB limit
     out = client.predict(
-        gradio_client.handle_file(str(src)), None, "object_counting", "mirror", "hard", 0,
+        gradio_client.handle_file(str(src)),
+        None,
+        "object_counting",
+        "mirror",
+        "hard",
+        0,
         api_name="/generate",
-    )  # fmt: skip
+    )
     assert out[11]["source"] == "your upload" and Path(out[0]).is_file()
     big = handlers.examples()["gradio/world.mp4"]  # 1.6 MB: over the limit
     with pytest.raises(Exception, match=r"(?i)too large|exceeds|maximum"):
         client.predict(
-            gradio_client.handle_file(str(big)), None, "object_counting", "mirror", "hard", 0,
+            gradio_client.handle_file(str(big)),
+            None,
+            "object_counting",
+            "mirror",
+            "hard",
+            0,
             api_name="/generate",
-        )  # fmt: skip
+        )
 
 
 def raw_call(base: str, api_name: str, data: list) -> str:
@@ -199,8 +214,10 @@ def test_load_twenty_concurrent_generates(client, server):
         results.append(job.result(timeout=300))
         latencies.append(time.monotonic() - start)
     wall = time.monotonic() - start
-    print(f"\nload: 20 generates, concurrency {ctx.settings.concurrency}: wall {wall:.1f} s, "
-          f"last result {max(latencies):.1f} s, {20 / wall:.2f} req/s")  # fmt: skip
+    print(
+        f"\nload: 20 generates, concurrency {ctx.settings.concurrency}: wall {wall:.1f} s, "
+        f"last result {max(latencies):.1f} s, {20 / wall:.2f} req/s"
+    )
     assert len(results) == 20 and all(r[10] for r in results)
     ids = {r[10] for r in results}
     assert len(ids) == 20
@@ -234,9 +251,14 @@ def raw_fn_index(base: str, fn_index: int, data: list):
 
 @pytest.mark.parametrize(
     ("name", "data"),
-    [("on_task", ["object_counting"]), ("on_answerer", ["person"]), ("on_upload", [None]),
-     ("after_generate", [{"num_videos": 3}]), ("on_load", [])],
-)  # fmt: skip
+    [
+        ("on_task", ["object_counting"]),
+        ("on_answerer", ["person"]),
+        ("on_upload", [None]),
+        ("after_generate", [{"num_videos": 3}]),
+        ("on_load", []),
+    ],
+)
 def test_layout_events_are_not_api_routes(server, client, name, data):
     base = server[0]
     text = raw_call(base, name, data)
@@ -262,7 +284,17 @@ def test_junk_uploads_are_deleted_at_once(server):
             f"{base}gradio_api/upload", files={"files": (f"junk{i}.mp4", blob, "video/mp4")}, timeout=30
         ).json()[0]
         assert Path(path).is_file()
-        text = raw_call(base, "generate", [{"path": path, "meta": {"_type": "gradio.FileData"}}, None,
-                                           "object_counting", "mirror", "easy", 0])  # fmt: skip
+        text = raw_call(
+            base,
+            "generate",
+            [
+                {"path": path, "meta": {"_type": "gradio.FileData"}},
+                None,
+                "object_counting",
+                "mirror",
+                "easy",
+                0,
+            ],
+        )
         assert "event: error" in text and "cannot be" in text
         assert not Path(path).exists() and upload_dir in Path(path).parents

@@ -109,9 +109,13 @@ def test_generate_every_perturbation(ctx, perturbation):
 
 @pytest.mark.parametrize(
     ("task", "difficulty", "n"),
-    [("object_counting", "easy", 1), ("object_counting", "hard", 1), ("temporal_jigsaw", "easy", 6),
-     ("temporal_jigsaw", "hard", 8)],
-)  # fmt: skip
+    [
+        ("object_counting", "easy", 1),
+        ("object_counting", "hard", 1),
+        ("temporal_jigsaw", "easy", 6),
+        ("temporal_jigsaw", "hard", 8),
+    ],
+)
 def test_generate_counting_and_jigsaw(ctx, task, difficulty, n):
     g = handlers.generate(ctx, None, SMALL, task, "mirror", difficulty, 11)
     assert len(g.videos) == n
@@ -296,8 +300,13 @@ class _FakeChat(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 - the http.server hook name
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _FakeChat.seen.append({"auth": self.headers.get("Authorization"), "model": body["model"],
-                               "images": sum(p.get("type") == "image_url" for p in body["messages"][-1]["content"])})  # fmt: skip
+        _FakeChat.seen.append(
+            {
+                "auth": self.headers.get("Authorization"),
+                "model": body["model"],
+                "images": sum(p.get("type") == "image_url" for p in body["messages"][-1]["content"]),
+            }
+        )
         data = json.dumps({"choices": [{"message": {"content": "123456"}}]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -322,9 +331,12 @@ def fake_endpoint():
 
 def test_openai_endpoints_configured_and_custom(tmp_path, fake_endpoint):
     settings = handlers.Settings.from_env(
-        {"VIDEOSSR_SPACE_MODELS": f"Fake=openai:{fake_endpoint}#fake-vl", "VIDEOSSR_SPACE_ALLOW_CUSTOM_ENDPOINT": "1",
-         "VIDEOSSR_SPACE_TMP": str(tmp_path / "s")}
-    )  # fmt: skip
+        {
+            "VIDEOSSR_SPACE_MODELS": f"Fake=openai:{fake_endpoint}#fake-vl",
+            "VIDEOSSR_SPACE_ALLOW_CUSTOM_ENDPOINT": "1",
+            "VIDEOSSR_SPACE_TMP": str(tmp_path / "s"),
+        }
+    )
     ctx = handlers.Context(settings)
     try:
         g = handlers.generate(ctx, None, SMALL, "temporal_jigsaw", "mirror", "easy", 0)
@@ -347,8 +359,14 @@ def test_local_transformers_model_answers(tmp_path):
     pytest.importorskip("transformers")
     tiny = pytest.importorskip("videossr.tiny")
     model_dir = tiny.build_tiny_model(tmp_path / "tiny", arch="qwen3_vl")
-    settings = handlers.Settings(tmp_root=tmp_path / "s", models=tuple(
-        __import__("videossr_space.answerers", fromlist=["parse_model_list"]).parse_model_list(f"Tiny=hf:{model_dir}")))  # fmt: skip
+    settings = handlers.Settings(
+        tmp_root=tmp_path / "s",
+        models=tuple(
+            __import__("videossr_space.answerers", fromlist=["parse_model_list"]).parse_model_list(
+                f"Tiny=hf:{model_dir}"
+            )
+        ),
+    )
     ctx = handlers.Context(settings)
     try:
         g = handlers.generate(ctx, None, SMALL, "anomaly_grounding", "mirror", "easy", 0)

@@ -74,7 +74,10 @@ def test_space_extra_resolves_to_the_tested_environment():
     from packaging.version import Version
 
     project = _toml(SPACE.parent / "pyproject.toml")["project"]
-    pulled = [*map(Requirement, project["dependencies"]), *_extra_requirements(project["optional-dependencies"], "space")]
+    pulled = [
+        *map(Requirement, project["dependencies"]),
+        *_extra_requirements(project["optional-dependencies"], "space"),
+    ]
     reqs = {r.name.lower(): r for r in pulled}
     assert "gradio" in reqs and "transformers" in reqs  # the app itself and the model answerers
     gradio_range = reqs["gradio"].specifier
@@ -141,8 +144,11 @@ def test_app_module_imports_from_any_working_directory(tmp_path):
     code = f"import runpy; m = runpy.run_path({str(SPACE / 'app.py')!r}); print(callable(m['build_demo']))"
     res = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"GRADIO_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )  # fmt: skip
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip().endswith("True")

@@ -48,7 +48,9 @@ def test_bad_seeds_get_the_apps_message(ctx, seed):
     assert not any(ctx.store.root.iterdir())
 
 
-@pytest.mark.parametrize(("seed", "value"), [(None, 0), ("", 0), (" 7 ", 7), ("12", 12), (3.0, 3), ("1e2", 100)])
+@pytest.mark.parametrize(
+    ("seed", "value"), [(None, 0), ("", 0), (" 7 ", 7), ("12", 12), (3.0, 3), ("1e2", 100)]
+)
 def test_whole_seeds_in_any_spelling(seed, value):
     assert handlers._seed(seed) == value
 

@@ -26,8 +26,22 @@ def test_tasks_dict():
 
 def test_every_perturbation_is_described_in_plain_words():
     # The paper's 14 in three families, plus the reference release's rotate90/270, zoom-in and swap.
-    paper = {"saturation", "noise", "blur", "grayscale", "invert", "channel_swap", "zoom_out", "rotate180",
-             "mirror", "shuffle", "stutter_hold", "slow", "fast", "zoom_in"}  # fmt: skip
+    paper = {
+        "saturation",
+        "noise",
+        "blur",
+        "grayscale",
+        "invert",
+        "channel_swap",
+        "zoom_out",
+        "rotate180",
+        "mirror",
+        "shuffle",
+        "stutter_hold",
+        "slow",
+        "fast",
+        "zoom_in",
+    }
     assert paper | {"rotate90", "rotate270", "swap"} == set(PERTURBATIONS)
     for p in PERTURBATIONS.values():
         assert p.family in {"fine-grained", "spatial", "temporal"}
@@ -103,7 +117,9 @@ def _letterbox(turned: np.ndarray, h: int, w: int) -> np.ndarray:
     out = np.zeros((turned.shape[0], h, w, 3), dtype=np.uint8)
     y0, x0 = (h - nh) // 2, (w - nw) // 2
     for i, f in enumerate(turned):
-        out[i, y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(np.ascontiguousarray(f), (nw, nh), interpolation=cv2.INTER_AREA)
+        out[i, y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(
+            np.ascontiguousarray(f), (nw, nh), interpolation=cv2.INTER_AREA
+        )
     return out
 
 
@@ -170,8 +186,10 @@ SEMANTICS = {
     "mirror": lambda seg, src, p: np.testing.assert_array_equal(seg, src[:, :, ::-1]),
     "rotate180": lambda seg, src, p: np.testing.assert_array_equal(seg, src[:, ::-1, ::-1]),
     "invert": lambda seg, src, p: np.testing.assert_array_equal(seg, 255 - src),
-    "grayscale": lambda seg, src, p: (np.testing.assert_array_equal(seg[..., 0], seg[..., 1]),
-                                      np.testing.assert_array_equal(seg[..., 1], seg[..., 2])),  # fmt: skip
+    "grayscale": lambda seg, src, p: (
+        np.testing.assert_array_equal(seg[..., 0], seg[..., 1]),
+        np.testing.assert_array_equal(seg[..., 1], seg[..., 2]),
+    ),
     "saturation": _check_saturation,
     "noise": _check_noise,
     "blur": _check_blur,
@@ -223,9 +241,15 @@ def test_pixel_scale_parameters_follow_the_source_size(clip, name):
 
     h, w = clip.size
     same = dataclasses.replace(clip, source_size=(h, w))
-    full = get_task("anomaly_grounding", perturbation=name).generate(same, seed=1).params["perturbation_params"]
+    full = (
+        get_task("anomaly_grounding", perturbation=name).generate(same, seed=1).params["perturbation_params"]
+    )
     shrunk = dataclasses.replace(clip, source_size=(2 * h, 2 * w))
-    half = get_task("anomaly_grounding", perturbation=name).generate(shrunk, seed=1).params["perturbation_params"]
+    half = (
+        get_task("anomaly_grounding", perturbation=name)
+        .generate(shrunk, seed=1)
+        .params["perturbation_params"]
+    )
     key = "applied_sigma" if name == "noise" else "applied_radius"
     assert full[key] == pytest.approx(half[key] * 2, rel=1e-3)
 
@@ -278,11 +302,16 @@ def _outline(shape: str, cx: float, cy: float, size: float, angle: float) -> lis
     import math
 
     if shape == "circle":
-        return [(cx + size / 2 * math.cos(a), cy + size / 2 * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 64)]
+        return [
+            (cx + size / 2 * math.cos(a), cy + size / 2 * math.sin(a))
+            for a in np.linspace(0, 2 * math.pi, 64)
+        ]
     k = 4 if shape == "square" else 3
     r = size / (2 * math.sin(math.pi / k))  # circumradius of a regular k-gon of side `size`
-    return [(cx + r * math.cos(angle + a), cy + r * math.sin(angle + a))
-            for a in (2 * math.pi * j / k + (math.pi / 4 if k == 4 else -math.pi / 2) for j in range(k))]  # fmt: skip
+    return [
+        (cx + r * math.cos(angle + a), cy + r * math.sin(angle + a))
+        for a in (2 * math.pi * j / k + (math.pi / 4 if k == 4 else -math.pi / 2) for j in range(k))
+    ]
 
 
 @pytest.mark.parametrize("difficulty", ["easy", "hard"])
@@ -405,7 +434,10 @@ def test_reasoning_prompt_is_opt_in(clip):
 def test_messages(clip):
     s = get_task("temporal_jigsaw").generate(clip, seed=0)
     msgs = s.to_messages()
-    assert [m["role"] for m in msgs] == ["system", "user"]  # the reference sends a system turn on every sample
+    assert [m["role"] for m in msgs] == [
+        "system",
+        "user",
+    ]  # the reference sends a system turn on every sample
     videos = [c for c in msgs[1]["content"] if c["type"] == "video"]
     assert len(videos) == 6 and all(v["fps"] == s.fps for v in videos)
     assert all(v["video"] is s.videos[i] for i, v in enumerate(videos))

@@ -111,7 +111,9 @@ def make_trainer(path, rows, tmp_path, **overrides):
         "dataloader_num_workers": 0,
     }
     config.update(overrides)
-    model = AutoModelForImageTextToText.from_pretrained(path, **({"attn_implementation": attn} if attn else {}))
+    model = AutoModelForImageTextToText.from_pretrained(
+        path, **({"attn_implementation": attn} if attn else {})
+    )
     processor = AutoProcessor.from_pretrained(path)
     trainer = VideoGRPOTrainer(
         model=model,

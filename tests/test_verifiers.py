@@ -123,12 +123,17 @@ def test_hedging_intervals_never_beats_committing(a, la, b, lb):
     assert hedge <= best
 
 
-@given(st.lists(st.integers(0, 16), min_size=3, max_size=3), st.lists(st.integers(0, 16), min_size=3, max_size=3))
+@given(
+    st.lists(st.integers(0, 16), min_size=3, max_size=3), st.lists(st.integers(0, 16), min_size=3, max_size=3)
+)
 @settings(max_examples=200, deadline=None)
 def test_hedging_counts_never_beats_committing(x, y):
     truth = "3,1,4"
     hedge = C.reward(f"{','.join(map(str, x))} or {','.join(map(str, y))}", truth, mode="lenient")
-    best = max(C.reward(",".join(map(str, x)), truth, mode="lenient"), C.reward(",".join(map(str, y)), truth, mode="lenient"))
+    best = max(
+        C.reward(",".join(map(str, x)), truth, mode="lenient"),
+        C.reward(",".join(map(str, y)), truth, mode="lenient"),
+    )
     assert hedge <= best
 
 
@@ -137,7 +142,9 @@ def test_hedging_counts_never_beats_committing(x, y):
 def test_hedging_orders_never_beats_committing(p, q):
     truth = "315264"
     hedge = J.reward(f"{''.join(p)} or {''.join(q)}", truth, mode="lenient")
-    assert hedge <= max(J.reward("".join(p), truth, mode="lenient"), J.reward("".join(q), truth, mode="lenient"))
+    assert hedge <= max(
+        J.reward("".join(p), truth, mode="lenient"), J.reward("".join(q), truth, mode="lenient")
+    )
 
 
 # ---- never raise, always in [0, 1] ----------------------------------------------------------------
@@ -147,7 +154,10 @@ anything = st.one_of(
     st.binary(max_size=50),
     st.integers(),
     st.floats(allow_nan=True),
-    st.lists(st.dictionaries(st.sampled_from(["role", "content", "text", "type"]), st.text(max_size=30)), max_size=3),
+    st.lists(
+        st.dictionaries(st.sampled_from(["role", "content", "text", "type"]), st.text(max_size=30)),
+        max_size=3,
+    ),
     st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=3),
 )
 tricky_text = st.text(alphabet="0123456789.-,: <>/\\{}boxedthinkanswercirlsquaretigClp\n", max_size=120)
@@ -190,7 +200,11 @@ def test_trl_callables_dispatch_by_task():
 
 
 def test_format_reward_and_lookup():
-    assert FormatReward()(["<think>a</think> <answer>1</answer>", "<answer>1</answer>", None]) == [1.0, 0.0, 0.0]
+    assert FormatReward()(["<think>a</think> <answer>1</answer>", "<answer>1</answer>", None]) == [
+        1.0,
+        0.0,
+        0.0,
+    ]
     assert [f.__name__ for f in get_reward_funcs(["grounding", "format"])] == ["grounding", "format"]
     with pytest.raises(ValueError, match="unknown reward"):
         get_reward_funcs(["bogus"])

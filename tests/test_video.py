@@ -64,7 +64,9 @@ def test_decoding_is_frame_accurate(real_video):
     assert np.abs(clip.frames[1].astype(int) - frames[int(clip.frame_indices[1]) + 2].astype(int)).mean() > 0
 
 
-@pytest.mark.parametrize("name", ["base.mp4", "base.webm", "base.mkv", "base.avi", "base.mov", "odd.mp4", "gray.mkv"])
+@pytest.mark.parametrize(
+    "name", ["base.mp4", "base.webm", "base.mkv", "base.avi", "base.mov", "odd.mp4", "gray.mkv"]
+)
 def test_containers_and_odd_inputs(synthetic_videos, name):
     clip = load_clip(synthetic_videos[name], max_pixels=256 * 256)
     assert clip.frames.shape[0] == 48 and clip.frames.shape[-1] == 3

@@ -63,7 +63,9 @@ def difficulty_help() -> str:
     from videossr.tasks import TASKS
 
     maps = "; ".join(cls.difficulty_help for cls in TASKS.values() if cls.difficulty_help)
-    text = f"easy (= 0.5, the paper's default setting), hard (= 0.75) or a number in [0, 1], 0 easiest. {maps}"
+    text = (
+        f"easy (= 0.5, the paper's default setting), hard (= 0.75) or a number in [0, 1], 0 easiest. {maps}"
+    )
     return text.replace("%", "%%")  # argparse formats help strings with %
 
 
@@ -82,7 +84,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     max_pixels = None if args.max_pixels == 0 else args.max_pixels
     steps = tqdm(total=3, desc="generate", unit="step", disable=args.quiet)
     clip = load_clip(args.video, num_frames=args.num_frames, max_pixels=max_pixels)
-    other = load_clip(args.other_video, num_frames=args.num_frames, max_pixels=max_pixels) if args.other_video else None
+    other = (
+        load_clip(args.other_video, num_frames=args.num_frames, max_pixels=max_pixels)
+        if args.other_video
+        else None
+    )
     steps.update()
     sample = task.generate(clip, seed=args.seed, other=other)
     steps.update()
@@ -166,7 +172,9 @@ def register(subparsers) -> None:
     p.add_argument("--video", required=True, help="source video file")
     p.add_argument("--other-video", help="second video (the 'swap' perturbation)")
     p.add_argument("--seed", type=seed_int, default=0, help="a whole number >= 0 (default 0)")
-    p.add_argument("--num-frames", type=positive_int, default=48, help="frames kept from the video (default 48)")
+    p.add_argument(
+        "--num-frames", type=positive_int, default=48, help="frames kept from the video (default 48)"
+    )
     p.add_argument(
         "--max-pixels",
         type=max_pixels_int,

@@ -161,7 +161,9 @@ class DifficultyController:
         return self.update(rows, step=step)
 
     # -- the decision ----------------------------------------------------------------------------------------
-    def update(self, rows: Iterable[tuple[str, int, float, float | None]], step: int | None = None) -> dict[str, float]:
+    def update(
+        self, rows: Iterable[tuple[str, int, float, float | None]], step: int | None = None
+    ) -> dict[str, float]:
         """Fold one gathered batch of ``(task, position, reward, level)`` rows in and move levels.
 
         Deterministic in its input: the same batch on the same state gives the same new state.
@@ -180,15 +182,23 @@ class DifficultyController:
             short = _short(name)
             if zero_std is not None:
                 metrics[f"curriculum/{short}/frac_zero_std"] = zero_std
-            record: dict[str, Any] = {"update": self.updates, "step": step, "task": name, "level": entry.level,
-                                      "rows": len(fresh), "stale": stale}  # fmt: skip
+            record: dict[str, Any] = {
+                "update": self.updates,
+                "step": step,
+                "task": name,
+                "level": entry.level,
+                "rows": len(fresh),
+                "stale": stale,
+            }
             if fresh:
                 if self.pass_threshold is None:
                     batch_rate = sum(fresh) / len(fresh)
                 else:
                     batch_rate = sum(r >= self.pass_threshold for r in fresh) / len(fresh)
                 entry.pass_rate = (
-                    batch_rate if entry.pass_rate is None else (1 - self.ema) * entry.pass_rate + self.ema * batch_rate
+                    batch_rate
+                    if entry.pass_rate is None
+                    else (1 - self.ema) * entry.pass_rate + self.ema * batch_rate
                 )
                 entry.rows += len(fresh)
                 record["batch_pass_rate"] = batch_rate
@@ -227,10 +237,14 @@ class DifficultyController:
         return {
             "version": 1,
             "config": {
-                "band": list(self.band), "start": self.start, "step": self.step, "ema": self.ema,
-                "min_rows": self.min_rows, "pass_threshold": self.pass_threshold,
+                "band": list(self.band),
+                "start": self.start,
+                "step": self.step,
+                "ema": self.ema,
+                "min_rows": self.min_rows,
+                "pass_threshold": self.pass_threshold,
                 "num_generations": self.num_generations,
-            },  # fmt: skip
+            },
             "updates": self.updates,
             "tasks": {
                 name: {"level": e.level, "pass_rate": e.pass_rate, "rows": e.rows, "moves": e.moves}
@@ -302,8 +316,13 @@ class CurriculumReward:
     the format reward); ``closes_batch`` marks the wrapper TRL calls last, which runs the sync.
     """
 
-    def __init__(self, fn: Callable[..., list[float | None]], controller: DifficultyController,
-                 task: str | None, closes_batch: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        fn: Callable[..., list[float | None]],
+        controller: DifficultyController,
+        task: str | None,
+        closes_batch: bool = False,
+    ):
         self.fn, self.controller, self.task, self.closes_batch = fn, controller, task, closes_batch
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
 
@@ -326,7 +345,9 @@ class CurriculumReward:
         return f"CurriculumReward({self.fn!r}, task={self.task!r})"
 
 
-def wrap_reward_funcs(funcs: Sequence[Callable[..., Any]], controller: DifficultyController) -> list[CurriculumReward]:
+def wrap_reward_funcs(
+    funcs: Sequence[Callable[..., Any]], controller: DifficultyController
+) -> list[CurriculumReward]:
     """Wrap a list of reward functions for the controller.
 
     The first function that scores a task (a ``TaskReward``'s ``task``) reports that task's rewards; later
@@ -345,7 +366,9 @@ def wrap_reward_funcs(funcs: Sequence[Callable[..., Any]], controller: Difficult
         wrapped.append(CurriculumReward(fn, controller, report, closes_batch=k == len(funcs) - 1))
     missing = set(controller.tasks) - seen
     if missing:
-        logger.warning("curriculum: no reward function scores %s; their levels will not move", sorted(missing))
+        logger.warning(
+            "curriculum: no reward function scores %s; their levels will not move", sorted(missing)
+        )
     return wrapped
 
 

@@ -50,13 +50,26 @@ def contact_sheet(sample: Sample, path: Path, columns: int = 12) -> Path:
     for frame, mark, label in zip(frames, marked, labels):
         w = max(1, round(frame.shape[1] * h / frame.shape[0]))
         tile = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-        tile = cv2.copyMakeBorder(tile, 3, 18, 3, 3, cv2.BORDER_CONSTANT, value=(220, 30, 30) if mark else (255, 255, 255))
+        tile = cv2.copyMakeBorder(
+            tile, 3, 18, 3, 3, cv2.BORDER_CONSTANT, value=(220, 30, 30) if mark else (255, 255, 255)
+        )
         cv2.putText(tile, label, (4, h + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
         tiles.append(tile)
     rows = [tiles[i : i + columns] for i in range(0, len(tiles), columns)]
     width = max(sum(t.shape[1] for t in r) for r in rows)
-    sheet = np.vstack([np.hstack(r + ([np.full((r[0].shape[0], width - sum(t.shape[1] for t in r), 3), 255, np.uint8)]
-                                      if sum(t.shape[1] for t in r) < width else [])) for r in rows])  # fmt: skip
+    sheet = np.vstack(
+        [
+            np.hstack(
+                r
+                + (
+                    [np.full((r[0].shape[0], width - sum(t.shape[1] for t in r), 3), 255, np.uint8)]
+                    if sum(t.shape[1] for t in r) < width
+                    else []
+                )
+            )
+            for r in rows
+        ]
+    )
     cv2.imwrite(str(path), sheet[..., ::-1])
     return path
 
@@ -114,14 +127,23 @@ def main(argv: list[str] | None = None) -> int:
         folder = save_sample(sample, out / f"{k:02d}_{sample.subtype}")
         contact_sheet(sample, folder / "sheet.png")
         miss = near_miss(task, sample, seed=args.seed + k)
-        rows.append({
-            "subtype": sample.subtype, "video": Path(clip.source).name, "answer": sample.answer,
-            "near_miss": miss, "reward": task.reward(miss, sample.answer), "score": task.score(miss, sample.answer),
-            "unparsable": task.reward("I am not sure.", sample.answer), "folder": str(folder),
-        })  # fmt: skip
+        rows.append(
+            {
+                "subtype": sample.subtype,
+                "video": Path(clip.source).name,
+                "answer": sample.answer,
+                "near_miss": miss,
+                "reward": task.reward(miss, sample.answer),
+                "score": task.score(miss, sample.answer),
+                "unparsable": task.reward("I am not sure.", sample.answer),
+                "folder": str(folder),
+            }
+        )
     print(f"\n{'subtype':<26}{'video':<24}{'answer':>12}{'reply':>12}{'reward':>8}{'score':>7}")
     for r in rows:
-        print(f"{r['subtype']:<26}{r['video']:<24}{r['answer']:>12}{r['near_miss']:>12}{r['reward']:>8.3f}{r['score']:>7.3f}")
+        print(
+            f"{r['subtype']:<26}{r['video']:<24}{r['answer']:>12}{r['near_miss']:>12}{r['reward']:>8.3f}{r['score']:>7.3f}"
+        )
     (out / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(f"\nwrote {len(rows)} samples (mp4 clips, sample.json, sheet.png) under {out}/")
     return 0

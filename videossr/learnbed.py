@@ -81,11 +81,11 @@ def make_rows(
     from videossr.video import load_clip
 
     # The row names its video by file name, as built datasets and the online stream do (never a local path).
-    clip = dataclasses.replace(load_clip(video, num_frames=num_frames, max_pixels=max_pixels), source=video.name)
+    clip = dataclasses.replace(
+        load_clip(video, num_frames=num_frames, max_pixels=max_pixels), source=video.name
+    )
     task = task_for_subtype(subtype)
-    return [
-        sample_to_row(task.generate(clip, seed=int(s)), id=f"{video.stem}-{int(s)}") for s in seeds
-    ]
+    return [sample_to_row(task.generate(clip, seed=int(s)), id=f"{video.stem}-{int(s)}") for s in seeds]
 
 
 def prepare_data(out: str | os.PathLike, spec: BedData | None = None) -> dict[str, Any]:
@@ -194,7 +194,8 @@ def uninformative_videos(dataset: Any, mode: str, seed: int = 0) -> Any:
             clips = row_videos(row)
             return {
                 "videos": [
-                    [{"bytes": encode_frame(np.full_like(f, 128)), "path": None} for f in clip] for clip in clips
+                    [{"bytes": encode_frame(np.full_like(f, 128)), "path": None} for f in clip]
+                    for clip in clips
                 ]
             }
 
@@ -348,7 +349,12 @@ def plot_learning_curve(summary: dict[str, Any], path: str | os.PathLike) -> Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"video": "tab:blue", "control": "tab:orange", "online": "tab:green", "curriculum": "tab:purple"}
+    colours = {
+        "video": "tab:blue",
+        "control": "tab:orange",
+        "online": "tab:green",
+        "curriculum": "tab:purple",
+    }
     fig, ax = plt.subplots(figsize=(6.8, 4.0), dpi=120)
     for index, (arm, rows) in enumerate(summary.get("intervals", {}).items()):
         colour = colours.get(arm, f"C{index + 2}")

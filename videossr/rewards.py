@@ -63,7 +63,9 @@ class TaskReward:
         tasks = list(task) if task is not None else [self.task] * len(completions)
         short = aliases()
         verifier = self._verifier()
-        fn = {"smooth": verifier.reward, "strict01": verifier.strict_reward, "metric": verifier.score}[self.kind]
+        fn = {"smooth": verifier.reward, "strict01": verifier.strict_reward, "metric": verifier.score}[
+            self.kind
+        ]
         out: list[float | None] = []
         for i, completion in enumerate(completions):
             row_task = short.get(str(tasks[i]), str(tasks[i])) if i < len(tasks) else self.task
@@ -110,7 +112,10 @@ class FormatReward:
     __name__ = "format"
 
     def __call__(self, completions: Sequence[Any] | None = None, **kwargs: Any) -> list[float | None]:
-        return [float(is_reasoning_format(completion_text(c))) for c in ([] if completions is None else completions)]
+        return [
+            float(is_reasoning_format(completion_text(c)))
+            for c in ([] if completions is None else completions)
+        ]
 
 
 def reward_funcs() -> dict[str, Any]:
@@ -121,7 +126,9 @@ def reward_funcs() -> dict[str, Any]:
         funcs[short] = TaskReward(task, "smooth", "strict", name=short)
         funcs[f"{short}_strict01"] = TaskReward(task, "strict01", "strict", name=f"{short}_strict01")
         funcs[f"{short}_lenient"] = TaskReward(task, "smooth", "lenient", name=f"{short}_lenient")
-        funcs[f"{short}_strict01_lenient"] = TaskReward(task, "strict01", "lenient", name=f"{short}_strict01_lenient")
+        funcs[f"{short}_strict01_lenient"] = TaskReward(
+            task, "strict01", "lenient", name=f"{short}_strict01_lenient"
+        )
     funcs["format"] = FormatReward()
     return funcs
 

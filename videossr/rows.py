@@ -89,7 +89,8 @@ def prompt_messages(sample: Sample) -> list[dict[str, Any]]:
     Every content part carries both keys (``type``, ``text``) so Arrow infers one struct type.
     """
     content = [
-        {"type": "text", "text": p} if isinstance(p, str) else {"type": "video", "text": None} for p in sample.parts
+        {"type": "text", "text": p} if isinstance(p, str) else {"type": "video", "text": None}
+        for p in sample.parts
     ]
     messages = [{"role": "user", "content": content}]
     if sample.system:
@@ -121,7 +122,10 @@ def sample_to_row(
     return {
         "id": id or f"{sample.subtype}-{sample.seed}",
         "prompt": prompt_messages(sample),
-        "videos": [[{"bytes": encode_frame(f, image_format, quality), "path": None} for f in clip] for clip in sample.videos],
+        "videos": [
+            [{"bytes": encode_frame(f, image_format, quality), "path": None} for f in clip]
+            for clip in sample.videos
+        ],
         "fps": float(sample.fps),
         "answer": sample.answer,
         "task": sample.task,

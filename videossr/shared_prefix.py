@@ -62,7 +62,10 @@ def group_rows(
         Lists of row indices, one per unique prompt, in order of first appearance.
     """
     # One copy to the host for the whole micro-batch, not one device sync per row.
-    keys = [tuple(t for t, m in zip(ids, mask) if m) for ids, mask in zip(prompt_ids.tolist(), prompt_mask.tolist())]
+    keys = [
+        tuple(t for t, m in zip(ids, mask) if m)
+        for ids, mask in zip(prompt_ids.tolist(), prompt_mask.tolist())
+    ]
     return group_keys(keys, visuals)
 
 
@@ -114,8 +117,12 @@ class PackedBatch:
     @property
     def num_tokens(self) -> int:
         """Real (non-padding) tokens of the packed forward."""
-        return int(sum(self.prompt_lengths[u] - 1 + len(g) * (self.gather_index.size(1) + 1)
-                       for u, g in enumerate(self.groups)))  # fmt: skip
+        return int(
+            sum(
+                self.prompt_lengths[u] - 1 + len(g) * (self.gather_index.size(1) + 1)
+                for u, g in enumerate(self.groups)
+            )
+        )
 
 
 RopeIndexFn = Callable[[torch.Tensor, int], torch.Tensor]
@@ -237,7 +244,9 @@ def find_rope_index(model: torch.nn.Module) -> Callable[..., tuple[torch.Tensor,
         fn = getattr(module, "get_rope_index", None)
         if callable(fn):
             return fn
-    raise ValueError(f"{type(model).__name__} has no get_rope_index: shared-prefix scoring needs a Qwen-VL model")
+    raise ValueError(
+        f"{type(model).__name__} has no get_rope_index: shared-prefix scoring needs a Qwen-VL model"
+    )
 
 
 def attention_implementation(model: torch.nn.Module) -> str | None:
@@ -246,7 +255,9 @@ def attention_implementation(model: torch.nn.Module) -> str | None:
         config = getattr(module, "config", None)
         if config is not None:
             text = config.get_text_config() if hasattr(config, "get_text_config") else config
-            return getattr(text, "_attn_implementation", None) or getattr(config, "_attn_implementation", None)
+            return getattr(text, "_attn_implementation", None) or getattr(
+                config, "_attn_implementation", None
+            )
     return None
 
 

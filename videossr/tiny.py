@@ -181,9 +181,7 @@ def build_processor(arch: Arch = "qwen3_vl"):
 TINY_INIT_RANGE = 0.3
 
 
-def build_config(
-    arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden: int = 16, layers: int = 2
-):
+def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden: int = 16, layers: int = 2):
     """A text model of ``layers`` layers and a two-block vision tower, both of width ``hidden``."""
     special = {
         "image_token_id": token_ids["<|image_pad|>"],
@@ -366,7 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     path = build_tiny_model(
-        args.out, arch=args.arch, seed=args.seed, overwrite=args.overwrite, hidden=args.hidden, layers=args.layers
+        args.out,
+        arch=args.arch,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        hidden=args.hidden,
+        layers=args.layers,
     )
     print(path)
     return 0

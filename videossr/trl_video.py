@@ -247,7 +247,9 @@ def prompt_groups(rows: Sequence[RowVideoInputs]) -> tuple[list[int], list[int]]
 
     Returns ``(row_group, firsts)``: each row's group index, and the first row of every group.
     """
-    visuals = [[getattr(r, f) for r in rows] for f in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")]
+    visuals = [
+        [getattr(r, f) for r in rows] for f in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
+    ]
     groups = group_keys([tuple(r.prompt_ids) for r in rows], visuals)
     row_group = [0] * len(rows)
     for g, members in enumerate(groups):
@@ -399,7 +401,12 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._image_token_id: int | None = None
         self.shared_prefix = bool(shared_prefix)
         # Counters of the shared passes (rows scored, packed sequences, tokens forwarded): for logs and benchmarks.
-        self.shared_prefix_stats: dict[str, int] = {"rows": 0, "sequences": 0, "tokens": 0, "unshared_tokens": 0}
+        self.shared_prefix_stats: dict[str, int] = {
+            "rows": 0,
+            "sequences": 0,
+            "tokens": 0,
+            "unshared_tokens": 0,
+        }
         super().__init__(*args, **kwargs)
 
         args_ = self.args
@@ -543,7 +550,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         return output
 
     def _prepare_inputs(self, generation_batch: Any) -> dict[str, Any]:
-        if not (self.model.training and self.shared_prefix_group_split and self.args.steps_per_generation > 1):
+        if not (
+            self.model.training and self.shared_prefix_group_split and self.args.steps_per_generation > 1
+        ):
             return super()._prepare_inputs(generation_batch)
         # TRL's training branch, with the row shuffle replaced by a shuffle of whole groups.
         from trl.trainer.utils import (
@@ -572,8 +581,13 @@ class VideoGRPOTrainer(GRPOTrainer):
             # A per-token field: TRL left-pads it like the ids.
             "mm_token_type_ids": [self._mm_token_types(torch.tensor(ids)).tolist() for ids in prompt_ids],
         }
-        fields.update(_video_kwargs([r.pixel_values_videos for r in rows], [r.video_grid_thw for r in rows],
-                                    [r.second_per_grid_ts for r in rows]))  # fmt: skip
+        fields.update(
+            _video_kwargs(
+                [r.pixel_values_videos for r in rows],
+                [r.video_grid_thw for r in rows],
+                [r.second_per_grid_ts for r in rows],
+            )
+        )
         return prompt_ids, None, fields
 
     # ------------------------------------------------------------------ generation
@@ -619,10 +633,18 @@ class VideoGRPOTrainer(GRPOTrainer):
 
         device = self.accelerator.device
         tensors = [torch.tensor(ids) for ids in prompt_ids]
-        padded_ids = pad(tensors, padding_value=self._tokenizer.pad_token_id, padding_side="left",
-                         pad_to_multiple_of=self.pad_to_multiple_of).to(device)  # fmt: skip
-        attention_mask = pad([torch.ones_like(t) for t in tensors], padding_value=0, padding_side="left",
-                             pad_to_multiple_of=self.pad_to_multiple_of).to(device)  # fmt: skip
+        padded_ids = pad(
+            tensors,
+            padding_value=self._tokenizer.pad_token_id,
+            padding_side="left",
+            pad_to_multiple_of=self.pad_to_multiple_of,
+        ).to(device)
+        attention_mask = pad(
+            [torch.ones_like(t) for t in tensors],
+            padding_value=0,
+            padding_side="left",
+            pad_to_multiple_of=self.pad_to_multiple_of,
+        ).to(device)
         unique_ids, unique_mask = padded_ids[firsts, :-1], attention_mask[firsts, :-1]
         prefill: dict[str, Any] = {
             "input_ids": unique_ids,
@@ -630,8 +652,14 @@ class VideoGRPOTrainer(GRPOTrainer):
             "mm_token_type_ids": self._mm_token_types(unique_ids),
         }
         unique = [rows[i] for i in firsts]
-        prefill.update(_video_kwargs([r.pixel_values_videos for r in unique], [r.video_grid_thw for r in unique],
-                                     [r.second_per_grid_ts for r in unique], device))  # fmt: skip
+        prefill.update(
+            _video_kwargs(
+                [r.pixel_values_videos for r in unique],
+                [r.video_grid_thw for r in unique],
+                [r.second_per_grid_ts for r in unique],
+                device,
+            )
+        )
         index = torch.tensor(row_group, device=device)
         with (
             unwrap_model_for_generation(
@@ -667,7 +695,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         completion_ids = generated[:, padded_ids.size(1) :]
         # As TRL does: keep each completion up to and including its first EOS.
         is_eos = torch.isin(completion_ids, torch.tensor(self.eos_token_ids, device=completion_ids.device))
-        eos_idx = torch.full((is_eos.size(0),), is_eos.size(1), dtype=torch.long, device=completion_ids.device)
+        eos_idx = torch.full(
+            (is_eos.size(0),), is_eos.size(1), dtype=torch.long, device=completion_ids.device
+        )
         eos_idx[is_eos.any(dim=1)] = is_eos.int().argmax(dim=1)[is_eos.any(dim=1)]
         positions = torch.arange(is_eos.size(1), device=completion_ids.device).expand(is_eos.size(0), -1)
         keep = positions <= eos_idx[:, None]
@@ -706,8 +736,14 @@ class VideoGRPOTrainer(GRPOTrainer):
         device = input_ids.device
         kwargs: dict[str, torch.Tensor] = {"mm_token_type_ids": self._mm_token_types(input_ids)}
         # Empty for a micro-batch of text-only rows.
-        kwargs.update(_video_kwargs(per_row[_PIXELS][start:end], per_row[_GRID][start:end],
-                                    per_row.get(_SECONDS, [])[start:end], device))  # fmt: skip
+        kwargs.update(
+            _video_kwargs(
+                per_row[_PIXELS][start:end],
+                per_row[_GRID][start:end],
+                per_row.get(_SECONDS, [])[start:end],
+                device,
+            )
+        )
         return kwargs
 
     def _get_per_token_logps_and_entropies(
@@ -834,8 +870,14 @@ class VideoGRPOTrainer(GRPOTrainer):
             "position_ids": packed.position_ids,
             "mm_token_type_ids": self._mm_token_types(packed.input_ids),
         }
-        model_inputs.update(_video_kwargs([pixels[r] for r in firsts], [grids[r] for r in firsts],
-                                          [seconds[r] for r in firsts], ids.device))  # fmt: skip
+        model_inputs.update(
+            _video_kwargs(
+                [pixels[r] for r in firsts],
+                [grids[r] for r in firsts],
+                [seconds[r] for r in firsts],
+                ids.device,
+            )
+        )
         with self.accelerator.autocast():
             outputs = model(**model_inputs, shift_labels=packed.shift_labels, fused_lm_head=True)
         stats = self.shared_prefix_stats

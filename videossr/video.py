@@ -60,7 +60,9 @@ if hasattr(os, "register_at_fork"):
 # --------------------------------------------------------------------------------------------------
 # Sampling arithmetic (pure functions, easy to test)
 # --------------------------------------------------------------------------------------------------
-def sample_indices(total_frames: int, num_frames: int = NUM_FRAMES, span: tuple[float, float] = SPAN) -> np.ndarray:
+def sample_indices(
+    total_frames: int, num_frames: int = NUM_FRAMES, span: tuple[float, float] = SPAN
+) -> np.ndarray:
     """Indices of the ``num_frames`` frames the paper keeps from a video of ``total_frames`` frames.
 
     Frames between 5% and 95% of the video are eligible; they are taken with a uniform integer stride
@@ -81,7 +83,9 @@ def sample_indices(total_frames: int, num_frames: int = NUM_FRAMES, span: tuple[
     return start + stride * np.arange(num_frames, dtype=np.int64)
 
 
-def fit_size(height: int, width: int, max_pixels: int | None, min_pixels: int | None = MIN_PIXELS) -> tuple[int, int]:
+def fit_size(
+    height: int, width: int, max_pixels: int | None, min_pixels: int | None = MIN_PIXELS
+) -> tuple[int, int]:
     """Output ``(height, width)`` keeping the aspect ratio with ``min_pixels <= h*w <= max_pixels``.
 
     Sizes are rounded down to even numbers so every clip can be encoded as yuv420p H.264.
@@ -95,7 +99,12 @@ def fit_size(height: int, width: int, max_pixels: int | None, min_pixels: int | 
     elif min_pixels is not None and area < min_pixels:
         scale = math.sqrt(min_pixels / area)
     nh, nw = max(2, int(h * scale) // 2 * 2), max(2, int(w * scale) // 2 * 2)
-    if min_pixels is not None and nh * nw < min_pixels and max_pixels is not None and max_pixels >= min_pixels:
+    if (
+        min_pixels is not None
+        and nh * nw < min_pixels
+        and max_pixels is not None
+        and max_pixels >= min_pixels
+    ):
         # Rounding down may dip below the floor; step up while staying under the cap.
         while nh * nw < min_pixels and (nh + 2) * (nw + 2) <= max_pixels:
             nh, nw = nh + 2, nw + 2
@@ -134,14 +143,40 @@ def _ffmpeg() -> str | None:
 #: URLs (hls and other playlists, concat, image2 patterns, tee...): a 170-byte playlist named ``x.mp4``
 #: would otherwise make the server decode a file of its own choosing. The names are matched against the
 #: demuxer ffmpeg detects from the content, never the file extension (``-format_whitelist``).
-SAFE_FORMATS = ("mov", "mp4", "matroska", "webm", "avi", "mpegts", "mpeg", "flv", "gif",
-                "h264", "hevc", "m4v", "mpegvideo")  # fmt: skip
+SAFE_FORMATS = (
+    "mov",
+    "mp4",
+    "matroska",
+    "webm",
+    "avi",
+    "mpegts",
+    "mpeg",
+    "flv",
+    "gif",
+    "h264",
+    "hevc",
+    "m4v",
+    "mpegvideo",
+)
 #: Raw elementary streams: no container, so no duration or frame count until they are read through.
 RAW_FORMATS = frozenset({"h264", "hevc", "m4v", "mpegvideo"})
 #: The first bytes of text files that name other files (playlists, concat lists, SMIL/ASX, ...). Refused
 #: even where ffprobe is missing, before decord (which takes no whitelist) sees the file.
-_REFERENCE_MAGIC = (b"#EXTM3U", b"#EXTINF", b"ffconcat", b"[playlist]", b"<?xml", b"<smil", b"<asx", b"<ASX",
-                    b"file ", b"file:", b"http:", b"https:", b"#EXT-X")  # fmt: skip
+_REFERENCE_MAGIC = (
+    b"#EXTM3U",
+    b"#EXTINF",
+    b"ffconcat",
+    b"[playlist]",
+    b"<?xml",
+    b"<smil",
+    b"<asx",
+    b"<ASX",
+    b"file ",
+    b"file:",
+    b"http:",
+    b"https:",
+    b"#EXT-X",
+)
 #: Frame sizes outside these bounds are refused: 1x1 or 4000x16 sources make no usable clip (a 16-pixel
 #: strip upscaled to the minimum area is 10x6400), and huge sizes only exist to exhaust the decoder.
 MIN_SIDE, MAX_SIDE, MAX_ASPECT = 16, 16384, 20.0
@@ -157,7 +192,14 @@ def _input_url(path: str | os.PathLike) -> str:
 def _ffmpeg_input_args(path: str | os.PathLike) -> list[str]:
     """The input options of every ffmpeg/ffprobe call on a user-named video: plain files only, through the
     whitelisted demuxers only, so nothing the file says can make the tool open another file or a URL."""
-    return ["-protocol_whitelist", "file", "-format_whitelist", ",".join(SAFE_FORMATS), "-i", _input_url(path)]
+    return [
+        "-protocol_whitelist",
+        "file",
+        "-format_whitelist",
+        ",".join(SAFE_FORMATS),
+        "-i",
+        _input_url(path),
+    ]
 
 
 def _refused_container(path: str | os.PathLike, detail: str) -> VideoError:
@@ -189,8 +231,19 @@ def _check_magic(path: Path) -> bool:
 def _run_ffprobe(path: str | os.PathLike, entries: str, timeout: float, extra: Sequence[str] = ()) -> dict:
     exe = _ffprobe()
     assert exe is not None
-    cmd = [exe, "-v", "error", *extra, "-select_streams", "v:0", "-show_entries", entries, "-of", "json",
-           *_ffmpeg_input_args(path)]  # fmt: skip
+    cmd = [
+        exe,
+        "-v",
+        "error",
+        *extra,
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        entries,
+        "-of",
+        "json",
+        *_ffmpeg_input_args(path),
+    ]
     try:
         res = subprocess.run(cmd, capture_output=True, timeout=timeout, text=True, errors="replace")
     except subprocess.TimeoutExpired as err:
@@ -271,13 +324,17 @@ def probe(path: str | os.PathLike, timeout: float = 30.0) -> dict:
 def _count_packets(path: str | os.PathLike, bound: int, timeout: float) -> int:
     """Video packets in ``path``, counted by demuxing (no decoding), stopping after ``bound``."""
     bound = max(1, min(int(bound), MAX_COUNTED_PACKETS))
-    info = _run_ffprobe(path, "stream=nb_read_packets", timeout, extra=["-count_packets", "-read_intervals", f"%+#{bound}"])
+    info = _run_ffprobe(
+        path, "stream=nb_read_packets", timeout, extra=["-count_packets", "-read_intervals", f"%+#{bound}"]
+    )
     streams = info.get("streams") or []
     value = str((streams[0] if streams else {}).get("nb_read_packets", ""))
     return int(value) if value.isdigit() else 0
 
 
-def measure_duration(path: str | os.PathLike, limit_s: float, timeout: float = 30.0, info: dict | None = None) -> float:
+def measure_duration(
+    path: str | os.PathLike, limit_s: float, timeout: float = 30.0, info: dict | None = None
+) -> float:
     """Seconds of video in ``path``: the container's duration, or, when the stream states none (a raw
     H.264 stream, for instance), its packets counted at the frame rate, stopping a little past ``limit_s``.
 
@@ -325,7 +382,9 @@ def _check_size(path: Path, height: int, width: int) -> None:
         return  # unknown here; the decoded frames are checked again
     short, long = sorted((int(height), int(width)))
     if short < MIN_SIDE:
-        raise VideoError(path, "bad_size", f"{width}x{height} px: a side under {MIN_SIDE} px makes no usable clip")
+        raise VideoError(
+            path, "bad_size", f"{width}x{height} px: a side under {MIN_SIDE} px makes no usable clip"
+        )
     if long > MAX_SIDE:
         raise VideoError(path, "bad_size", f"{width}x{height} px: a side over {MAX_SIDE} px")
     if long / short > MAX_ASPECT:
@@ -364,11 +423,14 @@ def file_problem(path: str | os.PathLike) -> tuple[str, str] | None:
         return "not_a_file", "is a directory"
     if not stat.S_ISREG(mode):
         kind = (
-            "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "a socket" if stat.S_ISSOCK(mode)
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
             else "not a regular file"
-        )  # fmt: skip
+        )
         return "special_file", f"is {kind}, not a regular file; never read"
     if not os.access(path, os.R_OK):
         return "unreadable", "permission denied"
@@ -408,7 +470,11 @@ def _open_decord(path: Path, size: tuple[int, int] | None = None):
             return decord.VideoReader(name, num_threads=1)
         return decord.VideoReader(name, num_threads=1, height=size[0], width=size[1])
     except Exception as err:  # decord raises DECORDError / RuntimeError with C++ text
-        raise VideoError(path, "undecodable", str(err).strip().splitlines()[0][:200] if str(err).strip() else "decord failed") from err
+        raise VideoError(
+            path,
+            "undecodable",
+            str(err).strip().splitlines()[0][:200] if str(err).strip() else "decord failed",
+        ) from err
 
 
 def _is_vfr(reader) -> bool:
@@ -434,7 +500,11 @@ def _container_hints(path: Path) -> tuple[int, int, int]:
         if not cap.isOpened():
             return 0, 0, 0
         rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
-        return rotation, int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        return (
+            rotation,
+            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0),
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+        )
     finally:
         cap.release()
 
@@ -463,7 +533,9 @@ def _decode_decord(path: Path, reader, num_frames: int) -> tuple[np.ndarray, np.
     try:
         frames = reader.get_batch(indices.tolist()).asnumpy()
     except Exception as err:
-        raise VideoError(path, "truncated", str(err).strip().splitlines()[0][:200] if str(err).strip() else "decode failed") from err
+        raise VideoError(
+            path, "truncated", str(err).strip().splitlines()[0][:200] if str(err).strip() else "decode failed"
+        ) from err
     return frames, indices, fps, total
 
 
@@ -523,7 +595,9 @@ def _frame_count_guess(path: Path, info: dict, fps: float, timeout: float) -> in
     return 0
 
 
-def _decode_ffmpeg(path: Path, num_frames: int, info: dict, timeout: float) -> tuple[np.ndarray, np.ndarray, float, int]:
+def _decode_ffmpeg(
+    path: Path, num_frames: int, info: dict, timeout: float
+) -> tuple[np.ndarray, np.ndarray, float, int]:
     """Decode through ffmpeg (autorotated, constant rate) keeping only the paper's frames.
 
     The frame count decides which frames are kept, and ffmpeg only knows it at the end. The probe's count
@@ -544,8 +618,21 @@ def _decode_ffmpeg(path: Path, num_frames: int, info: dict, timeout: float) -> t
     # Scale down large videos while decoding: a 4K stream would otherwise need GBs of RAM.
     scale_h, scale_w = fit_size(height, width, 1024 * 1024, None)
     vf = f"fps={fps:.6f},scale={scale_w}:{scale_h}"
-    cmd = [exe, "-v", "error", "-nostdin", *_ffmpeg_input_args(path), "-an", "-vf", vf, "-pix_fmt", "rgb24",
-           "-f", "rawvideo", "pipe:1"]  # fmt: skip
+    cmd = [
+        exe,
+        "-v",
+        "error",
+        "-nostdin",
+        *_ffmpeg_input_args(path),
+        "-an",
+        "-vf",
+        vf,
+        "-pix_fmt",
+        "rgb24",
+        "-f",
+        "rawvideo",
+        "pipe:1",
+    ]
     frame_bytes = scale_h * scale_w * 3
     guess = _frame_count_guess(path, info, fps, timeout)
     wanted: set[int] = set()
@@ -574,7 +661,9 @@ def _decode_ffmpeg(path: Path, num_frames: int, info: dict, timeout: float) -> t
         if timed_out:
             raise VideoError(path, "timeout", f"ffmpeg took more than {timeout:.0f}s")
         if again != total or not all(int(i) in kept for i in indices):
-            raise VideoError(path, "undecodable", "ffmpeg decoded a different number of frames on a second pass")
+            raise VideoError(
+                path, "undecodable", "ffmpeg decoded a different number of frames on a second pass"
+            )
     frames = np.stack([kept[int(i)] for i in indices]).reshape(len(indices), scale_h, scale_w, 3)
     return frames, indices, float(fps), total
 
@@ -714,7 +803,9 @@ def load_clip_isolated(path: str | os.PathLike, timeout: float = 120.0, **kwargs
             status, payload = parent.recv()
         except EOFError as err:
             proc.join(5)
-            raise VideoError(path, "crashed", f"the decoder process died (exit code {proc.exitcode})") from err
+            raise VideoError(
+                path, "crashed", f"the decoder process died (exit code {proc.exitcode})"
+            ) from err
     finally:
         if proc.is_alive():
             proc.kill()
@@ -794,9 +885,33 @@ def write_mp4(frames: np.ndarray, fps: float, path: str | os.PathLike, crf: int 
     exe = _ffmpeg()
     try:
         if exe is not None:
-            cmd = [exe, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-                   "-r", f"{fps:.6f}", "-i", "pipe:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf),
-                   "-pix_fmt", "yuv420p", "-movflags", "+faststart", "file:" + str(tmp.resolve())]  # fmt: skip
+            cmd = [
+                exe,
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                "rgb24",
+                "-s",
+                f"{w}x{h}",
+                "-r",
+                f"{fps:.6f}",
+                "-i",
+                "pipe:0",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-crf",
+                str(crf),
+                "-pix_fmt",
+                "yuv420p",
+                "-movflags",
+                "+faststart",
+                "file:" + str(tmp.resolve()),
+            ]
             res = subprocess.run(cmd, input=frames.tobytes(), capture_output=True, timeout=300)
             detail = res.stderr.decode(errors="replace")
             if res.returncode != 0:

@@ -35,18 +35,28 @@ def ours(data: str, model: str) -> dict[str, list[dict]]:
     from videossr.metrics import VIUBENCH_SUBTYPES
     from videossr.types import video_metadata
 
-    processors = {"checkpoint": AutoProcessor.from_pretrained(model).video_processor,
-                  "stock": Qwen3VLVideoProcessor()}  # fmt: skip
+    processors = {
+        "checkpoint": AutoProcessor.from_pretrained(model).video_processor,
+        "stock": Qwen3VLVideoProcessor(),
+    }
     out: dict[str, list[dict]] = {}
     for item in load_benchmark(data, configs=list(VIUBENCH_SUBTYPES)).items:
         sample = item.sample()
         clips = []
         for clip in sample.videos:
-            rec = {"subtype": item.subtype, "frames": len(clip), "stored": f"{clip.shape[1]}x{clip.shape[2]}",
-                   "fps": round(sample.fps, 4)}  # fmt: skip
+            rec = {
+                "subtype": item.subtype,
+                "frames": len(clip),
+                "stored": f"{clip.shape[1]}x{clip.shape[2]}",
+                "fps": round(sample.fps, 4),
+            }
             for name, vp in processors.items():
-                enc = vp(videos=[np.asarray(clip)], video_metadata=[video_metadata(len(clip), sample.fps)],
-                         do_sample_frames=False, return_tensors="pt")  # fmt: skip
+                enc = vp(
+                    videos=[np.asarray(clip)],
+                    video_metadata=[video_metadata(len(clip), sample.fps)],
+                    do_sample_frames=False,
+                    return_tensors="pt",
+                )
                 t, h, w = (int(x) for x in enc["video_grid_thw"][0])
                 rec[name] = f"{t * vp.temporal_patch_size}x{h * vp.patch_size}x{w * vp.patch_size}"
             clips.append(rec)
@@ -70,9 +80,16 @@ def lmms(model: str, max_num_frames: int | None) -> dict[str, list[dict]]:
     original = wrapper_module.process_vision_info
 
     def recording(messages, *args, **kwargs):
-        pending.append([part["video"] for conversation in messages for msg in conversation
-                        if isinstance(msg.get("content"), list)
-                        for part in msg["content"] if isinstance(part, dict) and part.get("type") == "video"])  # fmt: skip
+        pending.append(
+            [
+                part["video"]
+                for conversation in messages
+                for msg in conversation
+                if isinstance(msg.get("content"), list)
+                for part in msg["content"]
+                if isinstance(part, dict) and part.get("type") == "video"
+            ]
+        )
         return original(messages, *args, **kwargs)
 
     class Processor:
@@ -92,9 +109,13 @@ def lmms(model: str, max_num_frames: int | None) -> dict[str, list[dict]]:
                     meta = metadata[k]
                     fps = meta.get("fps") if isinstance(meta, dict) else getattr(meta, "fps", None)
                 item_id = Path(path).name.rsplit("-", 2)[0]
-                seen[item_id].append({"frames": int(tensor.shape[0]),
-                                      "fed": f"{tensor.shape[0]}x{tensor.shape[2]}x{tensor.shape[3]}",
-                                      "fps": "none passed" if fps is None else round(float(fps), 4)})  # fmt: skip
+                seen[item_id].append(
+                    {
+                        "frames": int(tensor.shape[0]),
+                        "fed": f"{tensor.shape[0]}x{tensor.shape[2]}x{tensor.shape[3]}",
+                        "fps": "none passed" if fps is None else round(float(fps), 4),
+                    }
+                )
             return self._inner(*args, **kwargs)
 
     args = {"pretrained": model, "device": "cpu", "device_map": "cpu"}
@@ -104,8 +125,13 @@ def lmms(model: str, max_num_frames: int | None) -> dict[str, list[dict]]:
     lm.processor = Processor(lm.processor)
     wrapper_module.process_vision_info = recording
     try:
-        simple_evaluate(model=lm, tasks=["viubench"], gen_kwargs="max_new_tokens=1", verbosity="ERROR",
-                        task_manager=TaskManager(include_path=str(Path(__file__).resolve().parent)))  # fmt: skip
+        simple_evaluate(
+            model=lm,
+            tasks=["viubench"],
+            gen_kwargs="max_new_tokens=1",
+            verbosity="ERROR",
+            task_manager=TaskManager(include_path=str(Path(__file__).resolve().parent)),
+        )
     finally:
         wrapper_module.process_vision_info = original
     return dict(seen)
@@ -124,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ours(data, args.model)
     b = lmms(args.model, None)
     c = lmms(args.model, 48)
-    print("| subtype | stored clip (frames, HxW, fps) | videossr bench: checkpoint / stock Qwen3-VL processor (TxHxW) "
-          "| lmms-eval qwen3_vl defaults (TxHxW, file fps) | lmms-eval qwen3_vl max_num_frames=48 |")
+    print(
+        "| subtype | stored clip (frames, HxW, fps) | videossr bench: checkpoint / stock Qwen3-VL processor (TxHxW) "
+        "| lmms-eval qwen3_vl defaults (TxHxW, file fps) | lmms-eval qwen3_vl max_num_frames=48 |"
+    )
     print("|---|---|---|---|---|")
     by_subtype: dict[str, list[str]] = {}
     for item_id, clips in a.items():
@@ -138,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             shapes = sorted({r["fed"] for r in records})
             return f"{len(records)} clip(s): {', '.join(shapes)}, fps {records[0]['fps']}"
 
-        row = (f"| {first['subtype']} | {len(clips)} x ({first['frames']}, {first['stored']}, {first['fps']}) "
-               f"| {first['checkpoint']} / {first['stock']}, fps {first['fps']} | {fed(lb)} | {fed(lc)} |")  # fmt: skip
+        row = (
+            f"| {first['subtype']} | {len(clips)} x ({first['frames']}, {first['stored']}, {first['fps']}) "
+            f"| {first['checkpoint']} / {first['stock']}, fps {first['fps']} | {fed(lb)} | {fed(lc)} |"
+        )
         by_subtype.setdefault(first["subtype"], []).append(row)
     for rows in by_subtype.values():
         print("\n".join(rows))

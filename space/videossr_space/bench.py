@@ -95,8 +95,12 @@ def bench_figure(table: Any) -> Any:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    metrics = [("Cnt", "Counting", "#42a5f5"), ("Grd", "Grounding", "#66bb6a"), ("Jig", "Jigsaw", "#ffa726"),
-               ("Overall", "Overall", "#5e35b1")]  # fmt: skip
+    metrics = [
+        ("Cnt", "Counting", "#42a5f5"),
+        ("Grd", "Grounding", "#66bb6a"),
+        ("Jig", "Jigsaw", "#ffa726"),
+        ("Overall", "Overall", "#5e35b1"),
+    ]
     data = table.sort_values("Overall", na_position="first")
     n = len(data)
     fig = Figure(figsize=(8, 0.42 * n + 1.2), layout="constrained")

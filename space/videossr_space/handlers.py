@@ -56,6 +56,7 @@ from .uploads import (
 log = logging.getLogger("videossr.space")
 T = TypeVar("T")
 
+
 def task_choices() -> list[tuple[str, str]]:
     """The page's task choices, one per task registered in ``videossr.tasks.TASKS``: (label, name)."""
     return [(name.replace("_", " ").capitalize(), name) for name in TASKS]
@@ -198,7 +199,9 @@ def make_task(task: str, perturbation: Any = None, difficulty: Any = None, **opt
             kwargs[key] = cls.check_option(key, values[key])
         except ValueError:
             choices = cls.options[key][0] or ()
-            raise gr.Error(f"Unknown {key} {values[key]!r}. Choose one of: {', '.join(map(str, choices))}.") from None
+            raise gr.Error(
+                f"Unknown {key} {values[key]!r}. Choose one of: {', '.join(map(str, choices))}."
+            ) from None
     return cls(**kwargs)
 
 
@@ -298,7 +301,9 @@ def _generate(ctx: Context, path: Path, name: str, task: videossr.Task, seed: in
         budget.check()
     n = len(sample.videos)
     # `save_sample` names the clips clip.mp4, or clip_1.mp4 .. clip_n.mp4 in display order for jigsaw.
-    videos = _servable(sample_id, [folder / ("clip.mp4" if n == 1 else f"clip_{i + 1}.mp4") for i in range(n)])
+    videos = _servable(
+        sample_id, [folder / ("clip.mp4" if n == 1 else f"clip_{i + 1}.mp4") for i in range(n)]
+    )
     labels = ["Video"] if n == 1 else [f"Clip {i + 1}" for i in range(n)]
     info = {
         "subtype": sample.subtype,
@@ -333,9 +338,17 @@ def generate(
         value = _seed(seed)
         with in_use(path):
             return run_with_timeout(
-                ctx, ctx.settings.timeout_s, "Generating the task", _generate, ctx, path, name, task_obj, value,
+                ctx,
+                ctx.settings.timeout_s,
+                "Generating the task",
+                _generate,
+                ctx,
+                path,
+                name,
+                task_obj,
+                value,
                 hint="Try a shorter or smaller video.",
-            )  # fmt: skip
+            )
     finally:
         sweep_cache(ctx.settings)  # gradio's cache of uploads and served clips stays within its limits
 
@@ -434,9 +447,16 @@ def answer(
         raise gr.Error("Type your answer first (see the question for the format).")
     try:
         reply = run_with_timeout(
-            ctx, ctx.settings.timeout_s, "The answer", _reply, who, sample, str(sample_id), typed,
+            ctx,
+            ctx.settings.timeout_s,
+            "The answer",
+            _reply,
+            who,
+            sample,
+            str(sample_id),
+            typed,
             (endpoint_url or "", endpoint_model or "", api_key or ""),
-        )  # fmt: skip
+        )
     except gr.Error:
         raise
     except BackendUnavailable as err:
@@ -471,7 +491,11 @@ def timeline_figure(verdict: Verdict) -> Any:
     sample = verdict.sample
     if not has_timeline(sample.task):
         return None
-    view = TASKS[sample.task].from_subtype(sample.subtype).timeline(verdict.reply, sample.answer, verdict.parsing)
+    view = (
+        TASKS[sample.task]
+        .from_subtype(sample.subtype)
+        .timeline(verdict.reply, sample.answer, verdict.parsing)
+    )
     if view is None:
         return None
     import matplotlib

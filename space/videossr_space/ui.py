@@ -88,8 +88,17 @@ def path_scrubber(settings: Settings, *extra: str | os.PathLike) -> Callable[[st
     """
     from gradio.utils import get_upload_folder
 
-    candidates = [settings.tmp_root, os.getcwd(), tempfile.gettempdir(), get_upload_folder(), CHECKOUT,
-                  sys.prefix, sys.base_prefix, Path.home(), *extra]  # fmt: skip
+    candidates = [
+        settings.tmp_root,
+        os.getcwd(),
+        tempfile.gettempdir(),
+        get_upload_folder(),
+        CHECKOUT,
+        sys.prefix,
+        sys.base_prefix,
+        Path.home(),
+        *extra,
+    ]
     for folder in candidates:
         if folder:
             for form in (str(folder), str(Path(folder).resolve())):
@@ -163,9 +172,14 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
         return (
             gr.Video(visible=clips == 0),
             *(gr.Video(visible=i < clips) for i in range(MAX_CLIPS)),
-            "", None, None, None, "", "",
+            "",
+            None,
+            None,
+            None,
+            "",
+            "",
             gr.Plot(value=None, visible=timeline),
-        )  # fmt: skip
+        )
 
     @handlers.friendly("answering")
     def on_answer(sample_id: str, who: str, typed: str, parsing: str, url: str, model: str, key: str):
@@ -223,9 +237,11 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=280):
                     example = gr.Dropdown(
-                        example_names, value=handlers.default_example(), label="Example video",
+                        example_names,
+                        value=handlers.default_example(),
+                        label="Example video",
                         info="Short clips bundled with installed packages.",
-                    )  # fmt: skip
+                    )
                     upload = gr.Video(sources=["upload"], label="…or upload your own", height=170)
                     gr.Markdown(
                         f"Uploads: up to {settings.max_upload_mb:.0f} MB and {settings.max_duration_s:.0f} s; "
@@ -239,9 +255,14 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
                         # A radio for a handful of choices, a dropdown for more; shown for the tasks that take it.
                         kind = gr.Radio if len(w.choices) <= 4 else gr.Dropdown
                         option_inputs.append(
-                            kind(list(w.choices), value=w.value, label=w.key.replace("_", " ").capitalize(),
-                                 visible=w.key in first, info=w.info)
-                        )  # fmt: skip
+                            kind(
+                                list(w.choices),
+                                value=w.value,
+                                label=w.key.replace("_", " ").capitalize(),
+                                visible=w.key in first,
+                                info=w.info,
+                            )
+                        )
                     perturbation, difficulty = option_inputs
                     seed = gr.Number(0, minimum=0, maximum=MAX_SEED, step=1, label="Seed")
                     generate_btn = gr.Button("Generate task", variant="primary")
@@ -252,13 +273,21 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
                         with gr.Row():
                             for i in range(row_start, row_start + 4):
                                 clip_players.append(
-                                    gr.Video(label=f"Clip {i + 1}", interactive=False, visible=False, height=150,
-                                             min_width=120, loop=True)
-                                )  # fmt: skip
+                                    gr.Video(
+                                        label=f"Clip {i + 1}",
+                                        interactive=False,
+                                        visible=False,
+                                        height=150,
+                                        min_width=120,
+                                        loop=True,
+                                    )
+                                )
                     question = gr.Textbox(
-                        label="Question (as the model reads it; <video> marks where a video goes)", lines=4,
-                        interactive=False, elem_id="question",
-                    )  # fmt: skip
+                        label="Question (as the model reads it; <video> marks where a video goes)",
+                        lines=4,
+                        interactive=False,
+                        elem_id="question",
+                    )
                     with gr.Row():
                         sample_id = gr.Textbox(label="Task id (for /answer)", interactive=False, scale=2)
                         reveal_btn = gr.Button("Show answer", scale=1)
@@ -277,9 +306,12 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
                         max_length=2000,
                     )
                     parsing = gr.Radio(
-                        ["strict", "lenient"], value="strict", label="Parsing", scale=1,
+                        ["strict", "lenient"],
+                        value="strict",
+                        label="Parsing",
+                        scale=1,
                         info="strict: the paper's verifiers; lenient: also reads natural phrasing",
-                    )  # fmt: skip
+                    )
                 with gr.Group(visible=False) as endpoint_box:
                     with gr.Row():
                         url = gr.Textbox(label="Endpoint URL", placeholder="http://127.0.0.1:8000/v1")
@@ -326,9 +358,12 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
             preprocess=False,
         )
         gen.success(
-            after_generate, info, [main_video, *clip_players, reply, reward, score, exact, verdict, true_answer, timeline],
-            api_visibility="private", queue=False,
-        )  # fmt: skip
+            after_generate,
+            info,
+            [main_video, *clip_players, reply, reward, score, exact, verdict, true_answer, timeline],
+            api_visibility="private",
+            queue=False,
+        )
         answer_btn.click(
             on_answer,
             [sample_id, who, typed, parsing, url, model, key],

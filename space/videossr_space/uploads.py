@@ -137,14 +137,18 @@ def check_upload(path: str | os.PathLike, settings: Settings) -> Path:
     if not real.is_file():
         raise _refuse(real, "The uploaded video is no longer available; please upload it again.")
     if real.suffix.lower() not in VIDEO_EXTENSIONS:
-        raise _refuse(real, f"Please upload a video file ({', '.join(e.lstrip('.') for e in VIDEO_EXTENSIONS)}).")
+        raise _refuse(
+            real, f"Please upload a video file ({', '.join(e.lstrip('.') for e in VIDEO_EXTENSIONS)})."
+        )
     size_mb = real.stat().st_size / 1e6
     if size_mb > settings.max_upload_mb:
         raise _refuse(real, f"The video is {size_mb:.0f} MB; the limit is {settings.max_upload_mb:.0f} MB.")
     try:
         duration = _duration(real, settings.max_duration_s)
     except VideoError as err:
-        raise _refuse(real, f"This file cannot be read as a video ({err.reason.replace('_', ' ')}).") from None
+        raise _refuse(
+            real, f"This file cannot be read as a video ({err.reason.replace('_', ' ')})."
+        ) from None
     if duration > settings.max_duration_s:
         raise _refuse(
             real,
@@ -267,7 +271,9 @@ class ClipCache:
                     return self._items[key]
             budget.check()
             try:
-                clip = videossr.video.load_clip_isolated(path, timeout=budget.remaining(), max_pixels=max_pixels)
+                clip = videossr.video.load_clip_isolated(
+                    path, timeout=budget.remaining(), max_pixels=max_pixels
+                )
             except VideoError as err:
                 if err.reason == "timeout" and budget.abandoned:
                     raise Abandoned from None

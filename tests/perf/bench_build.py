@@ -174,9 +174,34 @@ def make_variants(n: int, folder: Path) -> list[Path]:
         dst = folder / f"v{k:03d}_{src.stem}.mp4"
         vf = f"hue=h={(rnd * 47) % 360},scale=-2:'min(ih,{270 - 24 * (rnd % 4)})'"
         # Looped input and a fixed output rate: the shortest samples still give 6 s of 24 fps (144 frames).
-        cmd = ["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-ss", f"{0.4 * rnd:.1f}", "-i", str(src),
-               "-t", "6", "-r", "24", "-vf", vf, "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23",
-               "-pix_fmt", "yuv420p", str(dst)]  # fmt: skip
+        cmd = [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-ss",
+            f"{0.4 * rnd:.1f}",
+            "-i",
+            str(src),
+            "-t",
+            "6",
+            "-r",
+            "24",
+            "-vf",
+            vf,
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "23",
+            "-pix_fmt",
+            "yuv420p",
+            str(dst),
+        ]
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
         out.append(dst)
     return out
@@ -261,8 +286,12 @@ def bench_ray(args: argparse.Namespace) -> None:
                 kw = dict(kw)
                 if kw.get("engine") == "running" and not ray.is_initialized():
                     t0 = time.perf_counter()
-                    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                             log_to_driver=False)  # fmt: skip
+                    ray.init(
+                        num_cpus=2,
+                        include_dashboard=False,
+                        object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                        log_to_driver=False,
+                    )
                     startups.append(time.perf_counter() - t0)
                 if kw.get("engine") == "running":
                     kw["engine"] = RayEngine()
@@ -276,10 +305,14 @@ def bench_ray(args: argparse.Namespace) -> None:
                 shutil.rmtree(out)
             ray.shutdown()
         base = min(walls["build --num-proc 2"])
-        print(f"\n{'setting (best of ' + str(args.rounds) + ' rounds)':<44}{'wall s':>8}{'rows/s':>8}{'vs np2':>8}  every round")
+        print(
+            f"\n{'setting (best of ' + str(args.rounds) + ' rounds)':<44}{'wall s':>8}{'rows/s':>8}{'vs np2':>8}  every round"
+        )
         for name, w in walls.items():
-            print(f"{name:<44}{min(w):>8.1f}{n_rows / min(w):>8.1f}{min(w) / base:>7.2f}x  "
-                  + " ".join(f"{x:.1f}" for x in w))  # fmt: skip
+            print(
+                f"{name:<44}{min(w):>8.1f}{n_rows / min(w):>8.1f}{min(w) / base:>7.2f}x  "
+                + " ".join(f"{x:.1f}" for x in w)
+            )
         cold, warm = min(walls[list(settings)[1]]), min(walls[list(settings)[2]])
         print(
             f"\nray.init of a local 2-CPU cluster: {min(startups):.1f} s (best of {len(startups)}); start-up cost "

@@ -103,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             args.dtype,
             args.rounds,
         )
-    print(f"model {args.model or 'tiny ' + args.arch} on {r['device']} ({r['dtype']}), {r['items']} items, "
-          f"batch {args.batch_size}, {args.max_new_tokens} new tokens, {args.num_workers} CPU workers")  # fmt: skip
+    print(
+        f"model {args.model or 'tiny ' + args.arch} on {r['device']} ({r['dtype']}), {r['items']} items, "
+        f"batch {args.batch_size}, {args.max_new_tokens} new tokens, {args.num_workers} CPU workers"
+    )
     print(f"best of {args.rounds} rounds")
     print(f"one at a time : {r['sequential_items_per_s']:.2f} items/s")
     print(f"batched       : {r['batched_items_per_s']:.2f} items/s  ({r['speedup']:.2f}x)")

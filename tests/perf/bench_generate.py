@@ -50,19 +50,29 @@ def main() -> None:
     for path in videos:
         decode_ms = timed(lambda p=path: videossr.load_clip(p, max_pixels=args.max_pixels), args.repeats)
         clip = videossr.load_clip(path, max_pixels=args.max_pixels)
-        gen = {label: timed(lambda t=t, c=clip: t.generate(c, seed=1), args.repeats) for label, t in tasks.items()}
+        gen = {
+            label: timed(lambda t=t, c=clip: t.generate(c, seed=1), args.repeats)
+            for label, t in tasks.items()
+        }
         three = sum(gen[label] for label in MAIN)
         decode_total += decode_ms
         gen_total += three
         size = f"{clip.size[1]}x{clip.size[0]}"
-        print(f"{path.name:<24}{size:>10}{decode_ms:>11.1f}" + "".join(f"{gen[label]:>22.2f}" for label in tasks)
-              + f"{three:>12.2f}{three / decode_ms:>7.2f}")  # fmt: skip
+        print(
+            f"{path.name:<24}{size:>10}{decode_ms:>11.1f}"
+            + "".join(f"{gen[label]:>22.2f}" for label in tasks)
+            + f"{three:>12.2f}{three / decode_ms:>7.2f}"
+        )
     n = len(videos)
     print("-" * len(header))
-    print(f"mean decode (floor): {decode_total / n:.1f} ms/clip; mean generation of all 3 tasks: {gen_total / n:.2f} ms/clip "
-          f"({gen_total / decode_total:.2f}x the decode)")  # fmt: skip
-    print(f"throughput from decoded clips: {3 * n / (gen_total / 1000):.0f} samples/s; "
-          f"end to end (decode once, 3 tasks): {3 * n / ((decode_total + gen_total) / 1000):.1f} samples/s")  # fmt: skip
+    print(
+        f"mean decode (floor): {decode_total / n:.1f} ms/clip; mean generation of all 3 tasks: {gen_total / n:.2f} ms/clip "
+        f"({gen_total / decode_total:.2f}x the decode)"
+    )
+    print(
+        f"throughput from decoded clips: {3 * n / (gen_total / 1000):.0f} samples/s; "
+        f"end to end (decode once, 3 tasks): {3 * n / ((decode_total + gen_total) / 1000):.1f} samples/s"
+    )
 
 
 if __name__ == "__main__":

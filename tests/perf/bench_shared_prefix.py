@@ -57,8 +57,15 @@ def build_model_and_processor(width: int, depth: int):
     for sub in (processor.image_processor, processor.video_processor):
         sub.patch_size = 16
     tok = processor.tokenizer
-    names = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",
-             "<|endoftext|>")  # fmt: skip
+    names = (
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|vision_start|>",
+        "<|vision_end|>",
+        "<|image_pad|>",
+        "<|video_pad|>",
+        "<|endoftext|>",
+    )
     ids = {t: tok.convert_tokens_to_ids(t) for t in names}
     config = build_config("qwen3_vl", ids, (len(tok) + 7) // 8 * 8, hidden=width)
     config.text_config.num_hidden_layers = depth
@@ -66,8 +73,11 @@ def build_model_and_processor(width: int, depth: int):
     config.text_config.num_key_value_heads = 2
     config.text_config.head_dim = width // 4
     config.text_config.rope_parameters = {
-        "rope_type": "default", "rope_theta": 5e6, "mrope_section": [2, 3, 3], "mrope_interleaved": True,
-    }  # fmt: skip
+        "rope_type": "default",
+        "rope_theta": 5e6,
+        "mrope_section": [2, 3, 3],
+        "mrope_interleaved": True,
+    }
     vision = config.vision_config
     vision.depth, vision.patch_size, vision.num_position_embeddings = depth, 16, 2304
     vision.deepstack_visual_indexes = [0]
@@ -97,13 +107,30 @@ def rows(n: int, frames: int, height: int, width: int, seed: int = 0) -> list[di
             {"type": "video"},
             {"type": "text", "text": "\nWhen? Answer as start-end in seconds, e.g. 4.5-9.0."},
         ]
-        out.append({"id": f"bench-{i}", "prompt": [{"role": "user", "content": content}],
-                    "videos": [clip], "fps": frames / 20.0, "answer": "1.0-2.0"})  # fmt: skip
+        out.append(
+            {
+                "id": f"bench-{i}",
+                "prompt": [{"role": "user", "content": content}],
+                "videos": [clip],
+                "fps": frames / 20.0,
+                "answer": "1.0-2.0",
+            }
+        )
     return out
 
 
-def make_trainer(model, processor, data, group: int, shared: bool, steps: int, workdir: str, beta: float,
-                 batch: int | None = None, steps_per_generation: int = 1):  # fmt: skip
+def make_trainer(
+    model,
+    processor,
+    data,
+    group: int,
+    shared: bool,
+    steps: int,
+    workdir: str,
+    beta: float,
+    batch: int | None = None,
+    steps_per_generation: int = 1,
+):
     from datasets import Dataset
     from trl import GRPOConfig
 
@@ -113,18 +140,38 @@ def make_trainer(model, processor, data, group: int, shared: bool, steps: int, w
         return [float(sum(ids) % 7) / 6 for ids in completion_ids]
 
     config = GRPOConfig(
-        output_dir=workdir, use_cpu=True, bf16=False, gradient_checkpointing=False, report_to="none",
-        per_device_train_batch_size=batch or group, num_generations=group, max_completion_length=REPLY,
-        steps_per_generation=steps_per_generation, gradient_accumulation_steps=steps_per_generation,
+        output_dir=workdir,
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=False,
+        report_to="none",
+        per_device_train_batch_size=batch or group,
+        num_generations=group,
+        max_completion_length=REPLY,
+        steps_per_generation=steps_per_generation,
+        gradient_accumulation_steps=steps_per_generation,
         # Every reply is exactly 32 tokens, as the benchmark asks.
-        generation_kwargs={"min_new_tokens": REPLY}, max_steps=steps, beta=beta, learning_rate=1e-6,
-        logging_steps=1, save_strategy="no", disable_tqdm=True, dataloader_num_workers=0, seed=0, shuffle_dataset=False,
-    )  # fmt: skip
+        generation_kwargs={"min_new_tokens": REPLY},
+        max_steps=steps,
+        beta=beta,
+        learning_rate=1e-6,
+        logging_steps=1,
+        save_strategy="no",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        seed=0,
+        shuffle_dataset=False,
+    )
     trainer = VideoGRPOTrainer(
-        model=model, processing_class=processor, reward_funcs=[reward], args=config,
-        train_dataset=Dataset.from_list(data), shared_prefix=shared,
-        video_max_pixels=None, video_min_pixels=None,
-    )  # fmt: skip
+        model=model,
+        processing_class=processor,
+        reward_funcs=[reward],
+        args=config,
+        train_dataset=Dataset.from_list(data),
+        shared_prefix=shared,
+        video_max_pixels=None,
+        video_min_pixels=None,
+    )
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     for callback in (PrinterCallback, ProgressCallback):  # keep the table readable
@@ -136,7 +183,10 @@ def make_trainer(model, processor, data, group: int, shared: bool, steps: int, w
 
 def set_pixels(processor, height: int, width: int, frames: int) -> None:
     # Qwen3-VL's video processor bounds the whole clip: keep every frame at its own size.
-    processor.video_processor.size = {"shortest_edge": 32 * 32 * frames, "longest_edge": height * width * frames}
+    processor.video_processor.size = {
+        "shortest_edge": 32 * 32 * frames,
+        "longest_edge": height * width * frames,
+    }
 
 
 def setup(width: int, depth: int, prompt: str, n: int = 1):
@@ -199,8 +249,15 @@ def loss_pass_times(width: int, depth: int, group: int, prompt: str, repeats: in
         loss_pass(trainer, batch, True)  # warm-up
         shared = timed(lambda: loss_pass(trainer, batch, True), repeats)
         unshared = timed(lambda: loss_pass(trainer, batch, False), repeats)
-    return {"G": group, "prompt": prompt, "prompt_tokens": prompt_tokens, "reply_tokens": reply_tokens,
-            "loss_shared_s": shared, "loss_unshared_s": unshared, "loss_speedup": unshared / shared}  # fmt: skip
+    return {
+        "G": group,
+        "prompt": prompt,
+        "prompt_tokens": prompt_tokens,
+        "reply_tokens": reply_tokens,
+        "loss_shared_s": shared,
+        "loss_unshared_s": unshared,
+        "loss_speedup": unshared / shared,
+    }
 
 
 def kv_cache_loss(trainer, batch) -> torch.Tensor:
@@ -223,16 +280,25 @@ def kv_cache_loss(trainer, batch) -> torch.Tensor:
         row_group[g] = u
     grid = torch.cat([grids[r] for r in firsts])
     types = trainer._mm_token_types(pids[firsts])
-    pos, _ = backbone.get_rope_index(pids[firsts], mm_token_type_ids=types, video_grid_thw=grid,
-                                     attention_mask=pmask[firsts])  # fmt: skip
-    out = backbone(input_ids=pids[firsts, :-1], attention_mask=pmask[firsts, :-1], position_ids=pos[:, :, :-1],
-                   pixel_values_videos=torch.cat([pixels[r] for r in firsts]), video_grid_thw=grid,
-                   mm_token_type_ids=types[:, :-1], use_cache=True)  # fmt: skip
+    pos, _ = backbone.get_rope_index(
+        pids[firsts], mm_token_type_ids=types, video_grid_thw=grid, attention_mask=pmask[firsts]
+    )
+    out = backbone(
+        input_ids=pids[firsts, :-1],
+        attention_mask=pmask[firsts, :-1],
+        position_ids=pos[:, :, :-1],
+        pixel_values_videos=torch.cat([pixels[r] for r in firsts]),
+        video_grid_thw=grid,
+        mm_token_type_ids=types[:, :-1],
+        use_cache=True,
+    )
     cache = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
     cache.batch_select_indices(row_group)
     width = cids.size(1)
     base = pos.amax(dim=(0, 2))[row_group] + 1
-    reply_pos = torch.cat([pos[:, row_group, -1:], (base[:, None] + torch.arange(width)).expand(3, -1, -1)], -1)
+    reply_pos = torch.cat(
+        [pos[:, row_group, -1:], (base[:, None] + torch.arange(width)).expand(3, -1, -1)], -1
+    )
     step_ids = torch.cat([pids[:, -1:], cids], dim=1)
     mask = torch.cat([pmask, cmask], dim=1)
     out = backbone(input_ids=step_ids, attention_mask=mask, position_ids=reply_pos, cache=cache)
@@ -254,7 +320,10 @@ def kv_variant(width: int, depth: int, group: int, prompt: str, repeats: int) ->
         mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
         keep = batch["completion_ids"].size(1)
         trainer.shared_prefix = False
-        with torch.no_grad(), trainer._videos_active({k: v for k, v in batch.items() if k.startswith("videossr_")}):
+        with (
+            torch.no_grad(),
+            trainer._videos_active({k: v for k, v in batch.items() if k.startswith("videossr_")}),
+        ):
             reference, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, ids, mask, keep)
         kv_logps = kv_cache_loss(trainer, batch)
         valid = batch["completion_mask"].bool()
@@ -287,19 +356,26 @@ def paper_layout(width: int, depth: int, prompt: str, repeats: int) -> dict[str,
     model, processor, data = setup(width, depth, prompt, 8)
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = make_trainer(model, processor, data, 8, True, 1, tmp, beta=0.0, batch=8, steps_per_generation=8)
+        trainer = make_trainer(
+            model, processor, data, 8, True, 1, tmp, beta=0.0, batch=8, steps_per_generation=8
+        )
         trainer.model.train()
         torch.manual_seed(0)
         batch = trainer._generate_and_score_completions([dict(r) for r in data for _ in range(8)])
-        for name, shuffle, shared in (("unshared", shuffle_sequence_dict, False),
-                                      ("shared_row_shuffle", shuffle_sequence_dict, True),
-                                      ("shared_whole_groups", shuffle_groups, True)):  # fmt: skip
+        for name, shuffle, shared in (
+            ("unshared", shuffle_sequence_dict, False),
+            ("shared_row_shuffle", shuffle_sequence_dict, True),
+            ("shared_whole_groups", shuffle_groups, True),
+        ):
             torch.manual_seed(1)
             micro = split_tensor_dict(shuffle(batch), 8)
-            out[name] = timed(lambda micro=micro, shared=shared: [loss_pass(trainer, m, shared) for m in micro],
-                              repeats)  # fmt: skip
-            prompts = [len(group_rows(m["prompt_ids"], m["prompt_mask"], [m["videossr_pixel_values_videos"]]))
-                       for m in micro]  # fmt: skip
+            out[name] = timed(
+                lambda micro=micro, shared=shared: [loss_pass(trainer, m, shared) for m in micro], repeats
+            )
+            prompts = [
+                len(group_rows(m["prompt_ids"], m["prompt_mask"], [m["videossr_pixel_values_videos"]]))
+                for m in micro
+            ]
             out[name + "_prompts_per_micro_batch"] = sum(prompts) / len(prompts)
     return out
 
@@ -359,8 +435,20 @@ def memory_child(width: int, depth: int, group: int, prompt: str, shared: bool) 
 def memory(width: int, depth: int, group: int, prompt: str) -> dict[str, dict[str, Any]]:
     out = {}
     for mode in ("shared", "unshared"):
-        cmd = [sys.executable, __file__, "--memory-child", mode, "--width", str(width), "--depth", str(depth),
-               "--group", str(group), "--prompt", prompt]  # fmt: skip
+        cmd = [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            mode,
+            "--width",
+            str(width),
+            "--depth",
+            str(depth),
+            "--group",
+            str(group),
+            "--prompt",
+            prompt,
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True, check=True)
         out[mode] = json.loads(result.stdout.strip().splitlines()[-1])
     return out
@@ -379,7 +467,9 @@ def write_table(results: list[dict[str, Any]], out_dir: Path) -> None:
     for p in prompts:
         sel = sorted((r for r in results if r["prompt"] == p), key=lambda r: r["G"])
         tokens = sel[0]["prompt_tokens"]
-        ax.plot([r["G"] for r in sel], [r["loss_speedup"] for r in sel], marker="o", label=f"{p} ({tokens} tok)")
+        ax.plot(
+            [r["G"] for r in sel], [r["loss_speedup"] for r in sel], marker="o", label=f"{p} ({tokens} tok)"
+        )
     ax.set_xlabel("rollouts per prompt (G)")
     ax.set_ylabel("loss pass speed-up (unshared / shared)")
     ax.set_xticks(groups)
@@ -397,13 +487,20 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--prompt", default="2K", choices=list(PROMPTS))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=2, help="measured full steps per mode (after one warm-up)")
+    parser.add_argument(
+        "--steps", type=int, default=2, help="measured full steps per mode (after one warm-up)"
+    )
     parser.add_argument("--table", action="store_true", help="also the G x prompt-length loss-pass table")
     parser.add_argument("--no-headline", action="store_true", help="only the table")
     parser.add_argument("--kv-variant", action="store_true", help="also time the KV-cache-reuse alternative")
-    parser.add_argument("--paper-layout", action="store_true",
-                        help="also the loss passes of 8 prompts x 8 rollouts in 8 micro-batches (row vs group cut)")
-    parser.add_argument("--out-dir", default=None, help="write the table plot shared_prefix.png here (with --table)")
+    parser.add_argument(
+        "--paper-layout",
+        action="store_true",
+        help="also the loss passes of 8 prompts x 8 rollouts in 8 micro-batches (row vs group cut)",
+    )
+    parser.add_argument(
+        "--out-dir", default=None, help="write the table plot shared_prefix.png here (with --table)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU time is summed over them)")
     parser.add_argument("--memory-child", choices=["shared", "unshared"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -417,51 +514,79 @@ def main() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
     if args.memory_child:
-        print(json.dumps(memory_child(args.width, args.depth, args.group, args.prompt, args.memory_child == "shared")))
+        print(
+            json.dumps(
+                memory_child(args.width, args.depth, args.group, args.prompt, args.memory_child == "shared")
+            )
+        )
         return
 
-    print(f"narrow Qwen3-VL (text/vision width {args.width}, depth {args.depth}), fp32, {args.threads} CPU threads")
+    print(
+        f"narrow Qwen3-VL (text/vision width {args.width}, depth {args.depth}), fp32, {args.threads} CPU threads"
+    )
     if not args.no_headline:
         head = loss_pass_times(args.width, args.depth, args.group, args.prompt, args.repeats)
         frames, height, w = PROMPTS[args.prompt]
-        print(f"G={head['G']}, prompt {head['prompt_tokens']} tokens ({frames} frames {height}x{w}), "
-              f"replies {head['reply_tokens']} tokens")
+        print(
+            f"G={head['G']}, prompt {head['prompt_tokens']} tokens ({frames} frames {height}x{w}), "
+            f"replies {head['reply_tokens']} tokens"
+        )
         on = full_steps(args.width, args.depth, args.group, args.prompt, args.steps, shared=True)
         off = full_steps(args.width, args.depth, args.group, args.prompt, args.steps, shared=False)
         mem = memory(args.width, args.depth, args.group, args.prompt)
         gib = 2**30
         print(f"{'':28s}{'shared':>10s}{'unshared':>10s}{'ratio':>8s}")
-        print(f"{'loss pass (CPU s)':28s}{head['loss_shared_s']:10.3f}{head['loss_unshared_s']:10.3f}"
-              f"{head['loss_speedup']:8.2f}")
-        print(f"{'full GRPO step (CPU s)':28s}{on['step_s']:10.3f}{off['step_s']:10.3f}"
-              f"{off['step_s'] / on['step_s']:8.2f}")
-        print(f"{'full GRPO step (wall s)':28s}{on['step_wall_s']:10.3f}{off['step_wall_s']:10.3f}"
-              f"{off['step_wall_s'] / on['step_wall_s']:8.2f}")
+        print(
+            f"{'loss pass (CPU s)':28s}{head['loss_shared_s']:10.3f}{head['loss_unshared_s']:10.3f}"
+            f"{head['loss_speedup']:8.2f}"
+        )
+        print(
+            f"{'full GRPO step (CPU s)':28s}{on['step_s']:10.3f}{off['step_s']:10.3f}"
+            f"{off['step_s'] / on['step_s']:8.2f}"
+        )
+        print(
+            f"{'full GRPO step (wall s)':28s}{on['step_wall_s']:10.3f}{off['step_wall_s']:10.3f}"
+            f"{off['step_wall_s'] / on['step_wall_s']:8.2f}"
+        )
         print(f"load average at the end: {os.getloadavg()[0]:.1f} (the machine is shared; wall times vary)")
-        for key, label in (("rss_growth_bytes", "loss-pass peak RSS (GiB)"), ("saved_bytes", "saved activations (GiB)")):
+        for key, label in (
+            ("rss_growth_bytes", "loss-pass peak RSS (GiB)"),
+            ("saved_bytes", "saved activations (GiB)"),
+        ):
             a, b = mem["shared"][key] / gib, mem["unshared"][key] / gib
             print(f"{label:28s}{a:10.3f}{b:10.3f}{(b / a if a else float('nan')):8.2f}")
     if args.kv_variant:
         kv = kv_variant(args.width, args.depth, args.group, args.prompt, args.repeats)
-        print(f"\nloss pass, shared designs (G={args.group}, {args.prompt}): block mask {kv['block_s']:.3f} CPU s, "
-              f"{kv['block_saved'] / 2**30:.3f} GiB saved; KV-cache reuse {kv['kv_s']:.3f} CPU s, "
-              f"{kv['kv_saved'] / 2**30:.3f} GiB saved (its log-probs within {kv['kv_max_abs_logp_diff']:.1e})")
+        print(
+            f"\nloss pass, shared designs (G={args.group}, {args.prompt}): block mask {kv['block_s']:.3f} CPU s, "
+            f"{kv['block_saved'] / 2**30:.3f} GiB saved; KV-cache reuse {kv['kv_s']:.3f} CPU s, "
+            f"{kv['kv_saved'] / 2**30:.3f} GiB saved (its log-probs within {kv['kv_max_abs_logp_diff']:.1e})"
+        )
     if args.paper_layout:
         pl = paper_layout(args.width, args.depth, args.prompt, max(1, args.repeats - 1))
-        print(f"\npaper layout ({args.prompt} prompts, 8 x 8 rows, 8 micro-batches of 8), loss passes, CPU s:")
+        print(
+            f"\npaper layout ({args.prompt} prompts, 8 x 8 rows, 8 micro-batches of 8), loss passes, CPU s:"
+        )
         for name in ("unshared", "shared_row_shuffle", "shared_whole_groups"):
-            print(f"  {name:22s}{pl[name]:8.3f}  ({pl['unshared'] / pl[name]:.2f}x; "
-                  f"{pl[name + '_prompts_per_micro_batch']:.2f} prompts per micro-batch)")
+            print(
+                f"  {name:22s}{pl[name]:8.3f}  ({pl['unshared'] / pl[name]:.2f}x; "
+                f"{pl[name + '_prompts_per_micro_batch']:.2f} prompts per micro-batch)"
+            )
     if args.table:
         results = []
-        print(f"\nloss pass, CPU seconds\n{'G':>3s} {'prompt':>7s} {'tokens':>7s} {'shared s':>9s} "
-              f"{'unshared s':>11s} {'speed-up':>9s}")
+        print(
+            f"\nloss pass, CPU seconds\n{'G':>3s} {'prompt':>7s} {'tokens':>7s} {'shared s':>9s} "
+            f"{'unshared s':>11s} {'speed-up':>9s}"
+        )
         for prompt in PROMPTS:
             for group in (4, 8, 16):
                 r = loss_pass_times(args.width, args.depth, group, prompt, max(1, args.repeats - 1))
                 results.append(r)
-                print(f"{group:3d} {prompt:>7s} {r['prompt_tokens']:7d} {r['loss_shared_s']:9.3f} "
-                      f"{r['loss_unshared_s']:11.3f} {r['loss_speedup']:9.2f}", flush=True)  # fmt: skip
+                print(
+                    f"{group:3d} {prompt:>7s} {r['prompt_tokens']:7d} {r['loss_shared_s']:9.3f} "
+                    f"{r['loss_unshared_s']:11.3f} {r['loss_speedup']:9.2f}",
+                    flush=True,
+                )
         if args.out_dir:
             write_table(results, Path(args.out_dir))
 

@@ -53,8 +53,13 @@ def measure(arch: str, root: Path, rounds: int, tokens: int, frames: int, height
         return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def prepare():
-        return processor(text=[text(True)], videos=[clip], video_metadata=[video_metadata(frames, frames / 20.0)],
-                         do_sample_frames=False, return_tensors="pt")  # fmt: skip
+        return processor(
+            text=[text(True)],
+            videos=[clip],
+            video_metadata=[video_metadata(frames, frames / 20.0)],
+            do_sample_frames=False,
+            return_tensors="pt",
+        )
 
     video_inputs = prepare()
     text_inputs = processor(text=[text(False)], return_tensors="pt")
@@ -90,17 +95,28 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(a, Path(tmp), args.rounds, args.tokens, args.frames, args.height, args.width) for a in args.arch]
-    print(f"tiny models, CPU threads {torch.get_num_threads()}, {args.frames} frames of {args.height}x{args.width}, "
-          f"{args.tokens} new tokens, best of {args.rounds}")  # fmt: skip
+        rows = [
+            measure(a, Path(tmp), args.rounds, args.tokens, args.frames, args.height, args.width)
+            for a in args.arch
+        ]
+    print(
+        f"tiny models, CPU threads {torch.get_num_threads()}, {args.frames} frames of {args.height}x{args.width}, "
+        f"{args.tokens} new tokens, best of {args.rounds}"
+    )
     header = ("arch", "params", "build", "cached", "prepare", "tokens", "gen+video", "gen text", "video cost")
     print("".join(f"{h:>11}" for h in header))
     for r in rows:
         cells = (
-            r["arch"], f"{r['params']:,}", f"{r['build_cold_s']:.2f}s", f"{r['build_cached_s'] * 1e3:.2f}ms",
-            f"{r['prepare_s'] * 1e3:.1f}ms", str(r["prompt_tokens"]), f"{r['generate_video_s'] * 1e3:.0f}ms",
-            f"{r['generate_text_s'] * 1e3:.0f}ms", f"{r['generate_video_s'] / r['generate_text_s']:.2f}x",
-        )  # fmt: skip
+            r["arch"],
+            f"{r['params']:,}",
+            f"{r['build_cold_s']:.2f}s",
+            f"{r['build_cached_s'] * 1e3:.2f}ms",
+            f"{r['prepare_s'] * 1e3:.1f}ms",
+            str(r["prompt_tokens"]),
+            f"{r['generate_video_s'] * 1e3:.0f}ms",
+            f"{r['generate_text_s'] * 1e3:.0f}ms",
+            f"{r['generate_video_s'] / r['generate_text_s']:.2f}x",
+        )
         print("".join(f"{c:>11}" for c in cells))
     return 0
 

@@ -110,19 +110,27 @@ def main(argv: list[str] | None = None) -> int:
         if row is not None:
             rows.append((path.name, row))
     print("Noise (sigma 52.5 on the source's scale): std of perturbed - clean at clip size")
-    print("| video | source | clip | pixel scale | reference | area gain (ours) | linear scale | unscaled (before 0.2) |")
+    print(
+        "| video | source | clip | pixel scale | reference | area gain (ours) | linear scale | unscaled (before 0.2) |"
+    )
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for name, r in rows:
-        print(f"| {name} | {r['source']} | {r['clip']} | {r['scale']:.3f} | {r['noise_ref']:.2f} | "
-              f"{r['noise_scaled']:.2f} ({r['noise_scaled'] / r['noise_ref']:.2f}x) | "
-              f"{r['noise_linear']:.2f} ({r['noise_linear'] / r['noise_ref']:.2f}x) | "
-              f"{r['noise_unscaled']:.2f} ({r['noise_unscaled'] / r['noise_ref']:.2f}x) |")  # fmt: skip
+        print(
+            f"| {name} | {r['source']} | {r['clip']} | {r['scale']:.3f} | {r['noise_ref']:.2f} | "
+            f"{r['noise_scaled']:.2f} ({r['noise_scaled'] / r['noise_ref']:.2f}x) | "
+            f"{r['noise_linear']:.2f} ({r['noise_linear'] / r['noise_ref']:.2f}x) | "
+            f"{r['noise_unscaled']:.2f} ({r['noise_unscaled'] / r['noise_ref']:.2f}x) |"
+        )
     print("\nBlur (radius 2 on the source's scale): Laplacian energy left, and PSNR to the reference output")
-    print("| video | clean | reference | scaled (ours) | unscaled (before 0.2) | PSNR scaled | PSNR unscaled |")
+    print(
+        "| video | clean | reference | scaled (ours) | unscaled (before 0.2) | PSNR scaled | PSNR unscaled |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in rows:
-        print(f"| {name} | {r['sharp_clean']:.1f} | {r['sharp_ref']:.1f} | {r['sharp_scaled']:.1f} | "
-              f"{r['sharp_unscaled']:.1f} | {r['psnr_scaled']:.1f} dB | {r['psnr_unscaled']:.1f} dB |")  # fmt: skip
+        print(
+            f"| {name} | {r['sharp_clean']:.1f} | {r['sharp_ref']:.1f} | {r['sharp_scaled']:.1f} | "
+            f"{r['sharp_unscaled']:.1f} | {r['psnr_scaled']:.1f} dB | {r['psnr_unscaled']:.1f} dB |"
+        )
     return 0
 
 

@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-subtype", type=int, default=300)
     parser.add_argument("--max-pixels", type=int, default=512 * 512)
-    parser.add_argument("--overlap-only", action="store_true", help="skip the solver; print the overlap table")
+    parser.add_argument(
+        "--overlap-only", action="store_true", help="skip the solver; print the overlap table"
+    )
     args = parser.parse_args(argv)
     print("| frame | difficulty | overlapping pairs, old placement | new placement |")
     print("|---|---|---:|---:|")

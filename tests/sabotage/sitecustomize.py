@@ -43,7 +43,9 @@ def _patch_trl_video(module):
             active = self._active_videos
             if active is not None and module._PIXELS in active:
                 zeroed = dict(active)
-                zeroed[module._PIXELS] = [None if t is None else t.new_zeros(t.shape) for t in active[module._PIXELS]]
+                zeroed[module._PIXELS] = [
+                    None if t is None else t.new_zeros(t.shape) for t in active[module._PIXELS]
+                ]
                 self._active_videos = zeroed
                 try:
                     return original_scoring(self, model, input_ids, *args, **kwargs)

@@ -252,7 +252,14 @@ def build_dataset(
     runner = _runner(engine, address, num_proc)
     try:
         index, bad, stats = run_waves(
-            recipe, mine, work, num_proc, progress, decode_timeout, runner, run_job_fetching if remote else None
+            recipe,
+            mine,
+            work,
+            num_proc,
+            progress,
+            decode_timeout,
+            runner,
+            run_job_fetching if remote else None,
         )
     finally:
         if hasattr(runner, "close"):

@@ -18,7 +18,6 @@ TITLES = {"viubench": "VIUBench", "videossr-30k": "VideoSSR-30K"}
 SHOW_SOURCES = 50
 
 
-
 def _size_category(n: int) -> str:
     for limit, name in (
         (1_000, "n<1K"),

@@ -9,6 +9,7 @@ import sys
 
 def _common(p: argparse.ArgumentParser) -> None:
     from videossr.cli import int_in, nonnegative_float, nonnegative_int, out_path, positive_int, seed_int
+
     p.add_argument(
         "--videos",
         required=True,
@@ -221,6 +222,7 @@ def _rows_up_to(high: int):
 
 def register(subparsers) -> None:
     from videossr.cli import out_path
+
     build = subparsers.add_parser(
         "build", help="build a Hub dataset repo folder (VIUBench, VideoSSR-30K) from videos"
     )
@@ -242,7 +244,10 @@ def register(subparsers) -> None:
     )
     _common(p)
     p.add_argument(
-        "--size", type=_rows_up_to(MAX_ROWS), default=30000, help=f"rows in total, 1 to {MAX_ROWS:,} (default 30000)"
+        "--size",
+        type=_rows_up_to(MAX_ROWS),
+        default=30000,
+        help=f"rows in total, 1 to {MAX_ROWS:,} (default 30000)",
     )
     p.add_argument(
         "--mix",

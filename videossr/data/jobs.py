@@ -172,7 +172,9 @@ def run_job(
             continue
         before = len(cache)
         clip = decode_video(video, recipe["max_pixels"], cache, decode_timeout)
-        oclip = decode_video(other, recipe["max_pixels"], cache, decode_timeout) if other is not None else None
+        oclip = (
+            decode_video(other, recipe["max_pixels"], cache, decode_timeout) if other is not None else None
+        )
         decoded += len(cache) - before
         bad = [(v, c) for v, c in ((video, clip), (other, oclip)) if isinstance(c, Exception)]
         if bad:
@@ -268,7 +270,9 @@ def _finished(job: Job, jobs_dir: Path) -> dict[str, Any] | None:
         done = json.loads(marker.read_text())
     except json.JSONDecodeError:
         return None
-    if done.get("spec") == job.spec() and (not done.get("rows") or (jobs_dir / f"{job.name}.parquet").exists()):
+    if done.get("spec") == job.spec() and (
+        not done.get("rows") or (jobs_dir / f"{job.name}.parquet").exists()
+    ):
         return done
     return None
 

@@ -55,7 +55,9 @@ def check_repo_folder(folder: str | os.PathLike) -> list[str]:
         patterns = config.get("data_files") or []
         matched = sorted(f for f in listed if any(fnmatch.fnmatchcase(f, p) for p in patterns))
         if patterns and matched != sorted(config["files"]):
-            raise BuildError(f"config {name!r}: its data_files {patterns} do not match its files in {REPORT_FILE}")
+            raise BuildError(
+                f"config {name!r}: its data_files {patterns} do not match its files in {REPORT_FILE}"
+            )
     files = ["README.md", REPORT_FILE, *sorted(listed)]
     if (folder / PREVIEW_FILE).is_file():
         files.insert(2, PREVIEW_FILE)

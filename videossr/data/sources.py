@@ -117,7 +117,9 @@ def _read_limited(path: Path, spec: str | os.PathLike) -> str:
     with open(path, "rb") as f:
         data = f.read(MAX_EXCLUDE_BYTES + 1)
     if len(data) > MAX_EXCLUDE_BYTES:
-        raise ValueError(f"--exclude {spec}: larger than {MAX_EXCLUDE_BYTES // 2**20} MB; not a list of video ids")
+        raise ValueError(
+            f"--exclude {spec}: larger than {MAX_EXCLUDE_BYTES // 2**20} MB; not a list of video ids"
+        )
     return data.decode("utf-8", errors="replace")
 
 

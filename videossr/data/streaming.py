@@ -236,7 +236,8 @@ def stream_dataset(
     return IterableDataset.from_generator(
         _generate,
         features=row_features(),
-        gen_kwargs=gen_kwargs | {
+        gen_kwargs=gen_kwargs
+        | {
             "shards": shards,
             "seed": int(seed),
             "mix": parse_mix(mix),

@@ -321,8 +321,18 @@ class HFBackend(Backend):
         vp = getattr(self.processor, "video_processor", None)
         video_settings = {}
         if vp is not None:
-            for key in ("size", "patch_size", "temporal_patch_size", "merge_size", "min_pixels", "max_pixels",
-                        "do_sample_frames", "fps", "image_mean", "image_std"):  # fmt: skip
+            for key in (
+                "size",
+                "patch_size",
+                "temporal_patch_size",
+                "merge_size",
+                "min_pixels",
+                "max_pixels",
+                "do_sample_frames",
+                "fps",
+                "image_mean",
+                "image_std",
+            ):
                 value = getattr(vp, key, None)
                 if value is None:
                     continue
@@ -435,7 +445,9 @@ class OpenAIBackend(Backend):
                     {"type": "image_url", "image_url": {"url": _jpeg_data_url(frame, self.jpeg_quality)}}
                 )
         messages: list[dict[str, Any]] = []
-        system = sample.system if self.system_prompt is None else self.system_prompt  # the sample's own by default
+        system = (
+            sample.system if self.system_prompt is None else self.system_prompt
+        )  # the sample's own by default
         if system:
             messages.append({"role": "system", "content": system})
         messages.append({"role": "user", "content": content})

@@ -93,7 +93,9 @@ def random_guess(
         task = task_for_subtype(subtype)
     except ValueError as err:
         raise ValueError(f"no random guess for subtype {subtype!r}: {err}") from None
-    return task.random_answer(rng, fps=fps, num_frames=num_frames, num_clips=num_clips or 0, grounding=grounding)
+    return task.random_answer(
+        rng, fps=fps, num_frames=num_frames, num_clips=num_clips or 0, grounding=grounding
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -48,10 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--max-new-tokens", type=positive_int, default=128, help="reply budget (hf, openai)")
     bench.add_argument("--dtype", default="auto", help="hf: auto, bfloat16, float16, float32")
     bench.add_argument("--device", help="hf: cuda, cpu, cuda:1 ... (default: cuda when available)")
-    bench.add_argument("--num-workers", type=positive_int, help="CPU threads preparing inputs (hf, heuristic)")
+    bench.add_argument(
+        "--num-workers", type=positive_int, help="CPU threads preparing inputs (hf, heuristic)"
+    )
     bench.add_argument("--attn-implementation", help="hf: sdpa, flash_attention_2, eager")
     bench.add_argument("--concurrency", type=positive_int, help="openai: requests in flight")
-    bench.add_argument("--system-prompt", help="replace the system turn every sample carries (\"\" sends none)")
+    bench.add_argument("--system-prompt", help='replace the system turn every sample carries ("" sends none)')
     bench.add_argument("--seed", type=seed_int, default=0, help="random: base seed")
     bench.add_argument("--overwrite", action="store_true", help="discard earlier predictions in --out")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -76,7 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Print several runs' results side by side in Table 1's layout (and optionally the paper's rows).",
     )
     compare.add_argument(
-        "results", nargs="+", help="results.json files, run folders, or model cards with a VIUBench model-index"
+        "results",
+        nargs="+",
+        help="results.json files, run folders, or model cards with a VIUBench model-index",
     )
     compare.add_argument("--paper", action="store_true", help="include the paper's rows")
     compare.add_argument(
@@ -196,7 +200,9 @@ def _load_run(path: str) -> dict:
     from videossr.evaluation.report import load_results
 
     p = Path(path)
-    if p.suffix.lower() == ".md" or (p.is_dir() and not (p / "results.json").is_file() and (p / "README.md").is_file()):
+    if p.suffix.lower() == ".md" or (
+        p.is_dir() and not (p / "results.json").is_file() and (p / "README.md").is_file()
+    ):
         from videossr.evaluation.model_index import read_model_index
 
         return read_model_index(p)

@@ -168,7 +168,10 @@ def _items_videossr(ds: Any, config: str) -> list[BenchItem]:
         if c in ds.column_names
     ]
     meta = ds.select_columns(light).to_list()
-    return [item_from_row(row, config, lambda i=i: ds[i], default_id=f"{config}-{i}") for i, row in enumerate(meta)]
+    return [
+        item_from_row(row, config, lambda i=i: ds[i], default_id=f"{config}-{i}")
+        for i, row in enumerate(meta)
+    ]
 
 
 def item_from_row(

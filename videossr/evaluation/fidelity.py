@@ -78,7 +78,10 @@ def build_items(per_subtype: int, max_pixels: int = 128 * 128, seed: int = 1000)
         for k in range(per_subtype):
             sample = task.generate(clips[k % len(clips)], seed=seed + k)
             items.append(BenchItem.from_sample(sample, id=f"{subtype}-{k:04d}", keep_row=False))
-    info = {"data": f"generated: {per_subtype} per subtype on {len(clips)} real sample videos", "configs": None}
+    info = {
+        "data": f"generated: {per_subtype} per subtype on {len(clips)} real sample videos",
+        "configs": None,
+    }
     return Benchmark(items=items, info=info)
 
 
@@ -87,7 +90,9 @@ def _standard_error(values: list[float]) -> float:
     return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1) / len(values))
 
 
-def random_fidelity(per_subtype: int = 300, seed: int = 0, grounding: str = "max_length") -> list[dict[str, Any]]:
+def random_fidelity(
+    per_subtype: int = 300, seed: int = 0, grounding: str = "max_length"
+) -> list[dict[str, Any]]:
     """Score ``random`` on generated ground truths and compare each Table 1 column with the paper's row.
 
     Returns one dict per column: ``paper``, ``ours``, ``se`` (standard error of ours), ``expected`` (the
@@ -123,7 +128,15 @@ def random_fidelity(per_subtype: int = 300, seed: int = 0, grounding: str = "max
         err = errors.get(key, 0.0)
         # A column whose SE is 0 (e.g. no hit in jigsaw_hard) is judged against one expected hit's weight.
         tol = 3 * max(err, 100 / per_subtype / 2)
-        rows.append({"column": col, "key": key, "paper": paper, "ours": value, "se": round(err, 2),
-                     "expected": round(expected[key], 2) if key in expected else None,
-                     "within_3se": abs(value - paper) <= tol})  # fmt: skip
+        rows.append(
+            {
+                "column": col,
+                "key": key,
+                "paper": paper,
+                "ours": value,
+                "se": round(err, 2),
+                "expected": round(expected[key], 2) if key in expected else None,
+                "within_3se": abs(value - paper) <= tol,
+            }
+        )
     return rows

@@ -61,7 +61,9 @@ CITATION = """\
 """
 
 
-def metric_info(description: str, inputs_description: str, columns: Sequence[str] = ("predictions", "references")):
+def metric_info(
+    description: str, inputs_description: str, columns: Sequence[str] = ("predictions", "references")
+):
     """The ``evaluate.MetricInfo`` of a VideoSSR metric module: string columns, the paper's citation."""
     import datasets
     import evaluate

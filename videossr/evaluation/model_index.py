@@ -50,7 +50,9 @@ def _scores(results: Mapping[str, Any] | str | os.PathLike) -> tuple[dict[str, A
     run = dict(results)
     scores = run.get("scores", run)
     if not isinstance(scores, Mapping) or not isinstance(scores.get("subtypes"), Mapping):
-        raise ModelIndexError("not VIUBench results: expected `scores.subtypes` (a results.json of `videossr bench`)")
+        raise ModelIndexError(
+            "not VIUBench results: expected `scores.subtypes` (a results.json of `videossr bench`)"
+        )
     return dict(scores), run
 
 
@@ -204,7 +206,9 @@ def write_model_index(
     run_name = str(run.get("name") or "")
     if ":" in run_name or "/" in run_name:  # a model spec such as hf:/ckpt/path is no model name
         run_name = ""
-    model_card.data.model_name = model_name or model_card.data.model_name or run_name or path.parent.resolve().name
+    model_card.data.model_name = (
+        model_name or model_card.data.model_name or run_name or path.parent.resolve().name
+    )
     model_card.save(path)
     return path
 
@@ -240,7 +244,9 @@ def read_model_index(card: str | os.PathLike) -> dict[str, Any]:
         "name": model_card.data.model_name or path.parent.name,
         "model": str(path),
         "scores": {
-            "subtypes": {s: subtypes[s] for s in (*bench, *sorted(set(subtypes) - set(bench))) if s in subtypes},
+            "subtypes": {
+                s: subtypes[s] for s in (*bench, *sorted(set(subtypes) - set(bench))) if s in subtypes
+            },
             "tasks": tasks,
             "overall": overall,
             "counts": {},
@@ -265,4 +271,3 @@ __all__ = [
     "read_model_index",
     "write_model_index",
 ]
-

@@ -72,8 +72,10 @@ def table1_markdown(
     notes = []
     for run in runs:
         if run.get("source") == "model card":  # no run record: only the card's model-index entries
-            notes.append(f"- **{run.get('name')}**: from the model-index of `{run.get('model')}` "
-                         f"(dataset `{run.get('dataset')}`)")  # fmt: skip
+            notes.append(
+                f"- **{run.get('name')}**: from the model-index of `{run.get('model')}` "
+                f"(dataset `{run.get('dataset')}`)"
+            )
             continue
         scores = run["scores"]
         counts = scores.get("counts", {})
@@ -89,7 +91,9 @@ def table1_markdown(
         # Subtypes of tasks outside VIUBench (e.g. a newly registered task): scored, but no Table 1 column.
         others = {s: v for s, v in scores.get("subtypes", {}).items() if s not in VIUBENCH_SUBTYPES}
         if others:
-            note += "; outside Table 1: " + ", ".join(f"{s} {_fmt(v)} (n={counts.get(s)})" for s, v in others.items())
+            note += "; outside Table 1: " + ", ".join(
+                f"{s} {_fmt(v)} (n={counts.get(s)})" for s, v in others.items()
+            )
         notes.append(note)
     if notes:
         lines += ["", *notes]
@@ -130,8 +134,15 @@ def plot_results(
             ri += 1
         else:
             pi += 1
-        ax.bar(x + (k - (len(series) - 1) / 2) * width, heights, width, label=name, color=color,
-               edgecolor="black" if is_run else "none", linewidth=0.6)  # fmt: skip
+        ax.bar(
+            x + (k - (len(series) - 1) / 2) * width,
+            heights,
+            width,
+            label=name,
+            color=color,
+            edgecolor="black" if is_run else "none",
+            linewidth=0.6,
+        )
     ax.axvline(8.5, color="0.6", linewidth=0.8, linestyle="--")  # subtypes | averages
     ax.set_xticks(x, TABLE1_COLUMNS)
     ax.set_ylabel("score (%)")
@@ -175,7 +186,9 @@ def compare_markdown(runs: Sequence[dict[str, Any]], paper: bool | Sequence[str]
 LEADERBOARD_COLUMNS = ("Model", "Source", *TABLE1_COLUMNS)
 
 
-def leaderboard_rows(runs: Sequence[dict[str, Any]], paper: bool | Sequence[str] = False) -> list[dict[str, Any]]:
+def leaderboard_rows(
+    runs: Sequence[dict[str, Any]], paper: bool | Sequence[str] = False
+) -> list[dict[str, Any]]:
     """One flat row per model in Table 1's columns (``C-E`` ... ``Overall``), paper rows first.
 
     Each row is ``{"Model", "Source", <13 Table 1 columns>}``; ``Source`` is ``paper`` for the paper's
@@ -190,8 +203,13 @@ def leaderboard_rows(runs: Sequence[dict[str, Any]], paper: bool | Sequence[str]
     for run in runs:
         source = run.get("source") or ("lmms-eval" if run.get("via") == "lmms-eval" else "videossr bench")
         values = table1_row(run["scores"])
-        rows.append({"Model": str(run.get("name") or run.get("model")), "Source": source,
-                     **dict(zip(TABLE1_COLUMNS, values))})  # fmt: skip
+        rows.append(
+            {
+                "Model": str(run.get("name") or run.get("model")),
+                "Source": source,
+                **dict(zip(TABLE1_COLUMNS, values)),
+            }
+        )
     return rows
 
 

@@ -26,12 +26,36 @@ VIDEO_PLACEHOLDER = "<video>"
 
 _GROUNDING_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Checked in order; the specific names come before the generic words that overlap them.
-    ("channel_swap", ("channel_swap", "channelswap", "channel swap", "swap_channel", "red and blue", "colour channel", "color channel", "channel")),
-    ("rotate180", ("rotate180", "rotate_180", "rotated 180", "rotate 180", "180 degree", "180°", "upside down", "upside-down")),
+    (
+        "channel_swap",
+        (
+            "channel_swap",
+            "channelswap",
+            "channel swap",
+            "swap_channel",
+            "red and blue",
+            "colour channel",
+            "color channel",
+            "channel",
+        ),
+    ),
+    (
+        "rotate180",
+        (
+            "rotate180",
+            "rotate_180",
+            "rotated 180",
+            "rotate 180",
+            "180 degree",
+            "180°",
+            "upside down",
+            "upside-down",
+        ),
+    ),
     ("zoom_out", ("zoom_out", "zoomout", "zoom out", "zoomed out", "shrunk", "black border")),
     ("mirror", ("mirror", "horizontal flip", "flipped horizontally", "hflip", "flip")),
     ("shuffle", ("shuffle", "shuffled", "out of order", "random order", "scrambled")),
-)  # fmt: skip
+)
 _INTERVAL = re.compile(r"^\s*\d+(?:\.\d+)?\s*-\s*\d+(?:\.\d+)?\s*$")
 _TRIPLE = re.compile(r"^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$")
 
@@ -115,7 +139,9 @@ def _verl_video(entry: Any, base_dir: Path | None, max_pixels: int | None) -> tu
         raise BenchmarkError("a verl video entry has no 'video' frame list")
     frames = np.stack([decode_frame(_frame_ref(f, base_dir)) for f in frames_ref])
     if max_pixels:
-        frames = video.resize_frames(frames, video.fit_size(frames.shape[1], frames.shape[2], int(max_pixels), None))
+        frames = video.resize_frames(
+            frames, video.fit_size(frames.shape[1], frames.shape[2], int(max_pixels), None)
+        )
     return frames, None if fps is None else float(fps)
 
 

@@ -35,7 +35,9 @@ def register(cls: type[Task]) -> type[Task]:
     """
     for name, other in TASKS.items():
         if other is not cls and (name == cls.name or other.short == cls.short):
-            raise ValueError(f"task {cls.__name__} clashes with {other.__name__} ({cls.name!r}/{cls.short!r})")
+            raise ValueError(
+                f"task {cls.__name__} clashes with {other.__name__} ({cls.name!r}/{cls.short!r})"
+            )
     TASKS[cls.name] = cls
     return cls
 
@@ -123,7 +125,9 @@ def task_name_of_subtype(subtype: str) -> str:
 
 def benchmark_tasks() -> tuple[type[Task], ...]:
     """The tasks with VIUBench columns, in Table 1 order (``benchmark_position``, then ``TASKS`` order)."""
-    return tuple(sorted((cls for cls in TASKS.values() if cls.benchmark_subtypes), key=lambda c: c.benchmark_position))
+    return tuple(
+        sorted((cls for cls in TASKS.values() if cls.benchmark_subtypes), key=lambda c: c.benchmark_position)
+    )
 
 
 def benchmark_subtypes() -> tuple[str, ...]:

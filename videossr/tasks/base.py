@@ -257,7 +257,9 @@ class Task:
         """Make one question from ``clip``. Same clip and seed give the identical sample."""
         frames = np.asarray(clip.frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ClipUnusable(f"clip frames must be a uint8 (T, H, W, 3) array, got {frames.dtype} {frames.shape}")
+            raise ClipUnusable(
+                f"clip frames must be a uint8 (T, H, W, 3) array, got {frames.dtype} {frames.shape}"
+            )
         sample = self._generate(clip, self.rng(seed), other)
         sample.seed = int(seed)
         sample.source = clip.source
@@ -267,8 +269,15 @@ class Task:
     def _generate(self, clip: Clip, rng: np.random.Generator, other: Clip | None) -> Sample:
         raise _must_define(self, "_generate")
 
-    def random_answer(self, rng: np.random.Generator, *, fps: float, num_frames: int = 48,
-                      num_clips: int = 1, **options: Any) -> str:  # fmt: skip
+    def random_answer(
+        self,
+        rng: np.random.Generator,
+        *,
+        fps: float,
+        num_frames: int = 48,
+        num_clips: int = 1,
+        **options: Any,
+    ) -> str:
         """A uniform guess in this task's answer space, written in the strict answer format."""
         raise _must_define(self, "random_answer")
 
@@ -285,7 +294,9 @@ class Task:
         raise ValueError(f"the heuristic baseline has no solver for task {cls.name!r}")
 
     # -- views ------------------------------------------------------------------------------------
-    def timeline(self, reply: Any, answer: str, mode: Mode = "strict") -> tuple[Interval | None, Interval | None] | None:
+    def timeline(
+        self, reply: Any, answer: str, mode: Mode = "strict"
+    ) -> tuple[Interval | None, Interval | None] | None:
         """The true and the predicted interval on the clip's timeline (``None`` for an unparsable reply),
         for tasks answered with a time interval; ``None`` for the others (the default)."""
         return None
@@ -323,7 +334,9 @@ class Task:
         """The VIUBench metric for one item, in ``[0, 1]``."""
         return _safe(self._score, completion, answer, mode)
 
-    def corpus_metrics(self, predictions: Sequence[Any], references: Sequence[str], mode: Mode = "strict") -> dict[str, Any]:
+    def corpus_metrics(
+        self, predictions: Sequence[Any], references: Sequence[str], mode: Mode = "strict"
+    ) -> dict[str, Any]:
         """The task's metrics over a list of replies (unparsable ones count, as 0): the VIUBench metric under
         :attr:`metric_key`, the exact-match rate, the mean reward, the number of unparsable replies and the
         count. Fractions in ``[0, 1]``. ``evaluate`` modules and ``videossr.evaluation.scoring`` use it."""
@@ -356,7 +369,9 @@ def _mean(values: Sequence[float]) -> float:
 def _must_define(owner: Any, method: str) -> NotImplementedError:
     """The error a task subclass gets for a part of the Task interface it has not written yet."""
     cls = owner if isinstance(owner, type) else type(owner)
-    return NotImplementedError(f"{cls.__name__} must define {method}() to be a Task (see videossr/tasks/base.py)")
+    return NotImplementedError(
+        f"{cls.__name__} must define {method}() to be a Task (see videossr/tasks/base.py)"
+    )
 
 
 def _safe(fn, completion: Any, answer: Any, mode: Mode) -> float:

@@ -177,7 +177,9 @@ class ObjectCounting(Task):
             for k in per_shape:
                 mine: list[int] = []
                 for _ in range(k):
-                    free = [f for f in range(total) if f not in used and all(abs(f - g) > MIN_GAP for g in mine)]
+                    free = [
+                        f for f in range(total) if f not in used and all(abs(f - g) > MIN_GAP for g in mine)
+                    ]
                     if not free:
                         ok = False
                         break
@@ -229,8 +231,14 @@ class ObjectCounting(Task):
                     color = rng.integers(50, 256, size=3)
                     draw_shape(out[f], shape, cx, cy, size, angle, color)
                     centres.append((cx, cy, size))
-                    items.append({"center": [round(cx, 1), round(cy, 1)], "size": round(size, 1),
-                                  "angle": round(angle, 3), "color": color.tolist()})  # fmt: skip
+                    items.append(
+                        {
+                            "center": [round(cx, 1), round(cy, 1)],
+                            "size": round(size, 1),
+                            "angle": round(angle, 3),
+                            "color": color.tolist(),
+                        }
+                    )
                 placements.append({"frame": f, "shape": shape, "instances": n, "items": items})
         placements.sort(key=lambda p: p["frame"])
         answer = ",".join(str(counts[s]) for s in SHAPES)
@@ -244,8 +252,15 @@ class ObjectCounting(Task):
             params={"difficulty": self.difficulty, "counts": counts, "placements": placements},
         )
 
-    def random_answer(self, rng: np.random.Generator, *, fps: float = 0.0, num_frames: int = 48,
-                      num_clips: int = 1, **options: Any) -> str:  # fmt: skip
+    def random_answer(
+        self,
+        rng: np.random.Generator,
+        *,
+        fps: float = 0.0,
+        num_frames: int = 48,
+        num_clips: int = 1,
+        **options: Any,
+    ) -> str:
         """Each count uniform in ``1..F*I``: right with probability 1/9 (easy) or 1/16 (hard) per shape.
 
         At a knob level with fewer than 3 shape types, each count is first 0 with the generator's
@@ -277,7 +292,9 @@ class ObjectCounting(Task):
             raise ValueError(f"malformed counting answer {answer!r}")
         return parsed
 
-    def parse(self, completion: Any, mode: Mode = "strict", answer: str | None = None) -> tuple[int, int, int] | None:
+    def parse(
+        self, completion: Any, mode: Mode = "strict", answer: str | None = None
+    ) -> tuple[int, int, int] | None:
         """``(circles, squares, triangles)`` (see :func:`videossr.parsing.parse_counts`)."""
         return parse_counts(completion, mode)
 

@@ -92,7 +92,9 @@ class AnomalyGrounding(Task):
         "of change); answer its interval in seconds as `start-end`."
     )
     answer_format = "start-end in seconds with one decimal, e.g. 14.5-26.2"
-    options = {"perturbation": (tuple(sorted(PERTURBATIONS)), "the kind of change (default: the training mix)")}
+    options = {
+        "perturbation": (tuple(sorted(PERTURBATIONS)), "the kind of change (default: the training mix)")
+    }
     option_defaults = {"perturbation": "mirror"}
     benchmark_subtypes = tuple(f"grounding_{p}" for p in BENCHMARK_PERTURBATIONS)
     benchmark_headers = ("Chan", "Rot", "ZOut", "Mirr", "Shuf")
@@ -112,7 +114,9 @@ class AnomalyGrounding(Task):
         self, perturbation: str | None = None, reasoning: bool = False, difficulty: float | str | None = None
     ):
         super().__init__(reasoning)
-        self.perturbation = perturbation if perturbation is None else self.check_option("perturbation", perturbation)
+        self.perturbation = (
+            perturbation if perturbation is None else self.check_option("perturbation", perturbation)
+        )
         if difficulty is not None:
             self.level = parse_difficulty(difficulty)
 
@@ -163,7 +167,9 @@ class AnomalyGrounding(Task):
         length = int(rng.integers(low, high + 1))
         start = int(rng.integers(0, total - length + 1))
         if pert.needs_other and other is None:
-            raise ValueError(f"the {name!r} perturbation needs another video: pass other=<Clip> to generate()")
+            raise ValueError(
+                f"the {name!r} perturbation needs another video: pass other=<Clip> to generate()"
+            )
         ctx = SegmentContext(
             clip=frames,
             start=start,
@@ -198,8 +204,16 @@ class AnomalyGrounding(Task):
             params=params,
         )
 
-    def random_answer(self, rng: np.random.Generator, *, fps: float, num_frames: int = 48,
-                      num_clips: int = 1, grounding: str = "max_length", **options: Any) -> str:  # fmt: skip
+    def random_answer(
+        self,
+        rng: np.random.Generator,
+        *,
+        fps: float,
+        num_frames: int = 48,
+        num_clips: int = 1,
+        grounding: str = "max_length",
+        **options: Any,
+    ) -> str:
         """A guess that knows only the generator's rules, never the frames.
 
         ``grounding="max_length"`` (the default) guesses the longest segment the generator makes (16 of
@@ -232,11 +246,15 @@ class AnomalyGrounding(Task):
         from videossr.evaluation.baselines import solve_grounding
 
         # The question names the kind of change, and the subtype says the same: no ground truth is read.
-        subtype = sample.subtype.partition("@")[0]  # a difficulty level ("grounding_mirror@0.7") names no change
+        subtype = sample.subtype.partition("@")[
+            0
+        ]  # a difficulty level ("grounding_mirror@0.7") names no change
         perturbation = subtype[len("grounding_") :] if subtype.startswith("grounding_") else None
         return solve_grounding(np.asarray(sample.videos[0]), sample.fps, perturbation)
 
-    def timeline(self, reply: Any, answer: str, mode: Mode = "strict") -> tuple[Interval | None, Interval | None]:
+    def timeline(
+        self, reply: Any, answer: str, mode: Mode = "strict"
+    ) -> tuple[Interval | None, Interval | None]:
         return parse_interval(answer, "strict"), parse_interval(reply, mode)
 
     def corpus_metrics(self, predictions: Any, references: Any, mode: Mode = "strict") -> dict[str, Any]:
@@ -257,7 +275,9 @@ class AnomalyGrounding(Task):
             raise ValueError(f"malformed grounding answer {answer!r}")
         return parsed
 
-    def parse(self, completion: Any, mode: Mode = "strict", answer: str | None = None) -> tuple[float, float] | None:
+    def parse(
+        self, completion: Any, mode: Mode = "strict", answer: str | None = None
+    ) -> tuple[float, float] | None:
         """``(start, end)`` in seconds (see :func:`videossr.parsing.parse_interval`)."""
         return parse_interval(completion, mode)
 

@@ -178,8 +178,15 @@ class TemporalJigsaw(Task):
             params=params,
         )
 
-    def random_answer(self, rng: np.random.Generator, *, fps: float = 0.0, num_frames: int = 48,
-                      num_clips: int = 0, **options: Any) -> str:  # fmt: skip
+    def random_answer(
+        self,
+        rng: np.random.Generator,
+        *,
+        fps: float = 0.0,
+        num_frames: int = 48,
+        num_clips: int = 0,
+        **options: Any,
+    ) -> str:
         """A uniformly random order of the clips shown (``num_clips``, else this task's ``clips``)."""
         n = int(num_clips) if num_clips and num_clips > 1 else self.clips
         return "".join(str(int(k) + 1) for k in rng.permutation(n))
@@ -203,7 +210,9 @@ class TemporalJigsaw(Task):
             raise ValueError(f"malformed jigsaw answer {answer!r}")
         return tuple(int(c) for c in s)
 
-    def parse(self, completion: Any, mode: Mode = "strict", answer: str | None = None) -> tuple[int, ...] | None:
+    def parse(
+        self, completion: Any, mode: Mode = "strict", answer: str | None = None
+    ) -> tuple[int, ...] | None:
         """The clip numbers in the predicted order; their number is the answer's, else this task's."""
         n = len(self._truth(answer)) if answer is not None else self.clips
         return parse_order(completion, n, mode)

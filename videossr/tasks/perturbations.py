@@ -92,7 +92,10 @@ def area_noise_gain(source_hw: tuple[int, int], clip_hw: tuple[int, int]) -> flo
 #: Strength on the difficulty knob: ``{perturbation: {parameter: ((level, value), ...)}}`` (module docstring).
 STRENGTH_KNOB: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
     "saturation": {"factor": ((0.0, 3.0), (0.5, 2.0), (1.0, 1.3))},
-    "noise": {"low": ((0.0, 70.0), (0.5, 35.0), (1.0, 10.0)), "high": ((0.0, 100.0), (0.5, 70.0), (1.0, 25.0))},
+    "noise": {
+        "low": ((0.0, 70.0), (0.5, 35.0), (1.0, 10.0)),
+        "high": ((0.0, 100.0), (0.5, 70.0), (1.0, 25.0)),
+    },
     "blur": {"radius": ((0.0, 4.0), (0.5, 2.0), (1.0, 0.8))},
     "zoom_in": {"low": ((0.0, 1.6), (0.5, 1.3), (1.0, 1.08)), "high": ((0.0, 1.8), (0.5, 1.5), (1.0, 1.15))},
     "zoom_out": {"low": ((0.0, 1.5), (0.5, 1.2), (1.0, 1.05)), "high": ((0.0, 1.7), (0.5, 1.4), (1.0, 1.12))},
@@ -185,7 +188,9 @@ def zoom_in_frames(frames: np.ndarray, factor: float) -> np.ndarray:
     h, w = frames.shape[1:3]
     ch, cw = max(1, round(h / factor)), max(1, round(w / factor))
     y0, x0 = (h - ch) // 2, (w - cw) // 2
-    return np.stack([cv2.resize(f[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_LINEAR) for f in frames])
+    return np.stack(
+        [cv2.resize(f[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_LINEAR) for f in frames]
+    )
 
 
 def zoom_out_frames(frames: np.ndarray, factor: float) -> np.ndarray:
@@ -237,7 +242,9 @@ def _quarter_turn(seg: np.ndarray, k: int) -> np.ndarray:
     y0, x0 = (h - nh) // 2, (w - nw) // 2
     out = np.zeros_like(seg)
     for i, f in enumerate(turned):
-        out[i, y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(np.ascontiguousarray(f), (nw, nh), interpolation=cv2.INTER_AREA)
+        out[i, y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(
+            np.ascontiguousarray(f), (nw, nh), interpolation=cv2.INTER_AREA
+        )
     return out
 
 
@@ -308,7 +315,14 @@ def swap(seg, rng, ctx):
     other = ctx.other
     idx = np.clip(np.arange(ctx.start, ctx.start + ctx.length), 0, other.shape[0] - 1)
     h, w = seg.shape[1:3]
-    out = np.stack([cv2.resize(other[i], (w, h), interpolation=cv2.INTER_AREA) if other.shape[1:3] != (h, w) else other[i] for i in idx])
+    out = np.stack(
+        [
+            cv2.resize(other[i], (w, h), interpolation=cv2.INTER_AREA)
+            if other.shape[1:3] != (h, w)
+            else other[i]
+            for i in idx
+        ]
+    )
     return out, {}
 
 
@@ -322,18 +336,30 @@ PERTURBATIONS: dict[str, Perturbation] = {
         Perturbation("blur", "fine-grained", "the picture is blurred", blur),
         Perturbation("grayscale", "fine-grained", "the picture is turned to grayscale", grayscale),
         Perturbation("invert", "fine-grained", "the colours are inverted", invert),
-        Perturbation("channel_swap", "fine-grained", "the red and blue colour channels are swapped", channel_swap),
+        Perturbation(
+            "channel_swap", "fine-grained", "the red and blue colour channels are swapped", channel_swap
+        ),
         Perturbation("zoom_in", "spatial", "the picture is zoomed in", zoom_in),
         Perturbation("zoom_out", "spatial", "the picture is zoomed out", zoom_out),
         Perturbation("rotate180", "spatial", "the picture is rotated by 180 degrees", rotate180),
         Perturbation("mirror", "spatial", "the picture is mirrored horizontally", mirror),
         Perturbation("rotate90", "spatial", "the picture is rotated 90 degrees clockwise", rotate90),
-        Perturbation("rotate270", "spatial", "the picture is rotated 90 degrees counter-clockwise", rotate270),
-        Perturbation("shuffle", "temporal", "the frames are shuffled, so the events appear out of order", shuffle),
+        Perturbation(
+            "rotate270", "spatial", "the picture is rotated 90 degrees counter-clockwise", rotate270
+        ),
+        Perturbation(
+            "shuffle", "temporal", "the frames are shuffled, so the events appear out of order", shuffle
+        ),
         Perturbation("stutter_hold", "temporal", "the playback stutters", stutter_hold),
         Perturbation("slow", "temporal", "the video plays in slow motion", slow),
         Perturbation("fast", "temporal", "the video plays fast-forward", fast),
-        Perturbation("swap", "temporal", "the footage is replaced by footage from another video", swap, needs_other=True),
+        Perturbation(
+            "swap",
+            "temporal",
+            "the footage is replaced by footage from another video",
+            swap,
+            needs_other=True,
+        ),
     ]
 }
 

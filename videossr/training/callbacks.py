@@ -74,11 +74,15 @@ def answer_rows(
         inputs = vlm.video_inputs(
             processor, [text], clips, [float(row["fps"])] * len(clips), max_pixels=video_max_pixels
         )
-        replies.append(vlm.greedy_replies(model, processor, inputs, max_new_tokens, synced_gpus=synced_gpus)[0])
+        replies.append(
+            vlm.greedy_replies(model, processor, inputs, max_new_tokens, synced_gpus=synced_gpus)[0]
+        )
     return replies
 
 
-def score_rows(model: Any, processor: Any, rows: Sequence[dict[str, Any]], **kwargs: Any) -> list[tuple[str, float]]:
+def score_rows(
+    model: Any, processor: Any, rows: Sequence[dict[str, Any]], **kwargs: Any
+) -> list[tuple[str, float]]:
     """Greedy answers of ``model`` to ``rows``, scored with the VIUBench metric. Returns ``(subtype, score)``
     per row; ``kwargs`` are :func:`answer_rows`' (``max_new_tokens``, ``video_max_pixels``, ``synced_gpus``)."""
     replies = answer_rows(model, processor, rows, **kwargs)
@@ -174,7 +178,11 @@ class VIUBenchCallback(TrainerCallback):
 
     def _log(self, args: Any, state: Any, model: Any) -> None:
         result = self.evaluate(model)
-        entry = {"step": state.global_step, "viubench/overall": result["overall"], "viubench/reward": result["reward"]}
+        entry = {
+            "step": state.global_step,
+            "viubench/overall": result["overall"],
+            "viubench/reward": result["reward"],
+        }
         entry.update({f"viubench/{k}": v for k, v in result["subtypes"].items()})
         state.log_history.append(entry)
         if state.is_world_process_zero:
@@ -227,4 +235,3 @@ def viubench_callbacks(script_args: GRPOScriptArguments, processor: Any) -> list
             at_start=script_args.viubench_at_start,
         )
     ]
-

@@ -47,7 +47,9 @@ class GRPOScriptArguments(ScriptArguments):
     max_pixels: int = field(default=256 * 256, metadata={"help": "Largest frame area for online generation."})
     online_keep_clips: bool = field(
         default=False,
-        metadata={"help": "Keep each decoded video for the whole online stream (small folders, e.g. the bed)."},
+        metadata={
+            "help": "Keep each decoded video for the whole online stream (small folders, e.g. the bed)."
+        },
     )
     online_skip_questions: str | None = field(
         default=None,
@@ -58,7 +60,9 @@ class GRPOScriptArguments(ScriptArguments):
     )
     reward_funcs: list[str] = field(
         default_factory=lambda: ["grounding", "counting", "jigsaw"],
-        metadata={"help": "Reward names from videossr.rewards.REWARD_FUNCS (e.g. grounding_strict01, format)."},
+        metadata={
+            "help": "Reward names from videossr.rewards.REWARD_FUNCS (e.g. grounding_strict01, format)."
+        },
     )
     video_mode: str = field(
         default="video",
@@ -78,7 +82,9 @@ class GRPOScriptArguments(ScriptArguments):
     )
     shared_prefix: bool = field(
         default=True,
-        metadata={"help": "Encode each group's prompt once per micro-batch in every pass (exact; docs/training.md)."},
+        metadata={
+            "help": "Encode each group's prompt once per micro-batch in every pass (exact; docs/training.md)."
+        },
     )
     tiny_model_dir: str | None = field(
         default=None,
@@ -130,9 +136,15 @@ class GRPOScriptArguments(ScriptArguments):
     curriculum_band: list[float] = field(
         default_factory=lambda: [0.3, 0.7], metadata={"help": "Target pass rate per task: low high."}
     )
-    curriculum_start: float = field(default=0.5, metadata={"help": "First difficulty of every task (0.5: the paper's)."})
-    curriculum_step: float = field(default=0.05, metadata={"help": "How far one move of the difficulty goes."})
-    curriculum_ema: float = field(default=0.3, metadata={"help": "Weight of the newest batch in the pass rate."})
+    curriculum_start: float = field(
+        default=0.5, metadata={"help": "First difficulty of every task (0.5: the paper's)."}
+    )
+    curriculum_step: float = field(
+        default=0.05, metadata={"help": "How far one move of the difficulty goes."}
+    )
+    curriculum_ema: float = field(
+        default=0.3, metadata={"help": "Weight of the newest batch in the pass rate."}
+    )
     curriculum_min_rows: int = field(
         default=16, metadata={"help": "Rollouts needed at a difficulty before it may move."}
     )
@@ -146,7 +158,9 @@ class GRPOScriptArguments(ScriptArguments):
                 raise ValueError(
                     f"online_mix must be one string like 'grounding_mirror=0.5,jigsaw_easy=0.5', got {self.online_mix!r}"
                 )
-            parse_mix(self.online_mix)  # a malformed mix or unknown subtype fails here, before any model loads
+            parse_mix(
+                self.online_mix
+            )  # a malformed mix or unknown subtype fails here, before any model loads
         if self.video_control is not None:
             if self.video_control not in ("swap", "blank"):
                 raise ValueError(f"video_control must be 'swap' or 'blank', got {self.video_control!r}")
@@ -163,4 +177,3 @@ class GRPOScriptArguments(ScriptArguments):
     def online(self) -> bool:
         """Whether rows are generated from ``video_dir`` (no ``dataset_name``, or ``none``/``null``)."""
         return not self.dataset_name or self.dataset_name.lower() in ("none", "null")
-

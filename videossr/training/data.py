@@ -16,7 +16,9 @@ from videossr.tasks import task_name_of_subtype
 from videossr.training.configs import GRPOScriptArguments
 
 
-def load_train_data(script_args: GRPOScriptArguments, training_args: Any, curriculum: Any = None) -> tuple[Any, Any]:
+def load_train_data(
+    script_args: GRPOScriptArguments, training_args: Any, curriculum: Any = None
+) -> tuple[Any, Any]:
     """The ``(train, eval)`` datasets the options describe; ``eval`` is ``None`` unless ``eval_strategy`` is
     set.
 
@@ -107,4 +109,3 @@ def curriculum_hooks(controller: Any, reward_funcs: list[Any]) -> tuple[list[Any
     if controller is None:
         return list(reward_funcs), []
     return wrap_reward_funcs(reward_funcs, controller), [CurriculumCallback(controller)]
-

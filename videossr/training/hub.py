@@ -116,7 +116,6 @@ def _yaml_dump(obj: dict[str, Any]) -> str:
     return yaml.safe_dump(obj, sort_keys=False)
 
 
-
 # Training state a model repo does not need (optimizer and RNG states are gigabytes at 8B).
 PUSH_IGNORE = [
     "checkpoint-*",
@@ -215,10 +214,13 @@ def recipe_summary(script_args: GRPOScriptArguments, training_args: Any, model_a
     summary["dataset"] = script_args.dataset_name or f"online:{script_args.video_dir or 'samples'}"
     if script_args.curriculum:
         summary["curriculum"] = {
-            "band": list(script_args.curriculum_band), "start": script_args.curriculum_start,
-            "step": script_args.curriculum_step, "ema": script_args.curriculum_ema,
-            "min_rows": script_args.curriculum_min_rows, "pass_threshold": script_args.curriculum_pass_threshold,
-        }  # fmt: skip
+            "band": list(script_args.curriculum_band),
+            "start": script_args.curriculum_start,
+            "step": script_args.curriculum_step,
+            "ema": script_args.curriculum_ema,
+            "min_rows": script_args.curriculum_min_rows,
+            "pass_threshold": script_args.curriculum_pass_threshold,
+        }
     if model_args.use_peft:
         summary.update(lora_r=model_args.lora_r, lora_alpha=model_args.lora_alpha)
     return summary
@@ -262,4 +264,3 @@ def write_run_outputs(
         )
         logger.info("pushed to https://huggingface.co/%s", training_args.hub_model_id)
     return card
-

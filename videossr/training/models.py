@@ -61,4 +61,3 @@ def load_model(model_args: Any, training_args: Any) -> Any:
 
         kwargs.update(quantization_config=quantization, device_map={"": PartialState().local_process_index})
     return AutoModelForImageTextToText.from_pretrained(model_args.model_name_or_path, **kwargs)
-

@@ -26,7 +26,9 @@ def _history(log_history: Sequence[dict[str, Any]], wanted: Any) -> dict[str, li
 
 def reward_history(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
     """``{metric: [(step, value), ...]}`` for the reward metrics (``reward`` and ``rewards/<name>/mean``)."""
-    return _history(log_history, lambda k: k == "reward" or (k.startswith("rewards/") and k.endswith("/mean")))
+    return _history(
+        log_history, lambda k: k == "reward" or (k.startswith("rewards/") and k.endswith("/mean"))
+    )
 
 
 def curriculum_history(log_history: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
@@ -47,8 +49,15 @@ def _plot_curriculum(ax: Any, curves: dict[str, list[tuple[int, float]]]) -> Non
         zero_std = key == "frac_reward_zero_std"
         task = key.removeprefix("curriculum/").removesuffix("/difficulty")
         label = "zero-variance groups" if zero_std else f"{task} difficulty"
-        ax.plot(steps, values, ls="--" if zero_std else "-", color="0.4" if zero_std else None,
-                marker="o" if len(steps) < 30 else None, lw=1, label=label)  # fmt: skip
+        ax.plot(
+            steps,
+            values,
+            ls="--" if zero_std else "-",
+            color="0.4" if zero_std else None,
+            marker="o" if len(steps) < 30 else None,
+            lw=1,
+            label=label,
+        )
     ax.set_xlabel("step")
     ax.set_ylabel("difficulty / fraction")
     ax.set_ylim(-0.02, 1.02)
@@ -110,4 +119,3 @@ def save_figure(fig: Any, path: str | os.PathLike) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
-

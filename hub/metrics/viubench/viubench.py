@@ -41,7 +41,9 @@ Examples:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class Viubench(evaluate.Metric):
     def _info(self):
-        return metric_info(_DESCRIPTION, _KWARGS_DESCRIPTION, columns=("predictions", "references", "subtypes"))
+        return metric_info(
+            _DESCRIPTION, _KWARGS_DESCRIPTION, columns=("predictions", "references", "subtypes")
+        )
 
     def _compute(self, predictions, references, subtypes, mode="strict"):
         return scoring.viubench(predictions, references, subtypes, mode=mode)

@@ -86,4 +86,3 @@ def clip_paths(doc: dict[str, Any]) -> list[str]:
             write_clip(frames, fps, path)
         out.append(str(path))
     return out
-

@@ -61,7 +61,10 @@ def lmms_eval_version(check: bool = True) -> str:
         )
     if check and _version_tuple(version) >= (0, 7, 1):
         # lmms-eval 0.7.1-0.7.3 patch filelock's 3.x internals at the start of every evaluation.
-        if importlib.util.find_spec("filelock") is not None and importlib.util.find_spec("filelock._api") is None:
+        if (
+            importlib.util.find_spec("filelock") is not None
+            and importlib.util.find_spec("filelock._api") is None
+        ):
             raise LmmsEvalError(
                 f"lmms-eval {version} needs filelock<4 (its evaluator imports filelock._api, gone in filelock 4); "
                 "install lmms-eval==0.7 (the `lmms` extra) or filelock<4"

@@ -30,7 +30,6 @@ def check_docs(dataset: Any) -> Any:
     return dataset
 
 
-
 def _messages(doc: dict[str, Any]) -> list[tuple[str, list[str | int]]]:
     """The stored prompt as ``(role, parts)`` per message: text chunks and clip indices, in order."""
     out: list[tuple[str, list[str | int]]] = []
@@ -112,9 +111,14 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, An
     reply = _reply_text(results[0] if results else "")
     subtype = str(doc["subtype"])
     item = BenchItem(
-        id=str(doc["id"]), task=str(doc["task"]), subtype=subtype, answer=str(doc["answer"]),
-        fps=float(doc["fps"]), num_videos=len(doc["videos"]), prompt_text="",
-    )  # fmt: skip
+        id=str(doc["id"]),
+        task=str(doc["task"]),
+        subtype=subtype,
+        answer=str(doc["answer"]),
+        fps=float(doc["fps"]),
+        num_videos=len(doc["videos"]),
+        prompt_text="",
+    )
     record = {
         "id": item.id,
         "subtype": subtype,
@@ -155,7 +159,7 @@ def aggregate_score(items: Iterable[dict[str, Any]]) -> float:
         per_subtype.setdefault(item["subtype"], []).append(float(item["score"]))
     if len(per_subtype) != 1:
         raise LmmsEvalError(f"a VIUBench subtask must hold one subtype, got {sorted(per_subtype)}")
-    (subtype, scores), = per_subtype.items()
+    ((subtype, scores),) = per_subtype.items()
     table = aggregate(per_subtype)
     return SubtypeScore(table["subtypes"][subtype], sum(scores) / len(scores), subtype)
 

@@ -72,7 +72,9 @@ def _task_names(subtypes: Sequence[str]) -> list[str]:
     return subtask_names(subtypes)
 
 
-def _records(samples: dict[str, list[dict[str, Any]]], inputs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _records(
+    samples: dict[str, list[dict[str, Any]]], inputs: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     records = []
     for task in sorted(samples, key=lambda t: VIUBENCH_SUBTYPES.index(subtype_of_task(t))):
         for sample in sorted(samples[task], key=lambda s: s["doc_id"]):
@@ -163,7 +165,9 @@ def run_lmms_bench(
     records = _records(evaluated["samples"], wrapper.inputs if wrapper is not None else {})
     scores, unparsed = tally(records)
     lmms_numbers = {
-        name: {k.partition(",")[0]: v for k, v in values.items() if k.endswith(",none") and "_stderr" not in k}
+        name: {
+            k.partition(",")[0]: v for k, v in values.items() if k.endswith(",none") and "_stderr" not in k
+        }
         for name, values in evaluated["results"].items()
     }
     results = {
@@ -183,10 +187,17 @@ def run_lmms_bench(
         "backend": description,
         "benchmark": {"data": str(data), "configs": wanted, "split": "test", "limit": limit},
         "inputs": _inputs_summary(records),
-        "lmms_eval": {"version": version, "tasks": tasks, "results": lmms_numbers,
-                      "include_path": str(folder)},  # fmt: skip
-        "timing": {"new_items": len(records), "seconds": round(elapsed, 3),
-                   "items_per_s": round(len(records) / elapsed, 4) if elapsed > 0 and records else None},  # fmt: skip
+        "lmms_eval": {
+            "version": version,
+            "tasks": tasks,
+            "results": lmms_numbers,
+            "include_path": str(folder),
+        },
+        "timing": {
+            "new_items": len(records),
+            "seconds": round(elapsed, 3),
+            "items_per_s": round(len(records) / elapsed, 4) if elapsed > 0 and records else None,
+        },
         "versions": {**package_versions(), "lmms-eval": version},
         "files": {"predictions": PREDICTIONS, "table": TABLE},
     }

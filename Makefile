@@ -20,7 +20,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: space setup demo demo-tasks demo-data demo-bench demo-train learn test lint quality
+.PHONY: space setup demo demo-tasks demo-data demo-bench demo-train learn learn-curriculum test lint quality
 
 setup:
 	$(SETUP)
@@ -67,8 +67,15 @@ demo-train:
 # arm whose clips carry no information). Writes $(LEARN_OUT)/summary.json, learning_curve.png, per-arm logs and
 # models (docs/training.md, "Does it learn?").
 LEARN_OUT ?= learn_out
-learn: setup
+learn: $(SETUP_STAMP)
 	$(PYTHON) recipes/learn.py --config recipes/tiny/grpo/config_learn.yaml --output_dir $(LEARN_OUT)
+
+# Adaptive difficulty on the bed (docs/training.md, "Curriculum on the bed"): rows generated while training
+# from the training videos, at the held-out items' fixed difficulty (`online`) or at the controller's
+# (`curriculum`), 3 seeds x 400 steps. Writes $(LEARN_OUT)_curriculum/summary.json with curriculum_vs_fixed.
+learn-curriculum: $(SETUP_STAMP)
+	$(PYTHON) recipes/learn.py --config recipes/tiny/grpo/config_learn.yaml --output_dir $(LEARN_OUT)_curriculum \
+		--arms online curriculum --max_steps 400 --viubench_steps 25
 
 # The Gradio app (http://127.0.0.1:7860)
 space:

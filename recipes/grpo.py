@@ -58,7 +58,8 @@ def main(
     base_model = model_args.model_name_or_path
     model_args.model_name_or_path = resolve_model_path(base_model, script_args.tiny_model_dir)
 
-    # Adaptive difficulty (`curriculum: true`): one controller shared by the stream, the rewards and checkpoints.
+    # Adaptive difficulty (`curriculum: true`): one controller shared by the stream, the rewards and
+    # checkpoints.
     curriculum = make_curriculum(script_args, training_args)
     train_dataset, eval_dataset = load_train_data(script_args, training_args, curriculum=curriculum)
     if script_args.online and isinstance(train_dataset, IterableDataset) and training_args.shuffle_dataset:

@@ -59,8 +59,9 @@ class LearnBedArguments:
     arms: list[str] = field(
         default_factory=lambda: ["video", "control"],
         metadata={
-            "help": "Arms to run: video, control (the stored training rows); online, curriculum (rows generated "
-            "while training from the training videos, at the fixed difficulty or the controller's)."
+            "help": "Arms to run: video, control (the stored training rows); online, curriculum (rows "
+            "generated while training from the training videos, at the fixed difficulty or the "
+            "controller's)."
         },
     )
     control: str = field(default="swap", metadata={"help": "The control arm's video_control: swap or blank."})

@@ -1,8 +1,8 @@
 # Copyright the videossr developers. Licensed under the Apache License, Version 2.0.
 """Profile video GRPO steps: where the time goes, tokens/s, peak memory, and the update's MFU.
 
-Meant for a GPU (``bf16``, a real-size randomly initialised Qwen3-VL, 48-frame clips); it also runs on CPU with
-the tiny model so it is exercised by the tests::
+Meant for a GPU (``bf16``, a real-size randomly initialised Qwen3-VL, 48-frame clips); it also runs on
+CPU with the tiny model so it is exercised by the tests::
 
     # GPU: random-initialised Qwen3-VL with the 2B architecture, one group of 8 rollouts on 48 frames 256x256,
     # shared-prefix passes on and off (each in its own process), side by side
@@ -19,11 +19,11 @@ token counts and the compute are those of the real model (only the text vocabula
 Reported per step (after ``--warmup`` steps): wall time split into generation, log-prob passes without
 gradient (old policy / reference model), video preprocessing, and the update (loss forward + backward +
 optimizer step, i.e. the rest); tokens per second; peak memory; and the model-FLOPs utilisation of the
-update, estimated as ``6 x (parameters) x (tokens)`` plus attention FLOPs over the peak dense bf16 FLOP/s of the
-device (``--peak_tflops``; 989 for H100/H200 SXM). ``--shared_prefix on|off`` chooses
-:class:`~videossr.trl_video.VideoGRPOTrainer`'s shared-prefix passes; ``both`` runs each in a fresh process and
-reports them together with their ratios. ``gpu_hours_per_epoch_30k`` extrapolates the mean step to one epoch of
-VideoSSR-30K (30,000 prompts) on one device.
+update, estimated as ``6 x (parameters) x (tokens)`` plus attention FLOPs over the peak dense bf16 FLOP/s
+of the device (``--peak_tflops``; 989 for H100/H200 SXM). ``--shared_prefix on|off`` chooses
+:class:`~videossr.trl_video.VideoGRPOTrainer`'s shared-prefix passes; ``both`` runs each in a fresh process
+and reports them together with their ratios. ``gpu_hours_per_epoch_30k`` extrapolates the mean step to one
+epoch of VideoSSR-30K (30,000 prompts) on one device.
 """
 
 from __future__ import annotations
@@ -165,7 +165,8 @@ def preset_config(arch: str):
 
 
 def synthetic_rows(n: int, frames: int, height: int, width: int, clips: int, fps: float, seed: int = 0):
-    """Rows in the project's schema with random frames stored as JPEG bytes, as the built datasets store them."""
+    """Rows in the project's schema with random frames stored as JPEG bytes, as the built datasets
+    store them."""
     import numpy as np
 
     from videossr.rows import encode_frame
@@ -297,15 +298,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--weights_dtype",
         default="bfloat16",
         choices=["bfloat16", "float32"],
-        help="bfloat16: weights, gradients and AdamW states in bf16 (the one-GPU floor); float32: fp32 master "
-        "weights with bf16 autocast, the memory layout of mixed-precision training without sharding",
+        help="bfloat16: weights, gradients and AdamW states in bf16 (the one-GPU floor); float32: fp32 "
+        "master weights with bf16 autocast, the memory layout of mixed-precision training without "
+        "sharding",
     )
     parser.add_argument("--video_mode", default="video", choices=["video", "images"])
     parser.add_argument(
         "--shared_prefix",
         default="on",
         choices=["on", "off", "both"],
-        help="shared-prefix passes of VideoGRPOTrainer; `both`: one fresh process per mode, reported side by side",
+        help="shared-prefix passes of VideoGRPOTrainer; `both`: one fresh process per mode, reported "
+        "side by side",
     )
     parser.add_argument(
         "--peak_tflops", type=float, default=None, help="device peak dense TFLOP/s (H100: 989)"

@@ -86,7 +86,8 @@ class ArrowOfTime(Task):
         return DIRECTIONS[int(rng.integers(2))]
 
     def parse(self, completion: Any, mode: Mode = "strict", answer: str | None = None) -> str | None:
-        """Strict: the reply is the word (any case, an optional final full stop); lenient: its last mention."""
+        """Strict: the reply is the word (any case, an optional final full stop); lenient: its last
+        mention."""
         text = completion if isinstance(completion, str) else ""
         if mode == "strict":
             word = text.strip().lower().removesuffix(".")

@@ -104,7 +104,7 @@ def test_every_mapped_parameter_moves_one_way():
     assert settings[0]["size"][0] > settings[-1]["size"][0]
 
 
-# ------------------------------------------------------------------------------------------ invisible by default
+# --------------------------------------------------------------------------------------- invisible by default
 def test_named_strings_keep_the_papers_generation(clip):
     for name, kwargs in [
         ("object_counting", {"difficulty": "easy"}),

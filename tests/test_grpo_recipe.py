@@ -226,7 +226,8 @@ def dataset_dir(tmp_path_factory):
     (root / "default").mkdir()
     ds.to_parquet(str(root / "default" / "train-00000-of-00001.parquet"))
     (root / "README.md").write_text(
-        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: default/train-*\n---\n"
+        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
+        "    path: default/train-*\n---\n"
     )
     return root
 

@@ -1,10 +1,11 @@
-"""The learning bed: data, control arm and report (fast), and a learning run that must show learning (slow).
+r"""The learning bed: data, control arm and report (fast), and a learning run that must show learning (slow).
 
 The slow test trains one seed of both arms of ``recipes/learn.py`` with fewer steps and asserts that the
 video arm ends clearly above its own start and above the control arm. It must fail when learning breaks;
 run it with a deliberate fault to see that (``tests/sabotage/sitecustomize.py``)::
 
-    VIDEOSSR_SABOTAGE=zero_video_loss PYTHONPATH=tests/sabotage .venv/bin/python -m pytest tests/test_learnbed.py -m slow
+    VIDEOSSR_SABOTAGE=zero_video_loss PYTHONPATH=tests/sabotage \
+        .venv/bin/python -m pytest tests/test_learnbed.py -m slow
 """
 
 from __future__ import annotations
@@ -186,37 +187,24 @@ def test_curriculum_against_fixed_steps_to_reach():
 def test_online_stream_keeps_clips_and_never_makes_a_held_out_question(bed_data, tmp_path):
     import itertools
 
-    from datasets import load_dataset
-
     from videossr.data.streaming import stream_dataset
     from videossr.learnbed import link_videos
 
-    out, spec, _ = bed_data
+    _, spec, _ = bed_data
     folder = link_videos(tmp_path / "videos", spec.train_videos[:2])
-    rows = list(
-        itertools.islice(
-            stream_dataset(folder, mix=f"{spec.subtype}=1", seed=0, max_pixels=spec.max_pixels), 60
-        )
-    )
+    mix = f"{spec.subtype}=1"
+    rows = list(itertools.islice(stream_dataset(folder, mix=mix, seed=0, max_pixels=spec.max_pixels), 24))
     # Hold out questions the stream is known to make: it must then make other ones instead.
-    held = rows[:20]
+    held = rows[:6]
     again = stream_dataset(
-        folder,
-        mix=f"{spec.subtype}=1",
-        seed=0,
-        max_pixels=spec.max_pixels,
-        keep_clips=True,
-        skip_questions=held,
+        folder, mix=mix, seed=0, max_pixels=spec.max_pixels, keep_clips=True, skip_questions=held
     )
-    fresh = list(itertools.islice(again, 60))
-    assert not {question_key(r) for r in held} & {question_key(r) for r in fresh}
-    # Kept clips change nothing but the decoding: the rows not skipped are the same rows, in order.
+    fresh = list(itertools.islice(again, 24))
     skipped = {question_key(r) for r in held}
-    assert [r["answer"] for r in rows if question_key(r) not in skipped][:30] == [r["answer"] for r in fresh][
-        :30
-    ]
-    assert {r["source"] for r in fresh} == {p for p in spec.train_videos[:2]}
-    assert len(load_dataset(str(out / "heldout"), split="test")) > 0
+    assert not skipped & {question_key(r) for r in fresh}
+    # Kept clips change nothing but the decoding: the rows not skipped are the same rows, in order.
+    assert [r["answer"] for r in rows[6:]] == [r["answer"] for r in fresh[:18]]
+    assert {r["source"] for r in fresh} == set(spec.train_videos[:2])
 
 
 def test_tiny_model_sizes(tmp_path):
@@ -259,7 +247,10 @@ def test_grpo_learns_only_from_the_video(tmp_path):
     )
     video = summary["arms"]["video"][0]
     control = summary["arms"]["control"][0]
-    report = f"video {video['start']:.3f} -> {video['end']:.3f}, control {control['start']:.3f} -> {control['end']:.3f}"
+    report = (
+        f"video {video['start']:.3f} -> {video['end']:.3f}, "
+        f"control {control['start']:.3f} -> {control['end']:.3f}"
+    )
     out = tmp_path / "learn"
     end_items = {
         arm: np.asarray(_last_items(out / arm / "seed0"), dtype=float) for arm in ("video", "control")

@@ -78,7 +78,8 @@ def test_profile_runs_on_cpu_with_the_tiny_model(profile, tmp_path):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_profile_a_real_size_model_on_gpu(profile, tmp_path):
-    """The figures of the README's training section: random Qwen3-VL-2B, bf16, 48 frames at 256x256, a group of 8."""
+    """The figures of the README's training section: random Qwen3-VL-2B, bf16, 48 frames at 256x256, a
+    group of 8."""
     report = profile.main(
         [
             "--arch",

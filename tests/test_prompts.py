@@ -48,7 +48,7 @@ def test_prompt_snapshot(fixed_clip, case):
     assert prompt == path.read_text(), f"prompt for {case} changed; rerun with UPDATE_SNAPSHOTS=1 if intended"
 
 
-# ---- what the prompts may and may not say (docs/method.md §12) ----------------------------------------------
+# ---- what the prompts may and may not say (docs/method.md §12) -------------------------------------------
 @pytest.mark.parametrize("perturbation", sorted(PERTURBATIONS))
 @pytest.mark.parametrize("duration", [7.3, 30.0, 95.25])
 def test_grounding_prompt_never_states_the_duration_or_extra_hints(perturbation, duration):

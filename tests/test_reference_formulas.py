@@ -1,12 +1,13 @@
-"""Differential tests: the paper's formulas written a second time, in their simplest form, against the package.
+"""Differential tests: the paper's formulas written a second time, in their simplest form, against
+the package.
 
-Each ``ref_*`` function below is the reference verifier as the paper and its release define it (docs/method.md §6-7),
-written as plainly as possible and independently of ``videossr``. Every test draws at least 20,000 replies
-per task from a seeded generator that mixes the shapes that break verifiers: random permutations against
-non-identity answers, reversed orders, near misses, duplicates and wrong lengths; reversed, zero-length and
-overflowing intervals, numbers written ``8.`` or ``.5``, replies wrapped in whitespace, tags or extra text;
-counts with huge numbers. Package and reference must agree on every reply, except for the deliberate
-differences listed in ``DELIBERATE`` and asserted one by one below.
+Each ``ref_*`` function below is the reference verifier as the paper and its release define it
+(docs/method.md §6-7), written as plainly as possible and independently of ``videossr``. Every test draws at
+least 20,000 replies per task from a seeded generator that mixes the shapes that break verifiers: random
+permutations against non-identity answers, reversed orders, near misses, duplicates and wrong lengths;
+reversed, zero-length and overflowing intervals, numbers written ``8.`` or ``.5``, replies wrapped in
+whitespace, tags or extra text; counts with huge numbers. Package and reference must agree on every reply,
+except for the deliberate differences listed in ``DELIBERATE`` and asserted one by one below.
 
 Deliberate differences (the package is right where the reference's arithmetic breaks down):
 

@@ -244,12 +244,12 @@ def test_lora(tiny_dirs, tmp_path):
     print(f"LoRA: max |dlogp| {logp_diff:.1e}, max relative dgrad {worst:.1e} over {len(grads)} adapters")
 
 
-# ----------------------------------------------------------------------------- old-policy and reference passes
+# ---------------------------------------------------------------------------- old-policy and reference passes
 
 
 def test_old_and_reference_passes_are_shared_and_exact(tiny_dirs, tmp_path):
-    # num_iterations > 1 and steps_per_generation > 1: TRL computes the old-policy log-probs at generation time
-    # (chunked by the micro-batch size); beta > 0 adds the reference model's pass.
+    # num_iterations > 1 and steps_per_generation > 1: TRL computes the old-policy log-probs at generation
+    # time (chunked by the micro-batch size); beta > 0 adds the reference model's pass.
     rows = mixed_rows(4)
     trainer = make_trainer(
         tiny_dirs["qwen3_vl"],
@@ -363,8 +363,8 @@ def test_generation_prefills_each_prompt_once_and_samples_the_same(tiny_dirs, tm
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes(tiny_dirs, tmp_path):
-    """Two CPU processes (gloo DDP): the packed forward goes through the DDP wrapper, so gradients are averaged
-    across ranks (both ranks end with the same weights) and the run matches the unshared one."""
+    """Two CPU processes (gloo DDP): the packed forward goes through the DDP wrapper, so gradients are
+    averaged across ranks (both ranks end with the same weights) and the run matches the unshared one."""
     import json
     import subprocess
     import sys
@@ -397,8 +397,8 @@ def test_ddp_two_cpu_processes(tiny_dirs, tmp_path):
 
 def test_group_split_keeps_groups_whole_and_the_update_unchanged(tiny_dirs, tmp_path):
     # The paper's layout in small: one optimizer step accumulates the whole generation batch
-    # (gradient_accumulation_steps == steps_per_generation), dapo loss. Micro-batches of whole groups then give
-    # the same update as TRL's row shuffle, and each micro-batch packs 2 prompts instead of up to 4.
+    # (gradient_accumulation_steps == steps_per_generation), dapo loss. Micro-batches of whole groups then
+    # give the same update as TRL's row shuffle, and each micro-batch packs 2 prompts instead of up to 4.
     rows = mixed_rows(4)
     common = dict(
         per_device_train_batch_size=4,

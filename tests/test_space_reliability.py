@@ -1,4 +1,5 @@
-"""The Space under bad input and load: seeds, gradio's bounded file cache, abandoned work, any task of TASKS."""
+"""The Space under bad input and load: seeds, gradio's bounded file cache, abandoned work, any task of
+TASKS."""
 
 from __future__ import annotations
 

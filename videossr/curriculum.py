@@ -118,7 +118,8 @@ class DifficultyController:
 
     # -- what the stream reads ----------------------------------------------------------------------------
     def difficulty(self, task: str) -> float | None:
-        """The current level of ``task`` (name or short name); ``None`` for a task the controller does not run."""
+        """The current level of ``task`` (name or short name); ``None`` for a task the controller does
+        not run."""
         entry = self.state.get(_task_name(task))
         return None if entry is None else entry.level
 

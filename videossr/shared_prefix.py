@@ -21,9 +21,9 @@ gradients equal the unshared ones up to floating-point summation order (``tests/
 
 Why a block mask and not KV-cache reuse: the packed forward is one ordinary ``model(...)`` call, so gradient
 checkpointing (which re-runs layers in the backward and would append to a cache twice), PEFT wrappers, DDP's
-gradient hooks and the fused LM head all work unchanged. The cost is a dense ``(L, L)`` mask per unique prompt,
-which needs an attention kernel that takes arbitrary masks (``sdpa`` or ``eager``; not FlashAttention-2, where
-the trainer falls back to the unshared pass).
+gradient hooks and the fused LM head all work unchanged. The cost is a dense ``(L, L)`` mask per unique
+prompt, which needs an attention kernel that takes arbitrary masks (``sdpa`` or ``eager``; not
+FlashAttention-2, where the trainer falls back to the unshared pass).
 """
 
 from __future__ import annotations
@@ -98,10 +98,12 @@ class PackedBatch:
 
     Attributes:
         input_ids: ``(U, L)`` packed ids, right-padded.
-        attention_mask: ``(U, 1, L, L)`` block mask (bool: True = attend) for ``sdpa``; additive float for eager.
+        attention_mask: ``(U, 1, L, L)`` block mask (bool: True = attend) for ``sdpa``; additive float
+            for eager.
         position_ids: ``(3, U, L)`` M-RoPE position ids.
         shift_labels: ``(U, L)`` the next reply token each position predicts, ``-100`` elsewhere.
-        gather_index: ``(N, C)`` flat index into ``U * L`` of the position scoring each row's completion token.
+        gather_index: ``(N, C)`` flat index into ``U * L`` of the position scoring each row's completion
+            token.
         groups: the row indices of each packed sequence.
         prompt_lengths: unpadded prompt length ``P`` of each group (for accounting).
     """

@@ -61,9 +61,10 @@ _CHAT_TEMPLATE = (
 
 
 def _chat_template(arch: Arch) -> str:
-    # Both families' released templates wrap the pad token in vision markers; Qwen3-VL's processor then expands
-    # the pad into per-patch "<t seconds><|vision_start|>...<|vision_end|>" blocks inside that outer pair. The
-    # tiny models render prompts the same way, so their token layout matches the real ones.
+    # Both families' released templates wrap the pad token in vision markers; Qwen3-VL's processor then
+    # expands the pad into per-patch "<t seconds><|vision_start|>...<|vision_end|>" blocks inside that
+    # outer pair. The tiny models render prompts the same way, so their token layout matches the real
+    # ones.
     del arch
     return _CHAT_TEMPLATE.replace("__VIDEO__", "<|vision_start|><|video_pad|><|vision_end|>")
 
@@ -309,7 +310,8 @@ def build_tiny_model(
         arch: ``"qwen3_vl"`` (timestamps in the prompt, 2x2 patch merge, deepstack) or ``"qwen2_5_vl"``
             (absolute time ids in M-RoPE).
         seed: torch seed of the random initialisation.
-        overwrite: rebuild even if ``out_dir`` already holds a complete tiny model of the same arch, seed and size.
+        overwrite: rebuild even if ``out_dir`` already holds a complete tiny model of the same arch,
+            seed and size.
         hidden: width of the text model and the vision tower (16 for tests; the learning bed uses 64).
         layers: number of text layers.
 

@@ -103,7 +103,8 @@ def check_trl_version(version: str | None = None) -> None:
 
 
 def clip_to_array(clip: Any) -> np.ndarray:
-    """A clip (PIL frames, encoded-frame dicts, arrays, or a ``(T, H, W, 3)`` array) as uint8 ``(T, H, W, 3)``."""
+    """A clip (PIL frames, encoded-frame dicts, arrays, or a ``(T, H, W, 3)`` array) as uint8
+    ``(T, H, W, 3)``."""
     if isinstance(clip, np.ndarray) and clip.ndim == 4:
         array = clip
     elif isinstance(clip, torch.Tensor):
@@ -352,16 +353,16 @@ class VideoGRPOTrainer(GRPOTrainer):
             for the paper's training set. ``None`` keeps the processor's own bounds.
         video_min_pixels: per-frame lower bound, ``None`` keeps the processor's.
         shared_prefix: encode each unique prompt (vision tower included) once per micro-batch in the
-            old-policy, reference and loss passes, and prefill it once in generation; every reply attends to it
-            (:mod:`videossr.shared_prefix`). Exact: same log-probs and gradients as the unshared passes up to
-            float summation order. Needs ``sdpa`` or ``eager`` attention; with other kernels, or in
-            ``video_mode="images"``, the trainer logs a warning and uses the unshared passes.
+            old-policy, reference and loss passes, and prefill it once in generation; every reply attends
+            to it (:mod:`videossr.shared_prefix`). Exact: same log-probs and gradients as the unshared
+            passes up to float summation order. Needs ``sdpa`` or ``eager`` attention; with other kernels,
+            or in ``video_mode="images"``, the trainer logs a warning and uses the unshared passes.
         shared_prefix_group_split: when ``steps_per_generation > 1``, cut the generation batch into
             micro-batches of whole groups (groups in random order) instead of TRL's row shuffle, so each
             micro-batch packs as few prompts as possible. ``None`` (default): only where it leaves the update
             unchanged (a loss normalised over the whole generation batch, ``dapo`` / ``cispo`` / ``vespo``,
-            no entropy bonus, and every optimizer step accumulating whole generation batches); ``True``/``False``
-            force it.
+            no entropy bonus, and every optimizer step accumulating whole generation batches);
+            ``True``/``False`` force it.
 
     Example::
 
@@ -400,7 +401,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._video_token_id: int | None = None
         self._image_token_id: int | None = None
         self.shared_prefix = bool(shared_prefix)
-        # Counters of the shared passes (rows scored, packed sequences, tokens forwarded): for logs and benchmarks.
+        # Counters of the shared passes (rows scored, packed sequences, tokens forwarded): for logs and
+        # benchmarks.
         self.shared_prefix_stats: dict[str, int] = {
             "rows": 0,
             "sequences": 0,
@@ -412,8 +414,8 @@ class VideoGRPOTrainer(GRPOTrainer):
         args_ = self.args
         if self.use_vllm and video_mode == "video":
             raise ValueError(
-                "TRL 1.16's vLLM generation only carries images; use transformers generation (use_vllm=False) "
-                "or video_mode='images'."
+                "TRL 1.16's vLLM generation only carries images; use transformers generation "
+                "(use_vllm=False) or video_mode='images'."
             )
         if self.tools:
             raise ValueError("tool calling is not supported together with video prompts by this bridge")
@@ -428,8 +430,9 @@ class VideoGRPOTrainer(GRPOTrainer):
             self._video_token_id = getattr(config, "video_token_id", None)
             self._image_token_id = getattr(config, "image_token_id", None)
             # A sampled visual pad token would no longer match the visual features in the scoring pass; TRL
-            # already suppresses the image pad, add the video pad (and both if the model names them). Video mode
-            # generates with transformers (vLLM is refused above), so TRL has set both generation attributes.
+            # already suppresses the image pad, add the video pad (and both if the model names them).
+            # Video mode generates with transformers (vLLM is refused above), so TRL has set both
+            # generation attributes.
             suppress = list(self.generation_kwargs.get("suppress_tokens") or [])
             for token_id in (self._image_token_id, self._video_token_id):
                 if token_id is not None and token_id not in suppress:
@@ -624,9 +627,10 @@ class VideoGRPOTrainer(GRPOTrainer):
     ) -> list[list[int]]:
         """TRL's transformers generation, with each unique prompt prefilled once and its cache shared.
 
-        The unique prompts minus their last token go through one forward (vision tower included) that fills the
-        KV cache; the cache is then indexed out to every rollout, the model's M-RoPE offsets (``rope_deltas``)
-        likewise, and ``generate`` continues from it: it feeds each row's last prompt token and samples.
+        The unique prompts minus their last token go through one forward (vision tower included) that
+        fills the KV cache; the cache is then indexed out to every rollout, the model's M-RoPE offsets
+        (``rope_deltas``) likewise, and ``generate`` continues from it: it feeds each row's last prompt
+        token and samples.
         """
         from trl.models import unwrap_model_for_generation
         from trl.trainer.utils import pad
@@ -771,7 +775,8 @@ class VideoGRPOTrainer(GRPOTrainer):
             )
         if len(per_row[_PIXELS]) != input_ids.size(0):
             raise RuntimeError(
-                f"bridge out of sync: {len(per_row[_PIXELS])} rows of videos for {input_ids.size(0)} sequences"
+                f"bridge out of sync: {len(per_row[_PIXELS])} rows of videos for "
+                f"{input_ids.size(0)} sequences"
             )
         chunk = batch_size or input_ids.size(0)
         logps, entropies, aux_losses = [], [], []

@@ -185,7 +185,8 @@ MAX_COUNTED_PACKETS = 1_000_000
 
 
 def _input_url(path: str | os.PathLike) -> str:
-    """``file:<absolute path>``: a name like ``concat:a|b`` or ``http:x`` is then a file name, never a protocol."""
+    """``file:<absolute path>``: a name like ``concat:a|b`` or ``http:x`` is then a file name, never a
+    protocol."""
     return "file:" + str(Path(path).resolve())
 
 
@@ -450,7 +451,8 @@ def _check_file(path: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def _quiet_decord(decord) -> None:
-    """Silence the FFmpeg bundled with decord: its log lines would precede the one-line error of a bad file."""
+    """Silence the FFmpeg bundled with decord: its log lines would precede the one-line error of a bad
+    file."""
     try:
         decord.logging.set_level(decord.logging.QUIET)
     except Exception:  # noqa: BLE001 - an older decord without the logging module: only noisier

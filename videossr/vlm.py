@@ -21,7 +21,8 @@ from videossr.types import video_metadata
 
 
 def per_clip_bound(video_processor: Any) -> bool:
-    """Whether the processor's ``size`` bounds a whole clip (Qwen3-VL) rather than each frame (Qwen2/2.5-VL)."""
+    """Whether the processor's ``size`` bounds a whole clip (Qwen3-VL) rather than each frame
+    (Qwen2/2.5-VL)."""
     return type(video_processor).__name__.startswith("Qwen3VL")
 
 

@@ -1,4 +1,5 @@
-"""What a Qwen3-VL is shown per VIUBench clip: ``videossr bench`` against lmms-eval's own ``qwen3_vl`` wrapper.
+r"""What a Qwen3-VL is shown per VIUBench clip: ``videossr bench`` against lmms-eval's own
+``qwen3_vl`` wrapper.
 
 A difference in frames, frame size or frame rate is a difference in the score, so this script measures
 it on a real VIUBench folder (no generation beyond one token):
@@ -14,7 +15,8 @@ it on a real VIUBench folder (no generation beyond one token):
 
 Usage::
 
-    VIUBENCH_DATA=demo_out/data/viubench python hub/lmms_eval/compare_inputs.py --model demo_out/models/tiny-qwen3_vl
+    VIUBENCH_DATA=demo_out/data/viubench python hub/lmms_eval/compare_inputs.py \
+        --model demo_out/models/tiny-qwen3_vl
 """
 
 from __future__ import annotations
@@ -151,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     b = lmms(args.model, None)
     c = lmms(args.model, 48)
     print(
-        "| subtype | stored clip (frames, HxW, fps) | videossr bench: checkpoint / stock Qwen3-VL processor (TxHxW) "
+        "| subtype | stored clip (frames, HxW, fps) "
+        "| videossr bench: checkpoint / stock Qwen3-VL processor (TxHxW) "
         "| lmms-eval qwen3_vl defaults (TxHxW, file fps) | lmms-eval qwen3_vl max_num_frames=48 |"
     )
     print("|---|---|---|---|---|")

@@ -487,7 +487,8 @@ def has_timeline(task: str) -> bool:
 
 
 def timeline_figure(verdict: Verdict) -> Any:
-    """The task's timeline view, the true and the predicted interval on the clip (``None`` for tasks without one)."""
+    """The task's timeline view, the true and the predicted interval on the clip (``None`` for tasks
+    without one)."""
     sample = verdict.sample
     if not has_timeline(sample.task):
         return None

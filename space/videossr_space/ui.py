@@ -1,9 +1,10 @@
-"""VideoSSR in the browser: make a self-supervised question from a video, answer it, see the verifier's verdict.
+"""VideoSSR in the browser: make a self-supervised question from a video, answer it, see the
+verifier's verdict.
 
 Run locally with ``python space/app.py`` (``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` pick the address);
 on Hugging Face Spaces that file is the ``app_file`` and calls :func:`main` here. The layout lives here;
-the logic lives in ``handlers.py`` as plain functions. Scriptable with ``gradio_client``: ``/generate``, ``/answer``,
-``/reveal`` and ``/bench`` (see the "Use it from Python" section of the page).
+the logic lives in ``handlers.py`` as plain functions. Scriptable with ``gradio_client``: ``/generate``,
+``/answer``, ``/reveal`` and ``/bench`` (see the "Use it from Python" section of the page).
 """
 
 from __future__ import annotations
@@ -244,15 +245,16 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
                     )
                     upload = gr.Video(sources=["upload"], label="…or upload your own", height=170)
                     gr.Markdown(
-                        f"Uploads: up to {settings.max_upload_mb:.0f} MB and {settings.max_duration_s:.0f} s; "
-                        "an upload is used instead of the example.",
+                        f"Uploads: up to {settings.max_upload_mb:.0f} MB and "
+                        f"{settings.max_duration_s:.0f} s; an upload is used instead of the example.",
                         elem_classes=["hint"],
                     )
                     task = gr.Radio(tasks, value=tasks[0][1], label="Task")
                     option_inputs = []
                     first = TASKS[tasks[0][1]].options
                     for w in widgets:
-                        # A radio for a handful of choices, a dropdown for more; shown for the tasks that take it.
+                        # A radio for a handful of choices, a dropdown for more; shown for the tasks that
+                        # take it.
                         kind = gr.Radio if len(w.choices) <= 4 else gr.Dropdown
                         option_inputs.append(
                             kind(
@@ -334,8 +336,9 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
 
         with gr.Tab("VIUBench"):
             gr.Markdown(
-                "VIUBench: 9 subtypes x 300 questions. Rows marked *paper* are the paper's Table 1; rows marked "
-                "*local* come from `videossr bench` result files in the folder named by `VIDEOSSR_SPACE_RESULTS`."
+                "VIUBench: 9 subtypes x 300 questions. Rows marked *paper* are the paper's Table 1; rows "
+                "marked *local* come from `videossr bench` result files in the folder named by "
+                "`VIDEOSSR_SPACE_RESULTS`."
             )
             bench_df = gr.Dataframe(label="Scores (%)", interactive=False, wrap=True, max_height=520)
             bench_plot = gr.Plot(label="Task averages and Overall", format="png")
@@ -350,7 +353,9 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
             [upload, example, task, perturbation, difficulty, seed],
             [main_video, *clip_players, question, sample_id, info],
             api_name="generate",
-            api_description="Generate one pretext task; returns the video (or jigsaw clips), question, task id, details.",
+            api_description=(
+                "Generate one pretext task; returns the video (or jigsaw clips), question, task id, details."
+            ),
             concurrency_id="work",
             # The handler checks every input itself (handlers.generate), with the app's own messages:
             # gr.Number would round a seed of 1.5 silently and answer `abc`, `nan`, `inf` or 400 digits

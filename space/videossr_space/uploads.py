@@ -1,4 +1,5 @@
-"""Videos for the Space: the bundled examples, checked uploads, decoded clips, and gradio's bounded file cache.
+"""Videos for the Space: the bundled examples, checked uploads, decoded clips, and gradio's bounded
+file cache.
 
 Uploads may only come from gradio's upload folder (its file cache), and that cache is kept within
 ``Settings.cache_max_mb`` / ``cache_max_files``: a rejected upload is deleted at once, and after each
@@ -152,7 +153,8 @@ def check_upload(path: str | os.PathLike, settings: Settings) -> Path:
     if duration > settings.max_duration_s:
         raise _refuse(
             real,
-            f"The video is {duration:.0f} s long; the limit is {settings.max_duration_s:.0f} s. Please trim it.",
+            f"The video is {duration:.0f} s long; the limit is {settings.max_duration_s:.0f} s. "
+            "Please trim it.",
         )
     return real
 

@@ -306,7 +306,8 @@ def bench_ray(args: argparse.Namespace) -> None:
             ray.shutdown()
         base = min(walls["build --num-proc 2"])
         print(
-            f"\n{'setting (best of ' + str(args.rounds) + ' rounds)':<44}{'wall s':>8}{'rows/s':>8}{'vs np2':>8}  every round"
+            f"\n{'setting (best of ' + str(args.rounds) + ' rounds)':<44}"
+            f"{'wall s':>8}{'rows/s':>8}{'vs np2':>8}  every round"
         )
         for name, w in walls.items():
             print(
@@ -315,9 +316,10 @@ def bench_ray(args: argparse.Namespace) -> None:
             )
         cold, warm = min(walls[list(settings)[1]]), min(walls[list(settings)[2]])
         print(
-            f"\nray.init of a local 2-CPU cluster: {min(startups):.1f} s (best of {len(startups)}); start-up cost "
-            f"seen by a build (cold - running): {cold - warm:.1f} s; --engine ray / --num-proc 2: "
-            f"{cold / base:.2f}x with start-up, {warm / base:.2f}x on a running cluster; build cost "
+            f"\nray.init of a local 2-CPU cluster: {min(startups):.1f} s (best of {len(startups)}); "
+            f"start-up cost seen by a build (cold - running): {cold - warm:.1f} s; "
+            f"--engine ray / --num-proc 2: {cold / base:.2f}x with start-up, "
+            f"{warm / base:.2f}x on a running cluster; build cost "
             f"{base * 2 / len(paths):.2f} CPU-s per video (2 workers busy), decode alone "
             f"{floor / len(paths):.3f} s; identical folders in every run: {len(digests) == 1}"
         )

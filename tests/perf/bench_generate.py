@@ -66,8 +66,8 @@ def main() -> None:
     n = len(videos)
     print("-" * len(header))
     print(
-        f"mean decode (floor): {decode_total / n:.1f} ms/clip; mean generation of all 3 tasks: {gen_total / n:.2f} ms/clip "
-        f"({gen_total / decode_total:.2f}x the decode)"
+        f"mean decode (floor): {decode_total / n:.1f} ms/clip; mean generation of all 3 tasks: "
+        f"{gen_total / n:.2f} ms/clip ({gen_total / decode_total:.2f}x the decode)"
     )
     print(
         f"throughput from decoded clips: {3 * n / (gen_total / 1000):.0f} samples/s; "

@@ -12,8 +12,8 @@ Printed side by side, shared against unshared, with G rollouts of 32-token repli
 * full GRPO step: ``trainer.train()`` steps (generation, old-policy / reference passes, loss, optimizer);
 * peak memory of the loss pass: growth of the process's peak resident memory (each mode in a fresh child
   process) and the bytes autograd saves for the backward;
-* the loss-pass ratio over G in {4, 8, 16} and prompts of about 0.5K, 2K and 5K tokens (``--table``), plotted to
-  ``<out-dir>/shared_prefix.png`` with ``--out-dir``.
+* the loss-pass ratio over G in {4, 8, 16} and prompts of about 0.5K, 2K and 5K tokens (``--table``),
+  plotted to ``<out-dir>/shared_prefix.png`` with ``--out-dir``.
 
 Not a test. Run::
 
@@ -522,7 +522,8 @@ def main() -> None:
         return
 
     print(
-        f"narrow Qwen3-VL (text/vision width {args.width}, depth {args.depth}), fp32, {args.threads} CPU threads"
+        f"narrow Qwen3-VL (text/vision width {args.width}, depth {args.depth}), fp32, "
+        f"{args.threads} CPU threads"
     )
     if not args.no_headline:
         head = loss_pass_times(args.width, args.depth, args.group, args.prompt, args.repeats)
@@ -558,7 +559,8 @@ def main() -> None:
     if args.kv_variant:
         kv = kv_variant(args.width, args.depth, args.group, args.prompt, args.repeats)
         print(
-            f"\nloss pass, shared designs (G={args.group}, {args.prompt}): block mask {kv['block_s']:.3f} CPU s, "
+            f"\nloss pass, shared designs (G={args.group}, {args.prompt}): "
+            f"block mask {kv['block_s']:.3f} CPU s, "
             f"{kv['block_saved'] / 2**30:.3f} GiB saved; KV-cache reuse {kv['kv_s']:.3f} CPU s, "
             f"{kv['kv_saved'] / 2**30:.3f} GiB saved (its log-probs within {kv['kv_max_abs_logp_diff']:.1e})"
         )

@@ -1,4 +1,5 @@
-"""How fast the offline tiny Qwen-VL models are: build, preprocessing and greedy generation on a 48-frame clip.
+"""How fast the offline tiny Qwen-VL models are: build, preprocessing and greedy generation on a
+48-frame clip.
 
 The tests, the demo and the CPU recipe all lean on these models being quick; this script measures it
 instead of a timed unit test. Each generation time is printed next to its baseline in the same run:
@@ -100,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             for a in args.arch
         ]
     print(
-        f"tiny models, CPU threads {torch.get_num_threads()}, {args.frames} frames of {args.height}x{args.width}, "
-        f"{args.tokens} new tokens, best of {args.rounds}"
+        f"tiny models, CPU threads {torch.get_num_threads()}, {args.frames} frames of "
+        f"{args.height}x{args.width}, {args.tokens} new tokens, best of {args.rounds}"
     )
     header = ("arch", "params", "build", "cached", "prepare", "tokens", "gen+video", "gen text", "video cost")
     print("".join(f"{h:>11}" for h in header))

@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((path.name, row))
     print("Noise (sigma 52.5 on the source's scale): std of perturbed - clean at clip size")
     print(
-        "| video | source | clip | pixel scale | reference | area gain (ours) | linear scale | unscaled (before 0.2) |"
+        "| video | source | clip | pixel scale | reference | area gain (ours) | linear scale "
+        "| unscaled (before 0.2) |"
     )
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for name, r in rows:

@@ -34,14 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     rows = random_fidelity(args.per_subtype, args.seed, args.grounding)
     print(
-        f"random baseline ({args.grounding} grounding guess), {args.per_subtype} per subtype, seed {args.seed}"
+        f"random baseline ({args.grounding} grounding guess), {args.per_subtype} per subtype, "
+        f"seed {args.seed}"
     )
     print("| column | paper | ours | SE | expected | within 3 SE |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         exp = "" if r["expected"] is None else f"{r['expected']:.2f}"
         print(
-            f"| {r['column']} | {r['paper']:.1f} | {r['ours']:.1f} | {r['se']:.2f} | {exp} | {'yes' if r['within_3se'] else 'NO'} |"
+            f"| {r['column']} | {r['paper']:.1f} | {r['ours']:.1f} | {r['se']:.2f} | {exp} "
+            f"| {'yes' if r['within_3se'] else 'NO'} |"
         )
     print(f"({time.perf_counter() - start:.1f} s)")
     if args.json:

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     print(f"{args.replies:,} random replies per row")
     print(
-        "| clips | replies where they disagree | pairs ranked the other way | reversed order: 0.1 / paper | random order: paper |"
+        "| clips | replies where they disagree | pairs ranked the other way "
+        "| reversed order: 0.1 / paper | random order: paper |"
     )
     print("|---|---:|---:|---:|---:|")
     for n in (6, 8):

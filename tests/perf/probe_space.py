@@ -71,9 +71,9 @@ def line(area: str, outcomes: Counter, leaked: int | str, extra: str = "") -> No
     tried = sum(outcomes.values())
     own, kids = rss_mb()
     print(
-        f"[{area}] bad inputs tried {tried}, handled cleanly {outcomes['clean']}, unclear {outcomes['unclear']}, "
-        f"accepted {outcomes['accepted']}, crashes {outcomes['crash']}, leaked files {leaked}, "
-        f"peak RSS {own:.0f} MB (children {kids:.0f} MB){extra}",
+        f"[{area}] bad inputs tried {tried}, handled cleanly {outcomes['clean']}, "
+        f"unclear {outcomes['unclear']}, accepted {outcomes['accepted']}, crashes {outcomes['crash']}, "
+        f"leaked files {leaked}, peak RSS {own:.0f} MB (children {kids:.0f} MB){extra}",
         flush=True,
     )
 
@@ -329,8 +329,8 @@ def probe_space(tmp: Path, generates: int) -> None:
         outcomes["clean" if kind == "error" and message else ("crash" if kind == "crash" else "unclear")] += 1
     junk_files, junk_bytes = count_files(upload_dir)
     print(
-        f"  10 junk uploads refused {junk_refused}/10; upload cache grew by {junk_files - before_files} files, "
-        f"{(junk_bytes - before_bytes) / 1e6:.1f} MB",
+        f"  10 junk uploads refused {junk_refused}/10; upload cache grew by "
+        f"{junk_files - before_files} files, {(junk_bytes - before_bytes) / 1e6:.1f} MB",
         flush=True,
     )
 
@@ -474,7 +474,8 @@ def issue19_inputs(tmp: Path) -> dict[str, Path]:
     fake.mkdir()
     real = shutil.which("ffmpeg")
     (fake / "ffmpeg").write_text(
-        "#!/bin/sh\n"  # encoding (frames on stdin): write half a file and exit 0, as ffmpeg 5.1 on a full disk
+        "#!/bin/sh\n"
+        # encoding (frames on stdin): write half a file and exit 0, as ffmpeg 5.1 on a full disk
         'case "$*" in *pipe:0*) for last; do :; done; last="${last#file:}"; '
         f'cat > /dev/null; head -c 3000 "{long}" > "$last"; exit 0;; esac\n'
         f'exec "{real}" "$@"\n'
@@ -639,8 +640,8 @@ def probe_issue19(tmp: Path) -> None:
         outcomes[kind] += 1
         lines = res.stderr.strip().splitlines()
         print(
-            f"  cli {label}: {kind} rc={res.returncode} ({time.perf_counter() - t0:.1f}s, {len(lines)} stderr "
-            f"lines) {(lines[-1] if lines else res.stdout.strip()[:60])[:100]}",
+            f"  cli {label}: {kind} rc={res.returncode} ({time.perf_counter() - t0:.1f}s, "
+            f"{len(lines)} stderr lines) {(lines[-1] if lines else res.stdout.strip()[:60])[:100]}",
             flush=True,
         )
     partial = [
@@ -747,7 +748,8 @@ def probe_issue19_space(tmp: Path, files: dict[str, Path], clients: int = 30, se
         list(ex.map(client, range(clients)))
     own, kids = rss_mb()
     print(
-        f"  load: {clients} clients x {seconds:.0f} s: {dict(tally)}; peak RSS {own:.0f} MB (children {kids:.0f} MB)",
+        f"  load: {clients} clients x {seconds:.0f} s: {dict(tally)}; "
+        f"peak RSS {own:.0f} MB (children {kids:.0f} MB)",
         flush=True,
     )
     demo.close()
@@ -763,7 +765,8 @@ def probe_issue19_space(tmp: Path, files: dict[str, Path], clients: int = 30, se
         verdict = "clean" if kind == "complete" else ("crash" if kind == "crash" else "unclear")
         outcomes[verdict] += 1
         print(
-            f"  space store outside the temp dir: {verdict} ({kind}){' [server path in reply]' if leak else ''}",
+            f"  space store outside the temp dir: {verdict} ({kind})"
+            f"{' [server path in reply]' if leak else ''}",
             flush=True,
         )
     finally:

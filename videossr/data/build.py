@@ -94,7 +94,8 @@ def viubench_recipe(per_subtype: int = 300, seed: int = 0, **kw: Any) -> Recipe:
 
 
 def videossr30k_recipe(size: int = 30000, seed: int = 0, mix: str | dict | None = None, **kw: Any) -> Recipe:
-    """The VideoSSR-30K recipe: ``size`` rows in the docs/method.md §8 mix (or ``mix``), frames up to 256x256."""
+    """The VideoSSR-30K recipe: ``size`` rows in the docs/method.md §8 mix (or ``mix``), frames up to
+    256x256."""
     from videossr import __version__
     from videossr.video import TRAIN_MAX_PIXELS
 
@@ -125,17 +126,18 @@ def _prepare_out(out: Path, recipe: Recipe, overwrite: bool) -> Path:
             have = json.loads(manifest.read_text())
             if have != want:
                 raise BuildError(
-                    f"{out} holds an unfinished build with other options; re-run with the same options to resume, "
-                    "or pass --overwrite"
+                    f"{out} holds an unfinished build with other options; re-run with the same options "
+                    "to resume, or pass --overwrite"
                 )
         elif (out / REPORT_FILE).exists():
             if "files" not in json.loads((out / REPORT_FILE).read_text()):
                 raise BuildError(
-                    f"{out} holds a build in the older layout (rows stored once per config); pass --overwrite "
-                    "to rebuild it"
+                    f"{out} holds a build in the older layout (rows stored once per config); "
+                    "pass --overwrite to rebuild it"
                 )
             raise BuildError(
-                f"{out} holds a finished build made with other options; choose another --out or pass --overwrite"
+                f"{out} holds a finished build made with other options; choose another --out or "
+                "pass --overwrite"
             )
         else:
             raise BuildError(

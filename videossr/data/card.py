@@ -121,13 +121,15 @@ def render_card(report: dict[str, Any], preview_rows: dict[str, dict[str, Any]])
     if kind == "viubench":
         lines += [
             "A video-understanding benchmark of self-supervised questions (VIUBench, from *VideoSSR: Video",
-            "Self-Supervised Reinforcement Learning*): every question is made from a raw video by perturbing or",
+            "Self-Supervised Reinforcement Learning*): every question is made from a raw video by "
+            "perturbing or",
             "rearranging its frames, so its answer is known by construction and checked by a rule.",
         ]
     else:
         lines += [
             "Verifiable RL training data made from raw videos (the VideoSSR-30K recipe of *VideoSSR: Video",
-            "Self-Supervised Reinforcement Learning*): each question perturbs or rearranges the frames of a video,",
+            "Self-Supervised Reinforcement Learning*): each question perturbs or rearranges the frames "
+            "of a video,",
             "so its answer is known by construction and rewarded by a rule (GRPO).",
         ]
     lines += ["", "Tasks:", ""]
@@ -136,8 +138,9 @@ def render_card(report: dict[str, Any], preview_rows: dict[str, dict[str, Any]])
         lines.append(f"- {TASKS[task].description or task}")
     lines += [
         "",
-        f"Each clip is 48 frames sampled uniformly between 5% and 95% of the source video, at most {side}x{side} "
-        "pixels (aspect ratio kept), on a virtual timeline of `fps` = 48 / source duration; all times in questions",
+        f"Each clip is 48 frames sampled uniformly between 5% and 95% of the source video, at most "
+        f"{side}x{side} pixels (aspect ratio kept), on a virtual timeline of `fps` = 48 / source "
+        "duration; all times in questions",
         "and answers use that timeline. Frames are stored as "
         f"{r.get('image_format', 'jpeg').upper()} images in the `videos` column (clips x frames).",
         "",
@@ -153,7 +156,8 @@ def render_card(report: dict[str, Any], preview_rows: dict[str, dict[str, Any]])
     if parts:
         lines += [
             "",
-            f"Every row is stored once, in `data/<{unit}>/`: each {unit} config reads its own folder and `default`",
+            f"Every row is stored once, in `data/<{unit}>/`: each {unit} config reads its own folder "
+            "and `default`",
             f"reads all of them, one {unit} after another.",
         ]
         if kind != "viubench":
@@ -177,7 +181,8 @@ def render_card(report: dict[str, Any], preview_rows: dict[str, dict[str, Any]])
         "sample = row_to_sample(row)  # frames as numpy arrays; sample.to_messages() for a chat template",
         "```",
         "",
-        'Columns: `id`, `prompt` (chat messages; each video is a `{"type": "video"}` slot filled from `videos`),',
+        'Columns: `id`, `prompt` (chat messages; each video is a `{"type": "video"}` slot filled from '
+        "`videos`),",
         "`videos`, `fps`, `answer`, `task`, `subtype`, `params` (JSON: segment, counts, permutation, ...),",
         "`source` (source video id), `seed` (per-question seed) and `generator_version`.",
         "",
@@ -204,8 +209,9 @@ def render_card(report: dict[str, Any], preview_rows: dict[str, dict[str, Any]])
     ]
     if reuse > 1:
         lines.append(
-            f"- There were fewer usable videos than questions, so videos are reused (at most {reuse} questions per "
-            "video), each time with a different per-question seed; questions from one video are not independent."
+            f"- There were fewer usable videos than questions, so videos are reused (at most {reuse} "
+            "questions per video), each time with a different per-question seed; questions from one "
+            "video are not independent."
         )
     else:
         lines.append("- Every question comes from a different source video.")

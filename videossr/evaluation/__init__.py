@@ -2,7 +2,9 @@
 
 Example:
     >>> from videossr.evaluation import run_bench
-    >>> results = run_bench("demo_out/data/viubench", "random", out_dir="outputs/bench/random")  # doctest: +SKIP
+    >>> results = run_bench(  # doctest: +SKIP
+    ...     "demo_out/data/viubench", "random", out_dir="outputs/bench/random"
+    ... )
     >>> results["scores"]["overall"]  # doctest: +SKIP
     16.3
 

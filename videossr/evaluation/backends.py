@@ -356,7 +356,8 @@ class HFBackend(Backend):
             "attn_implementation": self.attn_implementation,
             "decoding": {"do_sample": False, "num_beams": 1, "max_new_tokens": self.max_new_tokens},
             "video_input": "frames as a video with video_metadata (real fps), do_sample_frames=False",
-            # Only when set: runs at the processor's own bounds keep the description (and resume key) they had.
+            # Only when set: runs at the processor's own bounds keep the description (and resume key)
+            # they had.
             **({"video_max_pixels": self.video_max_pixels} if self.video_max_pixels is not None else {}),
             "video_processor": json.loads(json.dumps(video_settings, default=str)),
             "system_prompt": self.system_prompt,

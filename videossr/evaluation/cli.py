@@ -19,7 +19,8 @@ examples:
   videossr bench --data demo_out/data/viubench --model hf:demo_out/models/tiny-qwen3_vl --via lmms-eval
   videossr bench --data org/VIUBench --model lmms-eval:qwen3_vl --via lmms-eval \
       --lmms-model-args pretrained=Qwen/Qwen3-VL-8B-Instruct,max_num_frames=48
-  videossr bench --data org/VIUBench --model hf:out/grpo --model-card out/grpo/README.md --dataset-id org/VIUBench
+  videossr bench --data org/VIUBench --model hf:out/grpo --model-card out/grpo/README.md \
+--dataset-id org/VIUBench
   videossr compare outputs/bench/*/results.json --paper --out outputs/compare   # + compare.csv / compare.json
 """
 
@@ -75,7 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare = subparsers.add_parser(
         "compare",
         help="put several bench results side by side",
-        description="Print several runs' results side by side in Table 1's layout (and optionally the paper's rows).",
+        description=(
+            "Print several runs' results side by side in Table 1's layout (and optionally the paper's rows)."
+        ),
     )
     compare.add_argument(
         "results",
@@ -181,7 +184,8 @@ def _compare(args: argparse.Namespace) -> int:
     for run, path in zip(runs, args.results):
         if names.count(run.get("name") or run.get("model")) > 1:
             run["name"] = (
-                f"{run.get('name') or run.get('model')} [{Path(path).parent.name if Path(path).is_file() else Path(path).name}]"
+                f"{run.get('name') or run.get('model')} "
+                f"[{Path(path).parent.name if Path(path).is_file() else Path(path).name}]"
             )
     text = compare_markdown(runs, paper=args.paper)
     print(text)

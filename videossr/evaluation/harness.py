@@ -262,8 +262,9 @@ def run_bench(
         "num_items": len(records),
         "scoring": {
             "mode": mode,
-            "metrics": "VIUBench (docs/method.md §7): grounding mIoU, counting per-shape exact match averaged over the "
-            "3 shapes, jigsaw exact sequence match; task averages over subtypes; Overall = mean of subtypes",
+            "metrics": "VIUBench (docs/method.md §7): grounding mIoU, counting per-shape exact match "
+            "averaged over the 3 shapes, jigsaw exact sequence match; task averages over subtypes; "
+            "Overall = mean of subtypes",
             "unparsable": "scored 0 and kept in the denominator",
         },
         "backend": description,

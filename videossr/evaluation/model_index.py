@@ -2,10 +2,11 @@
 
 The Hub renders a model card's ``model-index`` metadata as an evaluation-results widget and links each
 entry to its dataset. One VIUBench run becomes 10 entries: one per subtype (``dataset.config`` names the
-subtype, ``metric.type`` is its task's ``metric_type``) and Overall (the plain mean of the 9: ``metric.type`` ``viubench_overall``, no config), each
-a percentage with one decimal as in Table 1. The helpers go through :mod:`huggingface_hub`
-(``ModelCard`` / ``EvalResult``), so what is written is what the Hub parses:
-``ModelCard.load(path).data.eval_results``. A run that also scored a registered task outside the benchmark
+subtype, ``metric.type`` is its task's ``metric_type``) and Overall (the plain mean of the 9:
+``metric.type`` ``viubench_overall``, no config), each a percentage with one decimal as in Table 1. The
+helpers go through :mod:`huggingface_hub` (``ModelCard`` / ``EvalResult``), so what is written is what
+the Hub parses: ``ModelCard.load(path).data.eval_results``. A run that also scored a registered task
+outside the benchmark
 gets one more entry per subtype of it, named by that task's own metric; Overall stays VIUBench's.
 
 Example:
@@ -74,7 +75,8 @@ def _check(scores: Mapping[str, Any]) -> dict[str, float]:
     missing = [s for s in bench if s not in subtypes]
     if missing:
         raise ModelIndexError(
-            f"VIUBench results lack subtype(s) {missing}: the model-index needs all {len(bench)} (and Overall)"
+            f"VIUBench results lack subtype(s) {missing}: the model-index needs all {len(bench)} "
+            "(and Overall)"
         )
     if scores.get("overall") is None:
         raise ModelIndexError("VIUBench results have no Overall score")

@@ -83,8 +83,9 @@ def table1_markdown(
         missing = scores.get("missing") or []
         unparsed = sum((run.get("unparsed") or {}).values())
         note = (
-            f"- **{run.get('name') or run.get('model')}**: parser mode `{run.get('scoring', {}).get('mode')}`, "
-            f"{run.get('num_items')} items ({n}), {unparsed} unparsable replies scored 0"
+            f"- **{run.get('name') or run.get('model')}**: parser mode "
+            f"`{run.get('scoring', {}).get('mode')}`, {run.get('num_items')} items ({n}), "
+            f"{unparsed} unparsable replies scored 0"
         )
         if missing:
             note += f"; missing subtypes {missing} (left out of the averages)"

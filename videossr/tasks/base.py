@@ -195,7 +195,8 @@ class Task:
 
     @classmethod
     def option_labels(cls, key: str) -> list[tuple[Any, str]]:
-        """``(value, label)`` for each choice of ``options[key]``, as a form shows them (default: the value)."""
+        """``(value, label)`` for each choice of ``options[key]``, as a form shows them (default: the
+        value)."""
         return [(value, str(value)) for value in cls.options[key][0] or ()]
 
     @property

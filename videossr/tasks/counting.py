@@ -53,7 +53,8 @@ KNOB: dict[str, tuple[tuple[float, float], ...]] = {
     "frames": ((0.0, 1.0), (0.5, 3.0), (0.75, 4.0), (1.0, 5.0)),
     "instances": ((0.0, 1.0), (0.5, 3.0), (0.75, 4.0), (1.0, 5.0)),
     # Larger shapes below the paper's setting only: above it, smaller shapes would overlap less, and the
-    # crowding of 5 x 5 instances is what makes the top of the scale hard (measured with the heuristic solver).
+    # crowding of 5 x 5 instances is what makes the top of the scale hard (measured with the heuristic
+    # solver).
     "size_low": ((0.0, 0.3), (0.5, 0.2), (1.0, 0.2)),
     "size_high": ((0.0, 0.4), (0.5, 0.4), (1.0, 0.4)),
 }
@@ -158,7 +159,8 @@ class ObjectCounting(Task):
         return self.setting["frames"] * self.setting["instances"]
 
     def prompt(self) -> str:
-        """The question (docs/method.md §12): what to count, that colour, rotation and frames vary, the format."""
+        """The question (docs/method.md §12): what to count, that colour, rotation and frames vary, the
+        format."""
         text = (
             "Count the circles, squares and triangles that appear in this video. The shapes can have any "
             "colour and any rotation. They can appear on one frame or on several frames, and one frame can "

@@ -102,8 +102,8 @@ class AnomalyGrounding(Task):
     benchmark_position = 1
     metric_key, metric_type, metric_name = "miou", "miou", "mIoU"
     heuristic = (
-        "frame-boundary change detection, perturbation-aware (undo/redo test) where an inverse is known, else "
-        "the most changing 8-16 frame stretch"
+        "frame-boundary change detection, perturbation-aware (undo/redo test) where an inverse is known, "
+        "else the most changing 8-16 frame stretch"
     )
     difficulty_help = (
         "grounding: segment 16-24 frames (0) .. 8-16 (0.5, the paper) .. 3-6 (1), and weaker noise, blur, "

@@ -132,7 +132,8 @@ class TemporalJigsaw(Task):
         return None
 
     def _parts(self) -> list[str | int]:
-        """The question (docs/method.md §12): shuffled clips, restore the order, one worked example of the mapping."""
+        """The question (docs/method.md §12): shuffled clips, restore the order, one worked example of
+        the mapping."""
         n = self.clips
         parts: list[str | int] = [
             f"The {n} clips below come from one video, but they are shown in shuffled order as Clip 1 to "

@@ -326,8 +326,8 @@ def swap(seg, rng, ctx):
     return out, {}
 
 
-# The descriptions are the prompt's only hint (docs/method.md §12): the plain name of the change and no more, so
-# no visual clue ("black border", "upside down") the reference's questions do not give.
+# The descriptions are the prompt's only hint (docs/method.md §12): the plain name of the change and no
+# more, so no visual clue ("black border", "upside down") the reference's questions do not give.
 PERTURBATIONS: dict[str, Perturbation] = {
     p.name: p
     for p in [

@@ -1,4 +1,5 @@
-"""The library side of the GRPO recipe (``recipes/grpo.py`` only wires these together), one concern per module:
+"""The library side of the GRPO recipe (``recipes/grpo.py`` only wires these together),
+one concern per module:
 
 - :mod:`~videossr.training.configs`: the recipe's options (:class:`GRPOScriptArguments`, a
   ``trl.ScriptArguments``);

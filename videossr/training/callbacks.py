@@ -84,7 +84,8 @@ def score_rows(
     model: Any, processor: Any, rows: Sequence[dict[str, Any]], **kwargs: Any
 ) -> list[tuple[str, float]]:
     """Greedy answers of ``model`` to ``rows``, scored with the VIUBench metric. Returns ``(subtype, score)``
-    per row; ``kwargs`` are :func:`answer_rows`' (``max_new_tokens``, ``video_max_pixels``, ``synced_gpus``)."""
+    per row; ``kwargs`` are :func:`answer_rows`' (``max_new_tokens``, ``video_max_pixels``,
+    ``synced_gpus``)."""
     replies = answer_rows(model, processor, rows, **kwargs)
     return [(row["subtype"], float(score(row["task"], r, row["answer"]))) for row, r in zip(rows, replies)]
 
@@ -218,8 +219,8 @@ class VIUBenchCallback(TrainerCallback):
 
 
 def viubench_callbacks(script_args: GRPOScriptArguments, processor: Any) -> list[Any]:
-    """``[VIUBenchCallback]`` when ``viubench_dataset`` is set (every ``viubench_steps``, and at the end), else
-    ``[]``."""
+    """``[VIUBenchCallback]`` when ``viubench_dataset`` is set (every ``viubench_steps``, and at the
+    end), else ``[]``."""
     if not script_args.viubench_dataset:
         return []
     return [

@@ -30,7 +30,8 @@ class GRPOScriptArguments(ScriptArguments):
     video_dir: str | None = field(
         default=None,
         metadata={
-            "help": "Folder of videos for online generation; `samples` = videos shipped by installed packages."
+            "help": "Folder of videos for online generation; `samples` = videos shipped by installed "
+            "packages."
         },
     )
     online_mix: str | None = field(
@@ -54,8 +55,8 @@ class GRPOScriptArguments(ScriptArguments):
     online_skip_questions: str | None = field(
         default=None,
         metadata={
-            "help": "A dataset (folder or Hub id, every split) whose questions the online stream never makes, "
-            "e.g. the held-out items (same video file and generation parameters)."
+            "help": "A dataset (folder or Hub id, every split) whose questions the online stream never "
+            "makes, e.g. the held-out items (same video file and generation parameters)."
         },
     )
     reward_funcs: list[str] = field(
@@ -74,7 +75,8 @@ class GRPOScriptArguments(ScriptArguments):
     video_max_pixels: int | None = field(
         default=None,
         metadata={
-            "help": "Per-frame pixel budget given to the video processor (256*256 for the paper). None: processor's."
+            "help": "Per-frame pixel budget given to the video processor (256*256 for the paper). "
+            "None: processor's."
         },
     )
     video_min_pixels: int | None = field(
@@ -129,8 +131,8 @@ class GRPOScriptArguments(ScriptArguments):
     curriculum: bool = field(
         default=False,
         metadata={
-            "help": "Adaptive difficulty (online_streaming only): move each task's difficulty to hold its pass "
-            "rate in curriculum_band (videossr.curriculum). The paper's run has it off."
+            "help": "Adaptive difficulty (online_streaming only): move each task's difficulty to hold "
+            "its pass rate in curriculum_band (videossr.curriculum). The paper's run has it off."
         },
     )
     curriculum_band: list[float] = field(
@@ -156,7 +158,8 @@ class GRPOScriptArguments(ScriptArguments):
         if self.online_mix is not None:
             if not isinstance(self.online_mix, str):
                 raise ValueError(
-                    f"online_mix must be one string like 'grounding_mirror=0.5,jigsaw_easy=0.5', got {self.online_mix!r}"
+                    "online_mix must be one string like 'grounding_mirror=0.5,jigsaw_easy=0.5', "
+                    f"got {self.online_mix!r}"
                 )
             parse_mix(
                 self.online_mix
@@ -168,7 +171,8 @@ class GRPOScriptArguments(ScriptArguments):
                 raise ValueError("video_control needs a dataset read in full (dataset_name, no streaming)")
         if self.curriculum and not (self.online and self.online_streaming):
             raise ValueError(
-                "curriculum: true needs rows generated while training (dataset_name: none, online_streaming: true)"
+                "curriculum: true needs rows generated while training (dataset_name: none, "
+                "online_streaming: true)"
             )
         if self.curriculum and len(self.curriculum_band) != 2:
             raise ValueError(f"curriculum_band must be two numbers (low high), got {self.curriculum_band!r}")

@@ -86,8 +86,9 @@ def _question_rows(dataset: str | None) -> list[dict[str, Any]] | None:
 
 
 def make_curriculum(script_args: GRPOScriptArguments, training_args: Any) -> Any:
-    """The run's :class:`~videossr.curriculum.DifficultyController` (``None`` unless ``curriculum``): one level
-    per task of the online mix, shared by the stream, the reward wrappers and the checkpoint callback."""
+    """The run's :class:`~videossr.curriculum.DifficultyController` (``None`` unless ``curriculum``):
+    one level per task of the online mix, shared by the stream, the reward wrappers and the checkpoint
+    callback."""
     if not script_args.curriculum:
         return None
     tasks = list(dict.fromkeys(task_name_of_subtype(s) for s in parse_mix(script_args.online_mix)))

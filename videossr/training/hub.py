@@ -63,8 +63,8 @@ def write_model_card(
         "",
         f"Fine-tuned from `{base_model}` with GRPO on VideoSSR self-supervised video tasks "
         "(anomaly grounding, object counting, temporal jigsaw) using the `videossr` package "
-        "(`recipes/grpo.py`, TRL with the `videossr.trl_video` video bridge: frames reach the model as videos "
-        "at their real frame rate in generation and in every loss pass).",
+        "(`recipes/grpo.py`, TRL with the `videossr.trl_video` video bridge: frames reach the model as "
+        "videos at their real frame rate in generation and in every loss pass).",
         "",
         f"- **Base model:** `{base_model}`",
         f"- **Training data:** `{dataset or 'generated online from raw videos'}`",
@@ -72,7 +72,8 @@ def write_model_card(
     final = reward_history(log_history or []).get("reward")
     if final:
         lines.append(
-            f"- **Mean reward:** {final[0][1]:.3f} at step {final[0][0]} -> {final[-1][1]:.3f} at step {final[-1][0]}"
+            f"- **Mean reward:** {final[0][1]:.3f} at step {final[0][0]} -> "
+            f"{final[-1][1]:.3f} at step {final[-1][0]}"
         )
     if curve is not None:
         lines += ["", "## Reward curve", "", "![reward curve](reward_curve.png)"]

@@ -14,7 +14,8 @@ TINY_PREFIX = "tiny:"
 
 
 def resolve_model_path(name_or_path: str, cache_dir: str | os.PathLike | None = None) -> str:
-    """Turn ``"tiny:qwen3_vl"`` / ``"tiny:qwen2_5_vl"`` into a built tiny model folder; other names pass through.
+    """Turn ``"tiny:qwen3_vl"`` / ``"tiny:qwen2_5_vl"`` into a built tiny model folder; other names
+    pass through.
 
     The tiny model is built once under ``cache_dir`` (default ``$VIDEOSSR_CACHE`` or ``~/.cache/videossr``)
     and reused.
@@ -40,7 +41,8 @@ def load_processor(model_args: Any, training_args: Any) -> Any:
 
 
 def load_model(model_args: Any, training_args: Any) -> Any:
-    """The policy, loaded with the ``ModelConfig`` options (dtype, attention kernel, quantisation for LoRA)."""
+    """The policy, loaded with the ``ModelConfig`` options (dtype, attention kernel, quantisation for
+    LoRA)."""
     import torch
     from transformers import AutoModelForImageTextToText
     from trl import get_quantization_config

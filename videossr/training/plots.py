@@ -12,7 +12,8 @@ from typing import Any
 
 
 def _history(log_history: Sequence[dict[str, Any]], wanted: Any) -> dict[str, list[tuple[int, float]]]:
-    """``{metric: [(step, value), ...]}`` for the logged metrics whose key ``wanted(key)`` accepts (NaN skipped)."""
+    """``{metric: [(step, value), ...]}`` for the logged metrics whose key ``wanted(key)`` accepts
+    (NaN skipped)."""
     curves: dict[str, list[tuple[int, float]]] = {}
     for entry in log_history:
         step = entry.get("step")

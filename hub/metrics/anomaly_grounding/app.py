@@ -1,4 +1,5 @@
-"""The Anomaly Grounding metric Space: paste replies and ground truths, get the scores (gradio 6, ``python app.py``).
+"""The Anomaly Grounding metric Space: paste replies and ground truths, get the scores
+(gradio 6, ``python app.py``).
 
 The metric is ``anomaly_grounding.py`` next to this file; the app is shared by the metric Spaces.
 """

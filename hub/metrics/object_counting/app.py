@@ -1,4 +1,5 @@
-"""The Object Counting metric Space: paste replies and ground truths, get the scores (gradio 6, ``python app.py``).
+"""The Object Counting metric Space: paste replies and ground truths, get the scores
+(gradio 6, ``python app.py``).
 
 The metric is ``object_counting.py`` next to this file; the app is shared by the metric Spaces.
 """

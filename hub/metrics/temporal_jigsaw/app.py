@@ -1,4 +1,5 @@
-"""The Temporal Jigsaw metric Space: paste replies and ground truths, get the scores (gradio 6, ``python app.py``).
+"""The Temporal Jigsaw metric Space: paste replies and ground truths, get the scores
+(gradio 6, ``python app.py``).
 
 The metric is ``temporal_jigsaw.py`` next to this file; the app is shared by the metric Spaces.
 """

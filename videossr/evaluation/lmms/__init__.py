@@ -1,4 +1,5 @@
-"""VIUBench inside lmms-eval: the functions behind ``hub/lmms_eval/viubench/`` and ``videossr bench --via lmms-eval``.
+"""VIUBench inside lmms-eval: the functions behind ``hub/lmms_eval/viubench/`` and
+``videossr bench --via lmms-eval``.
 
 lmms-eval (https://github.com/EvolvingLMMs-Lab/lmms-eval) describes a benchmark as task YAML files whose
 hooks (``doc_to_visual``, ``doc_to_text``, ``doc_to_messages``, ``process_results``, aggregations) are
@@ -64,7 +65,8 @@ from videossr.evaluation.lmms.hooks import (
 )
 from videossr.evaluation.lmms.runner import check_viubench, run_lmms_bench
 
-#: Names of :mod:`~videossr.evaluation.lmms.model`, which imports lmms-eval (optional): loaded when first read.
+#: Names of :mod:`~videossr.evaluation.lmms.model`, which imports lmms-eval (optional): loaded when
+#: first read.
 _MODEL_NAMES = ("VideoSSRModel", "lmms_model")
 
 

@@ -66,8 +66,8 @@ def lmms_eval_version(check: bool = True) -> str:
             and importlib.util.find_spec("filelock._api") is None
         ):
             raise LmmsEvalError(
-                f"lmms-eval {version} needs filelock<4 (its evaluator imports filelock._api, gone in filelock 4); "
-                "install lmms-eval==0.7 (the `lmms` extra) or filelock<4"
+                f"lmms-eval {version} needs filelock<4 (its evaluator imports filelock._api, gone in "
+                "filelock 4); install lmms-eval==0.7 (the `lmms` extra) or filelock<4"
             )
     return version
 

@@ -69,7 +69,8 @@ def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] |
 def doc_to_messages(
     doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """lmms-eval ``doc_to_messages``: the prompt as stored (every turn), text and clips (video files) interleaved.
+    """lmms-eval ``doc_to_messages``: the prompt as stored (every turn), text and clips (video files)
+    interleaved.
 
     ``pre_prompt`` / ``post_prompt`` from ``lmms_eval_specific_kwargs`` go around the user turn.
     """

@@ -17,7 +17,8 @@ from videossr.evaluation.lmms.clips import read_clip
 
 
 class VideoSSRModel(lmms):
-    """Any ``videossr bench`` backend (``hf:``, ``openai:``, ``random``, ``heuristic``) as an lmms-eval chat model.
+    """Any ``videossr bench`` backend (``hf:``, ``openai:``, ``random``, ``heuristic``) as an lmms-eval
+    chat model.
 
     It reads what the task hands a chat model, ``doc_to_messages``: the text parts and the clip
     files, which it decodes back into frames. The row's fps (which a video container can only

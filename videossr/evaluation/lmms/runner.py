@@ -180,8 +180,8 @@ def run_lmms_bench(
         "num_items": len(records),
         "scoring": {
             "mode": "strict",
-            "metrics": "VIUBench (docs/method.md §7) through lmms-eval: the task folder's process_results calls "
-            "videossr.metrics.score; Overall = mean of the unrounded subtype scores",
+            "metrics": "VIUBench (docs/method.md §7) through lmms-eval: the task folder's process_results "
+            "calls videossr.metrics.score; Overall = mean of the unrounded subtype scores",
             "unparsable": "scored 0 and kept in the denominator",
         },
         "backend": description,

@@ -82,7 +82,7 @@ space:
 	$(PYTHON) space/app.py
 
 test: $(SETUP_STAMP)
-	$(PYTHON) -m pytest -q -m "not gpu" -p no:cacheprovider
+	$(PYTHON) -m pytest -q -m "not gpu" -p no:cacheprovider --durations=10
 
 # What .ci/run checks: the formatting (`ruff format $(LINT_PATHS)` fixes it) and the lint rules, as
 # configured in pyproject.toml. Both always run; the target fails when either does.

@@ -31,9 +31,8 @@ def _ffmpeg(*args: str) -> None:
 def _space_modules():
     pytest.importorskip("gradio")
     if str(SPACE) not in sys.path:
-        sys.path.insert(0, str(SPACE))
-    import handlers
-    import uploads
+        sys.path.insert(0, str(SPACE))  # the Space's folder, where its package `videossr_space` sits
+    from videossr_space import handlers, uploads
 
     return handlers, uploads
 
@@ -391,7 +390,7 @@ def test_store_outside_temp_is_served_and_errors_name_no_server_folder(tmp_path,
 
     handlers, _ = _space_modules()
     gradio_client = pytest.importorskip("gradio_client")
-    import app
+    from videossr_space import ui as app
 
     # The store is neither under the working directory nor under the temp dir (both moved elsewhere).
     fake_temp, work = tmp_path / "temp", tmp_path / "work"
@@ -442,7 +441,7 @@ def test_store_outside_temp_is_served_and_errors_name_no_server_folder(tmp_path,
 
 def test_error_messages_are_scrubbed_of_server_paths(tmp_path, monkeypatch):
     handlers, _ = _space_modules()
-    import app
+    from videossr_space import ui as app
 
     store = tmp_path / "store"
     monkeypatch.chdir(tmp_path)

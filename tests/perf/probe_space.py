@@ -219,7 +219,7 @@ def probe_space(tmp: Path, generates: int) -> None:
     os.environ["GRADIO_TEMP_DIR"] = str(tmp / "gradio")
     sys.path.insert(0, str(REPO / "space"))
     import app
-    import handlers
+    from videossr_space import handlers
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -666,7 +666,7 @@ def probe_issue19_space(tmp: Path, files: dict[str, Path], clients: int = 30, se
     os.environ["GRADIO_TEMP_DIR"] = str(tmp / "gradio")
     sys.path.insert(0, str(REPO / "space"))
     import app
-    import handlers
+    from videossr_space import handlers
 
     def launch(store: Path):
         with socket.socket() as s:

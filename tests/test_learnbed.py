@@ -31,11 +31,12 @@ from videossr.rows import question_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Fixed before this test was first run, by one rule: half of the smaller of the full bed's seeds 0 and 1
-# at step 300 (docs/training.md, "Does it learn?"): gains 0.241 and 0.254, gaps 0.148 and 0.145, paired t
-# 4.07 and 4.39 over the held-out items. The t threshold is kept at 2 (a clear gap, not noise).
-QUICK_MIN_GAIN = 0.12
-QUICK_MIN_GAP = 0.07
+# One rule, fixed before the test was first run: half of the smaller of the full bed's seeds 0 and 1 at the
+# quick run's last step (docs/training.md, "Does it learn?"). The quick run went from 300 to 200 steps to fit
+# the 8-minute budget; at step 200 the full bed's seeds 0 and 1 gain 0.188 and 0.201, lead the control by
+# 0.093 and 0.114, paired t 2.71 and 3.44 over the held-out items. The t threshold stays 2 (a clear gap).
+QUICK_MIN_GAIN = 0.093
+QUICK_MIN_GAP = 0.046
 QUICK_MIN_T = 2.0
 
 
@@ -228,7 +229,7 @@ def test_tiny_model_sizes(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(2400)  # about 8 minutes on two idle cores; the project default (600 s) is too tight
+@pytest.mark.timeout(2400)  # about 6 minutes on two idle cores; the project default (600 s) is too tight
 def test_grpo_learns_only_from_the_video(tmp_path):
     """One seed of both arms, fewer steps: the video arm must gain and beat the control."""
     sys.path.insert(0, str(ROOT / "recipes"))
@@ -271,4 +272,4 @@ def _last_items(run_dir: Path) -> list[float]:
 
 
 #: The quick run: what the slow test changes from the full bed (one seed; everything else as `make learn`).
-QUICK_OVERRIDES: list[str] = ["--max_steps", "300", "--viubench_steps", "300"]
+QUICK_OVERRIDES: list[str] = ["--max_steps", "200", "--viubench_steps", "200"]

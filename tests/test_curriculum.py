@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -21,6 +20,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from _recipe_helpers import load_recipe, tiny_run_args
 
 from videossr.curriculum import STATE_FILE, CurriculumCallback, DifficultyController, wrap_reward_funcs
 from videossr.rewards import get_reward_funcs
@@ -228,14 +228,6 @@ def test_stream_rows_follow_the_controller():
 
 
 # ------------------------------------------------------------------------------------------ the recipe
-def load_recipe():
-    spec = importlib.util.spec_from_file_location("grpo_recipe_curriculum", ROOT / "recipes" / "grpo.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_configs_switch_it_on_and_off():
     pytest.importorskip("trl")
     recipe = load_recipe()
@@ -264,13 +256,8 @@ def test_recipe_with_curriculum_logs_plots_and_resumes(tmp_path):
     recipe = load_recipe()
 
     def run(max_steps: int, *extra: str):
-        args = [
-            "--config",
-            str(ROOT / "recipes/tiny/grpo/config_cpu.yaml"),
-            "--output_dir",
-            str(tmp_path / "run"),
-            "--tiny_model_dir",
-            str(tmp_path / "tiny"),
+        args = tiny_run_args(
+            tmp_path,
             "--video_dir",
             "samples",
             "--online_streaming",
@@ -279,12 +266,6 @@ def test_recipe_with_curriculum_logs_plots_and_resumes(tmp_path):
             "counting_easy=1",
             "--reward_funcs",
             "counting",
-            "--max_steps",
-            str(max_steps),
-            "--per_device_train_batch_size",
-            "4",
-            "--num_generations",
-            "2",
             "--save_strategy",
             "steps",
             "--save_steps",
@@ -296,7 +277,8 @@ def test_recipe_with_curriculum_logs_plots_and_resumes(tmp_path):
             "--curriculum_step",
             "0.1",
             *extra,
-        ]
+            steps=max_steps,
+        )
         return recipe.main(*recipe.make_parser().parse_args_and_config(args))
 
     trainer = run(4)

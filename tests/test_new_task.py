@@ -292,37 +292,21 @@ def test_two_grpo_steps_with_its_reward(arrow, built, tmp_path):
     """The tiny recipe trains on the built rows with the toy task's own reward, logged under its name."""
     pytest.importorskip("trl")
     torch = pytest.importorskip("torch")
-    import importlib.util
-    import sys
+    from _recipe_helpers import load_recipe, tiny_run_args
 
     torch.set_num_threads(1)
-    recipes = Path(__file__).resolve().parents[1] / "recipes"
-    spec = importlib.util.spec_from_file_location("videossr_recipe_grpo_new_task", recipes / "grpo.py")
-    recipe = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = recipe
-    spec.loader.exec_module(recipe)
+    recipe = load_recipe()
     script, train, model = recipe.make_parser().parse_args_and_config(
-        [
-            "--config",
-            str(recipes / "tiny/grpo/config_cpu.yaml"),
+        tiny_run_args(
+            tmp_path,
             "--dataset_name",
             str(built),
             "--dataset_config",
             "default",
-            "--output_dir",
-            str(tmp_path / "run"),
-            "--tiny_model_dir",
-            str(tmp_path / "tiny"),
-            "--max_steps",
-            "2",
-            "--per_device_train_batch_size",
-            "4",
-            "--num_generations",
-            "2",
             "--reward_funcs",
             "arrow",
             "counting",
-        ]
+        )
     )
     trainer = recipe.main(script, train, model)
     assert trainer.state.global_step == 2

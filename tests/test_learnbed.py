@@ -183,6 +183,27 @@ def test_curriculum_against_fixed_steps_to_reach():
     assert first["fixed_end"] == 0.4 and first["end"] == 0.5
     assert (first["frac_reward_zero_std"], first["fixed_frac_reward_zero_std"]) == (0.01, 0.05)
     assert second["steps_to_fixed_end"] is None and result["max_fraction_of_fixed_steps"] is None
+    # The noise floor: the fixed arm of seed 0 reaches its own end (0.4) only at its last step.
+    assert first["fixed_own_fraction"] == 1.0
+    # The late mean is the mean of the fixed arm's evaluations in the last quarter of its 200 steps (only step
+    # 200 here); the area is the trapezoid mean: (0.1+0.3)/2*100 + (0.3+0.4)/2*100 over 200 steps.
+    assert first["fixed_late"] == 0.4 and first["steps_to_fixed_late"] == 100
+    assert first["fixed_area"] == pytest.approx(0.275)
+    assert first["area"] == pytest.approx(((0.1 + 0.42) / 2 * 100 + (0.42 + 0.5) / 2 * 100) / 200)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_mean_over_steps_is_the_curve_area(seed):
+    from videossr.learnbed import _mean_over_steps
+
+    rng = np.random.default_rng(seed)
+    steps = np.cumsum(rng.integers(1, 50, size=int(rng.integers(2, 20))))
+    scores = rng.random(len(steps))
+    curve = [[int(a), float(b)] for a, b in zip(steps, scores)]
+    # The same area, written a second way: the integral of the piecewise-linear curve on a fine grid.
+    grid = np.linspace(steps[0], steps[-1], 20001)
+    expected = float(np.interp(grid, steps, scores).mean())
+    assert _mean_over_steps(curve) == pytest.approx(expected, abs=2e-4)
 
 
 def test_online_stream_keeps_clips_and_never_makes_a_held_out_question(bed_data, tmp_path):

@@ -312,7 +312,13 @@ def steps_to_reach(curve: Sequence[Sequence[float]], target: float) -> int | Non
 def compare_to_fixed(summary: dict[str, Any], arm: str, fixed: str) -> dict[str, Any]:
     """How ``arm`` (e.g. the curriculum) fares against ``fixed`` (the same stream at a fixed difficulty), per
     seed run by both: the steps ``arm`` needs to reach ``fixed``'s final held-out score, as a fraction of
-    ``fixed``'s steps; both final scores; both mean fractions of zero-variance groups over training."""
+    ``fixed``'s steps; both final scores; both mean fractions of zero-variance groups over training.
+
+    Two more readings guard against one noisy final evaluation deciding the comparison. ``fixed_own_fraction``
+    is the same fraction for the fixed arm against its own final score: the noise floor (a fixed arm that
+    plateaus reaches its own end early by chance). ``*_late`` compares against the mean of the fixed arm's
+    evaluations in the last quarter of its steps, and ``area``/``fixed_area`` are the mean held-out score
+    over the run (area under the curve divided by the steps)."""
     by_seed = {r["seed"]: r for r in summary["arms"].get(fixed, [])}
     seeds = []
     for run in summary["arms"].get(arm, []):
@@ -321,15 +327,24 @@ def compare_to_fixed(summary: dict[str, Any], arm: str, fixed: str) -> dict[str,
             continue
         budget = int(base["curve"][-1][0])
         reached = steps_to_reach(run["curve"], base["end"])
+        own = steps_to_reach(base["curve"], base["end"])
+        late = float(np.mean([score for step, score in base["curve"] if step >= 0.75 * budget]))
+        reached_late = steps_to_reach(run["curve"], late)
         seeds.append(
             {
                 "seed": run["seed"],
                 "fixed_end": base["end"],
                 "end": run["end"],
                 "steps_to_fixed_end": reached,
-                "fraction_of_fixed_steps": None if reached is None or budget == 0 else reached / budget,
+                "fraction_of_fixed_steps": _fraction(reached, budget),
                 "frac_reward_zero_std": run["mean_frac_reward_zero_std"],
                 "fixed_frac_reward_zero_std": base["mean_frac_reward_zero_std"],
+                "fixed_own_fraction": _fraction(own, budget),
+                "fixed_late": late,
+                "steps_to_fixed_late": reached_late,
+                "fraction_to_fixed_late": _fraction(reached_late, budget),
+                "area": _mean_over_steps(run["curve"]),
+                "fixed_area": _mean_over_steps(base["curve"]),
             }
         )
     fractions = [s["fraction_of_fixed_steps"] for s in seeds]
@@ -339,6 +354,20 @@ def compare_to_fixed(summary: dict[str, Any], arm: str, fixed: str) -> dict[str,
         "seeds": seeds,
         "max_fraction_of_fixed_steps": max(fractions) if fractions and None not in fractions else None,
     }
+
+
+def _fraction(steps: int | None, budget: int) -> float | None:
+    return None if steps is None or budget == 0 else steps / budget
+
+
+def _mean_over_steps(curve: Sequence[Sequence[float]]) -> float:
+    """The held-out score averaged over training: the area under the curve (trapezoids) over its steps."""
+    steps = np.asarray([step for step, _ in curve], dtype=float)
+    scores = np.asarray([score for _, score in curve], dtype=float)
+    if len(steps) < 2 or steps[-1] == steps[0]:
+        return float(scores.mean()) if len(scores) else 0.0
+    area = float(np.sum((scores[1:] + scores[:-1]) / 2 * np.diff(steps)))
+    return area / float(steps[-1] - steps[0])
 
 
 def plot_learning_curve(summary: dict[str, Any], path: str | os.PathLike) -> Path:

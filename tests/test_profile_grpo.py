@@ -27,6 +27,28 @@ def profile():
     return module
 
 
+def _tiny_args(workdir: Path) -> list[str]:
+    """One short step of the tiny model on 16 frames at 64x64: the CPU runs of the profiler."""
+    return [
+        "--arch",
+        "tiny",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--num_generations",
+        "2",
+        "--frames",
+        "16",
+        "--height",
+        "64",
+        "--width",
+        "64",
+        "--workdir",
+        str(workdir),
+    ]
+
+
 @pytest.mark.parametrize(
     ("arch", "billions"), [("qwen3_vl_2b", 2.13), ("qwen3_vl_4b", 4.44), ("qwen3_vl_8b", 8.77)]
 )
@@ -42,30 +64,7 @@ def test_presets_have_the_published_parameter_counts(profile, arch, billions):
 def test_profile_runs_on_cpu_with_the_tiny_model(profile, tmp_path):
     torch.set_num_threads(1)
     out = tmp_path / "profile.json"
-    report = profile.main(
-        [
-            "--arch",
-            "tiny",
-            "--steps",
-            "1",
-            "--warmup",
-            "0",
-            "--num_generations",
-            "2",
-            "--frames",
-            "16",
-            "--height",
-            "64",
-            "--width",
-            "64",
-            "--workdir",
-            str(tmp_path),
-            "--out",
-            str(out),
-            "--peak_tflops",
-            "1",
-        ]
-    )
+    report = profile.main([*_tiny_args(tmp_path), "--out", str(out), "--peak_tflops", "1"])
     assert json.loads(out.read_text())["arch"] == "tiny"
     mean = report["mean"]
     for key in ("step_s", "generation_s", "update_s", "tokens_per_s", "update_tflop", "update_mfu"):
@@ -105,30 +104,7 @@ def test_profile_a_real_size_model_on_gpu(profile, tmp_path):
 @pytest.mark.slow
 def test_profile_compares_shared_and_unshared(profile, tmp_path):
     out = tmp_path / "both.json"
-    report = profile.main(
-        [
-            "--arch",
-            "tiny",
-            "--steps",
-            "1",
-            "--warmup",
-            "0",
-            "--num_generations",
-            "2",
-            "--frames",
-            "16",
-            "--height",
-            "64",
-            "--width",
-            "64",
-            "--workdir",
-            str(tmp_path),
-            "--shared_prefix",
-            "both",
-            "--out",
-            str(out),
-        ]
-    )
+    report = profile.main([*_tiny_args(tmp_path), "--shared_prefix", "both", "--out", str(out)])
     assert report["shared"]["shared_prefix"] is True and report["unshared"]["shared_prefix"] is False
     assert (
         report["shared"]["shared_prefix_stats"]["sequences"] < report["shared"]["shared_prefix_stats"]["rows"]

@@ -316,6 +316,16 @@ def _video_kwargs(
     return out
 
 
+def _rows_video_kwargs(rows: Sequence[RowVideoInputs], device: torch.device | None = None) -> dict[str, Any]:
+    """:func:`_video_kwargs` for processed rows (:class:`RowVideoInputs`)."""
+    return _video_kwargs(
+        [r.pixel_values_videos for r in rows],
+        [r.video_grid_thw for r in rows],
+        [r.second_per_grid_ts for r in rows],
+        device,
+    )
+
+
 class DistinctRowsView(torch.utils.data.Dataset):
     """A map-style view of a ``datasets.Dataset`` whose batched fetch decodes each distinct row once.
 
@@ -584,13 +594,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             # A per-token field: TRL left-pads it like the ids.
             "mm_token_type_ids": [self._mm_token_types(torch.tensor(ids)).tolist() for ids in prompt_ids],
         }
-        fields.update(
-            _video_kwargs(
-                [r.pixel_values_videos for r in rows],
-                [r.video_grid_thw for r in rows],
-                [r.second_per_grid_ts for r in rows],
-            )
-        )
+        fields.update(_rows_video_kwargs(rows))
         return prompt_ids, None, fields
 
     # ------------------------------------------------------------------ generation
@@ -656,14 +660,7 @@ class VideoGRPOTrainer(GRPOTrainer):
             "mm_token_type_ids": self._mm_token_types(unique_ids),
         }
         unique = [rows[i] for i in firsts]
-        prefill.update(
-            _video_kwargs(
-                [r.pixel_values_videos for r in unique],
-                [r.video_grid_thw for r in unique],
-                [r.second_per_grid_ts for r in unique],
-                device,
-            )
-        )
+        prefill.update(_rows_video_kwargs(unique, device))
         index = torch.tensor(row_group, device=device)
         with (
             unwrap_model_for_generation(

@@ -449,6 +449,12 @@ def _check_file(path: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 # Decoders
 # --------------------------------------------------------------------------------------------------
+def _first_line(err: BaseException, default: str) -> str:
+    """A decoder exception's first line (at most 200 characters) for a one-line reason, or ``default``."""
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else default
+
+
 @functools.lru_cache(maxsize=1)
 def _quiet_decord(decord) -> None:
     """Silence the FFmpeg bundled with decord: its log lines would precede the one-line error of a bad
@@ -475,7 +481,7 @@ def _open_decord(path: Path, size: tuple[int, int] | None = None):
         raise VideoError(
             path,
             "undecodable",
-            str(err).strip().splitlines()[0][:200] if str(err).strip() else "decord failed",
+            _first_line(err, "decord failed"),
         ) from err
 
 
@@ -535,9 +541,7 @@ def _decode_decord(path: Path, reader, num_frames: int) -> tuple[np.ndarray, np.
     try:
         frames = reader.get_batch(indices.tolist()).asnumpy()
     except Exception as err:
-        raise VideoError(
-            path, "truncated", str(err).strip().splitlines()[0][:200] if str(err).strip() else "decode failed"
-        ) from err
+        raise VideoError(path, "truncated", _first_line(err, "decode failed")) from err
     return frames, indices, fps, total
 
 

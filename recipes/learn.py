@@ -1,24 +1,26 @@
 # Copyright the videossr developers. Licensed under the Apache License, Version 2.0.
-"""The learning bed: GRPO raises held-out reward only when the model sees the video (``make learn``).
+"""The learning bed: GRPO raises the test score only when the model sees the video (``make learn``).
 
 Usage::
 
-    python recipes/learn.py --config recipes/tiny/grpo/config_learn.yaml               # 3 seeds x 2 arms
+    python recipes/learn.py --config recipes/tiny/grpo/config_learn.yaml         # grounding: 3 seeds x 2 arms
+    python recipes/learn.py --config recipes/tiny/grpo/config_learn_jigsaw.yaml    # the jigsaw bed
     python recipes/learn.py --config recipes/tiny/grpo/config_learn.yaml --seeds 0 --max_steps 40 \\
-        --output_dir learn_quick                                                     # a quick look
+        --output_dir learn_quick                                                 # a quick look
 
-What it does (``videossr.learnbed`` has the details):
+What it does (``videossr.learnbed`` has the details), per task under ``<output_dir>/<subtype>/``:
 
-1. writes the training rows and the held-out items (other seeds, and a video no training row uses) as
-   dataset folders under ``<output_dir>/data``;
-2. per seed, builds the offline tiny Qwen3-VL (``tiny_hidden`` x ``tiny_layers``) and gives it the
-   supervised format warm-up (``videossr.warmup``: random answers, no video information), saved under
-   ``<output_dir>/start/seed<k>``; both arms of a seed start from that same folder;
-3. per seed and arm, runs ``recipes/grpo.py``'s ``main`` on it (``VideoGRPOTrainer``, the package's
-   rewards), the ``control`` arm with ``video_control`` (each row gets another row's clip of the same
-   video), scoring the held-out items every ``viubench_steps`` steps; final models under
-   ``<output_dir>/<arm>/seed<k>`` (``save_pretrained``: score them with ``videossr bench``);
-4. writes ``<output_dir>/summary.json`` and ``<output_dir>/learning_curve.png``.
+1. makes (or reads from the cache) the bed's synthetic videos, splits them by video into train / dev /
+   test, and writes each split's rows as a dataset folder under ``data/``; scores the video-blind and pixel
+   baselines on the test items (``baselines.json``: the best constant answer fitted on the training rows,
+   the random guess, the heuristic solver);
+2. per seed, builds the offline tiny Qwen3-VL and gives it the supervised format warm-up (random answers,
+   no video information), saved under ``start/seed<k>``; both arms of a seed start from it;
+3. per seed and arm, runs ``recipes/grpo.py``'s ``main`` (``VideoGRPOTrainer``, the package's rewards), the
+   ``control`` arm with ``video_control: swap``, scoring the dev items every ``viubench_steps`` steps; then
+   scores the start and the final model on the test items, and the swap test (``test_scores.json``); final
+   models under ``<arm>/seed<k>`` (``save_pretrained``);
+4. merges the task into ``<output_dir>/summary.json`` and draws ``<output_dir>/learning_curve.png``.
 
 Runs go ``jobs`` at a time, each in its own process with ``torch_threads`` threads (on a small CPU the tiny
 model is faster as two one-thread processes than as one two-thread process).
@@ -33,12 +35,22 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from trl import GRPOConfig, ModelConfig, TrlParser
 
-from videossr.learnbed import BedData, link_videos, prepare_data, summarize
+from videossr.learnbed import (
+    BedData,
+    bed_baselines,
+    link_videos,
+    load_split,
+    plot_bed,
+    prepare_data,
+    score_model,
+    summarize_task,
+    write_summary,
+)
 from videossr.training import GRPOScriptArguments
 from videossr.video import NUM_FRAMES
 
@@ -68,10 +80,14 @@ class LearnBedArguments:
     bed_subtype: str = field(
         default="grounding_invert", metadata={"help": "The task subtype trained and scored."}
     )
-    train_per_video: int = field(
-        default=80, metadata={"help": "Training rows per training video (seeds 0..N-1)."}
-    )
-    heldout_per_video: int = field(default=8, metadata={"help": "Held-out items per video."})
+    bed_videos: int = field(default=160, metadata={"help": "Synthetic videos made for the bed (all splits)."})
+    video_seed: int = field(default=0, metadata={"help": "Seed of the videos and of the split."})
+    test_videos: int = field(default=40, metadata={"help": "Videos in the test split (at least)."})
+    dev_videos: int = field(default=16, metadata={"help": "Videos in the dev split (at least)."})
+    train_per_video: int = field(default=6, metadata={"help": "Training rows per training video."})
+    dev_per_video: int = field(default=4, metadata={"help": "Dev items per dev video."})
+    test_per_video: int = field(default=6, metadata={"help": "Test items per test video."})
+    test_batch_size: int = field(default=16, metadata={"help": "Items per generate call when scoring."})
     bed_num_frames: int = field(default=48, metadata={"help": "Frames per clip."})
     bed_max_pixels: int = field(default=64 * 64, metadata={"help": "Largest decoded frame area."})
     tiny_hidden: int = field(default=64, metadata={"help": "Width of the tiny Qwen3-VL."})
@@ -157,7 +173,8 @@ def warm_start(bed: LearnBedArguments, out: Path, seed: int, train_dir: Path) ->
 
 
 def run_one(bed: LearnBedArguments, script_args, training_args, model_args) -> None:
-    """One arm of one seed, through ``recipes/grpo.py``'s ``main``."""
+    """One arm of one seed, through ``recipes/grpo.py``'s ``main``; then the test scores of its start and
+    final model (``test_scores.json``)."""
     import torch
 
     sys.path.insert(0, str(HERE))
@@ -171,29 +188,83 @@ def run_one(bed: LearnBedArguments, script_args, training_args, model_args) -> N
         script_args.dataset_name = str(data / "train")
         script_args.video_control = None if arm == "video" else bed.control
     else:
-        # The same training videos and subtype, generated while training; the held-out questions are never
-        # made. `online` keeps the subtype's own difficulty (the held-out items'), `curriculum` lets the
-        # controller move it (videossr.curriculum).
+        # The same training videos and subtype, generated while training (never a dev or test video).
+        # `online` keeps the subtype's own difficulty, `curriculum` lets the controller move it.
         script_args.dataset_name = "none"
         script_args.video_dir = str(data / "videos")
         script_args.online_mix = f"{bed.bed_subtype}=1"
         script_args.online_streaming = True
         script_args.online_keep_clips = True
-        script_args.online_skip_questions = str(data / "heldout")
         script_args.max_pixels = bed.bed_max_pixels
         script_args.curriculum = arm == "curriculum"
-    script_args.viubench_dataset = str(data / "heldout")
+    # The curve is the dev split's, every item; the test split is scored only below, at the start and end.
+    script_args.viubench_dataset = str(data / "dev")
+    script_args.viubench_split = "validation"
+    script_args.viubench_limit = 1_000_000
     script_args.viubench_at_start = True
-    model_args.model_name_or_path = str(out / "start" / f"seed{seed}")
+    script_args.viubench_batch_size = bed.test_batch_size
+    start = out / "start" / f"seed{seed}"
+    model_args.model_name_or_path = str(start)
     training_args.seed = int(seed)
     training_args.output_dir = str(out / arm / f"seed{seed}")
-    grpo_main(script_args, training_args, model_args)
+    trainer = grpo_main(script_args, training_args, model_args)
+    score_test(bed, trainer.model, trainer.processing_class, start, out, Path(training_args.output_dir))
+
+
+def score_test(bed: LearnBedArguments, model, processor, start: Path, out: Path, run_dir: Path) -> dict:
+    """Score the start model and the trained ``model`` on every test item (and the swap test)."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    rows = list(load_split(out / "data", "test"))
+    kwargs = {"max_new_tokens": 12, "batch_size": bed.test_batch_size}
+    started = time.time()
+    begin = AutoModelForImageTextToText.from_pretrained(start, dtype=torch.float32).eval()
+    result = {
+        "start": score_model(begin, processor, rows, **kwargs),
+        "end": score_model(model.eval(), processor, rows, **kwargs),
+        "items": len(rows),
+    }
+    result["seconds"] = round(time.time() - started, 1)
+    (run_dir / "test_scores.json").write_text(json.dumps(result) + "\n")
+    return result
+
+
+def prepare(bed: LearnBedArguments, out: Path) -> dict:
+    """The task's data and baselines (``data/``, ``baselines.json``), written once per settings."""
+    spec = BedData(
+        subtype=bed.bed_subtype,
+        videos=bed.bed_videos,
+        video_seed=bed.video_seed,
+        test_videos=bed.test_videos,
+        dev_videos=bed.dev_videos,
+        train_per_video=bed.train_per_video,
+        dev_per_video=bed.dev_per_video,
+        test_per_video=bed.test_per_video,
+        num_frames=bed.bed_num_frames,
+        max_pixels=bed.bed_max_pixels,
+    )
+    marker = out / "data" / "spec.json"
+    wanted = json.dumps(asdict(spec), sort_keys=True)
+    if marker.is_file() and marker.read_text() == wanted and (out / "baselines.json").is_file():
+        return json.loads((out / "data" / "split.json").read_text())
+    logger.info("writing the bed's rows under %s", out / "data")
+    split = prepare_data(out / "data", spec)
+    logger.info("scoring the baselines on %d test items", split["test_items"])
+    baselines = bed_baselines(
+        list(load_split(out / "data", "train")),
+        list(load_split(out / "data", "dev")),
+        list(load_split(out / "data", "test")),
+    )
+    (out / "baselines.json").write_text(json.dumps(baselines) + "\n")
+    marker.write_text(wanted)
+    return split
 
 
 def _elapsed_minutes(out: Path) -> float:
-    """A finished bed's wall time, from its files: the training rows written to the last run's state saved."""
-    first = (out / "data" / "train").stat().st_mtime
-    last = max((p.stat().st_mtime for p in out.glob("*/seed*/trainer_state.json")), default=first)
+    """A finished bed's wall time, from its files: the data written to the last test score saved."""
+    first = (out / "data" / "split.json").stat().st_mtime
+    last = max((p.stat().st_mtime for p in out.glob("*/seed*/test_scores.json")), default=first)
     return (last - first) / 60
 
 
@@ -213,29 +284,25 @@ def main(argv: list[str] | None = None) -> dict:
             f"the online arms decode {NUM_FRAMES} frames per video; set bed_num_frames {NUM_FRAMES}"
         )
     started = time.time()
-    out = Path(training_args.output_dir)
+    root = Path(training_args.output_dir)
+    out = root / bed.bed_subtype
     out.mkdir(parents=True, exist_ok=True)
-    spec = BedData(
-        subtype=bed.bed_subtype,
-        train_per_video=bed.train_per_video,
-        heldout_per_video=bed.heldout_per_video,
-        num_frames=bed.bed_num_frames,
-        max_pixels=bed.bed_max_pixels,
-    )
-    held_out_file = out / "data" / "held_out.json"
-    if bed.summarize_only:
-        held_out = json.loads(held_out_file.read_text())
-        runs = []
-    else:
-        logger.info("writing the training rows and held-out items under %s", out / "data")
-        held_out = prepare_data(out / "data", spec)
-        held_out_file.write_text(json.dumps(held_out, indent=2) + "\n")
+    split = json.loads((out / "data" / "split.json").read_text()) if bed.summarize_only else prepare(bed, out)
+    runs = []
+    if not bed.summarize_only:
         if online:
-            link_videos(out / "data" / "videos", spec.train_videos)
+            from videossr.learnbed import bed_videos
+
+            train = set(split["train_videos"])
+            spec = BedData(videos=bed.bed_videos, video_seed=bed.video_seed, num_frames=bed.bed_num_frames)
+            link_videos(
+                out / "data" / "videos", [v.path for v in bed_videos(spec) if Path(v.path).name in train]
+            )
         for seed in bed.seeds:
             logger.info("seed %d: format warm-up (%d steps)", seed, bed.format_warmup_steps)
             warm_start(bed, out, seed, out / "data" / "train")
         runs = [(arm, seed) for seed in bed.seeds for arm in bed.arms]
+    task_argv = [*argv, "--output_dir", str(out)]
 
     def launch(run: tuple[str, int]) -> tuple[str, int, int]:
         arm, seed = run
@@ -244,7 +311,7 @@ def main(argv: list[str] | None = None) -> dict:
         env = dict(os.environ, OMP_NUM_THREADS=str(bed.torch_threads), TOKENIZERS_PARALLELISM="false")
         with open(folder / "log.txt", "w") as log:
             code = subprocess.call(
-                [sys.executable, str(Path(__file__).resolve()), *argv, "--run", f"{arm}:{seed}"],
+                [sys.executable, str(Path(__file__).resolve()), *task_argv, "--run", f"{arm}:{seed}"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -257,39 +324,45 @@ def main(argv: list[str] | None = None) -> dict:
     failed = [f"{arm}:{seed}" for arm, seed, code in results if code != 0]
     if failed:
         raise SystemExit(f"runs failed: {failed}; see {out}/<arm>/seed<k>/log.txt")
-    summary = summarize(
-        out,
-        bed.arms,
-        bed.seeds,
-        task=spec.subtype.split("_")[0],
-        options={"subtype": spec.subtype, "num_frames": spec.num_frames, "max_pixels": spec.max_pixels},
-        held_out=held_out,
-        metric="mIoU" if spec.subtype.startswith("grounding") else "score",
-        minutes=_elapsed_minutes(out) if bed.summarize_only else (time.time() - started) / 60,
-        extra={
-            "model": {"arch": "qwen3_vl", "hidden": bed.tiny_hidden, "layers": bed.tiny_layers},
-            "warmup": {
-                "steps": bed.format_warmup_steps,
-                "batch_size": bed.format_warmup_batch_size,
-                "learning_rate": bed.format_warmup_learning_rate,
-                "targets": bed.format_warmup_targets,
-            },
-            "control": bed.control,
-            "grpo": {
-                "max_steps": training_args.max_steps,
-                "learning_rate": training_args.learning_rate,
-                "num_generations": training_args.num_generations,
-                "per_device_train_batch_size": training_args.per_device_train_batch_size,
-                "temperature": training_args.temperature,
-                "beta": training_args.beta,
-                "reward_funcs": list(script_args.reward_funcs),
-            },
+    baselines = json.loads((out / "baselines.json").read_text())
+    metric = "mIoU" if bed.bed_subtype.startswith("grounding") else "score"
+    entry = summarize_task(out, bed.arms, bed.seeds, split, baselines, metric)
+    entry["settings"] = {
+        "model": {"arch": "qwen3_vl", "hidden": bed.tiny_hidden, "layers": bed.tiny_layers},
+        "warmup": {
+            "steps": bed.format_warmup_steps,
+            "batch_size": bed.format_warmup_batch_size,
+            "learning_rate": bed.format_warmup_learning_rate,
+            "targets": bed.format_warmup_targets,
         },
-    )
-    for arm, arm_runs in summary["arms"].items():
+        "control": bed.control,
+        "grpo": {
+            "max_steps": training_args.max_steps,
+            "learning_rate": training_args.learning_rate,
+            "num_generations": training_args.num_generations,
+            "per_device_train_batch_size": training_args.per_device_train_batch_size,
+            "temperature": training_args.temperature,
+            "beta": training_args.beta,
+            "reward_funcs": list(script_args.reward_funcs),
+        },
+    }
+    minutes = _elapsed_minutes(out) if bed.summarize_only else (time.time() - started) / 60
+    summary = write_summary(root / "summary.json", bed.bed_subtype, entry, minutes)
+    plot_bed(summary, root / "learning_curve.png")
+    for arm, arm_runs in entry["arms"].items():
         for r in arm_runs:
-            logger.info("%s seed %d: held-out %.3f -> %.3f", arm, r["seed"], r["start"], r["end"])
-    logger.info("summary: %s; curve: %s", out / "summary.json", out / "learning_curve.png")
+            logger.info(
+                "%s %s seed %d: test %.3f -> %.3f (best constant %.3f); swap shown %.3f label %.3f",
+                bed.bed_subtype,
+                arm,
+                r["seed"],
+                r["start"],
+                r["end"],
+                entry["baselines"]["best_constant"],
+                r["swap"]["against_shown"],
+                r["swap"]["against_label"],
+            )
+    logger.info("summary: %s; figure: %s", root / "summary.json", root / "learning_curve.png")
     return summary
 
 

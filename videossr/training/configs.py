@@ -119,6 +119,10 @@ class GRPOScriptArguments(ScriptArguments):
     viubench_at_start: bool = field(
         default=False, metadata={"help": "Also score the VIUBench subset before the first step (step 0)."}
     )
+    viubench_batch_size: int = field(
+        default=1,
+        metadata={"help": "Items per generate call when scoring VIUBench (left padded, same greedy replies)."},
+    )
     video_control: str | None = field(
         default=None,
         metadata={

@@ -11,9 +11,9 @@ from typing import Any
 from videossr.curriculum import CurriculumCallback, DifficultyController, wrap_reward_funcs
 from videossr.data.plan import parse_mix
 from videossr.data.streaming import stream_dataset
-from videossr.learnbed import uninformative_videos
 from videossr.tasks import task_name_of_subtype
 from videossr.training.configs import GRPOScriptArguments
+from videossr.training.control import passes_needed, uninformative_videos
 
 
 def load_train_data(
@@ -38,7 +38,17 @@ def load_train_data(
         train = train.shuffle(seed=training_args.seed)
         train = train.take(n) if script_args.dataset_streaming else train.select(range(min(n, len(train))))
     if script_args.video_control:
-        train = uninformative_videos(train, script_args.video_control, seed=training_args.seed)
+        # A fresh pairing of clips and answers in every pass the run makes (videossr.training.control).
+        prompts_per_step = (
+            training_args.per_device_train_batch_size
+            * training_args.gradient_accumulation_steps
+            * max(1, training_args.world_size)
+            / max(1, training_args.num_generations)
+        )
+        passes = passes_needed(
+            len(train), training_args.max_steps, prompts_per_step, training_args.num_train_epochs
+        )
+        train = uninformative_videos(train, script_args.video_control, seed=training_args.seed, passes=passes)
     evaluating = training_args.eval_strategy != "no"
     test = _split(data, script_args.dataset_test_split, script_args.dataset_name) if evaluating else None
     return train, test

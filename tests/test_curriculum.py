@@ -307,3 +307,191 @@ def test_recipe_with_curriculum_logs_plots_and_resumes(tmp_path):
         h for h in resumed.state.log_history if h.get("step") == 5 and "curriculum/counting/difficulty" in h
     ]
     assert after and after[-1]["curriculum/counting/difficulty"] == pytest.approx(0.2)
+
+
+# ------------------------------------------------------------------------------------------ hostile inputs
+def _unusable_rewards() -> list:
+    import torch
+
+    return [
+        float("nan"),
+        np.float32("nan"),
+        np.float64("nan"),
+        torch.tensor(float("nan")),
+        float("inf"),
+        -float("inf"),
+        5.0,
+        -3.0,
+        "0.9",
+        "0",
+        True,
+        False,
+        np.bool_(True),
+        torch.tensor(True),
+        torch.tensor([0.0, 1.0]),
+        object(),
+        10**400,
+    ]
+
+
+def test_one_definition_of_a_usable_reward():
+    import torch
+
+    from videossr.curriculum import usable_reward
+
+    for value in _unusable_rewards():
+        assert usable_reward(value) is None, value
+    for value, want in [
+        (0.25, 0.25),
+        (1, 1.0),
+        (0, 0.0),
+        (-0.0, 0.0),
+        (np.float32(0.5), 0.5),
+        (np.int64(1), 1.0),
+        (np.array(0.75), 0.75),
+        (torch.tensor(0.5), 0.5),
+    ]:
+        got = usable_reward(value)
+        assert got == want and type(got) is float and str(got) != "-0.0", value
+
+
+def test_unusable_rewards_never_move_a_level():
+    """NaN of any type, out-of-range numbers, strings and bools are skipped, neither a pass nor a failure
+    (np.float32 NaN and torch NaN used to count as failures: 0.5 -> 0.35 in three batches)."""
+    bad = _unusable_rewards()
+    c = DifficultyController(tasks=["jigsaw"], min_rows=1)
+    for _ in range(5):
+        c.observe("jigsaw", bad, [0.5] * len(bad))
+        c.sync()
+    assert c.levels() == {"temporal_jigsaw": 0.5}
+    assert c.state["temporal_jigsaw"].rows == 0 and c.state["temporal_jigsaw"].pass_rate is None
+    # update() applies the same rule to rows handed in directly, and skips rows at a level off the knob
+    c.update([("temporal_jigsaw", i, r, 0.5) for i, r in enumerate(bad)])
+    c.update([("temporal_jigsaw", 0, 0.0, float("nan")), ("temporal_jigsaw", 1, 0.0, 7.0)])
+    assert c.levels() == {"temporal_jigsaw": 0.5} and c.state["temporal_jigsaw"].rows == 0
+    # usable ones still count, whatever their type
+    import torch
+
+    c.observe("jigsaw", [np.float32(0.0), torch.tensor(0.0), 0], [0.5] * 3)
+    c.sync()
+    assert c.levels() == {"temporal_jigsaw": 0.45}
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"min_rows": float("nan")},
+        {"min_rows": 2.5},
+        {"min_rows": True},
+        {"pass_threshold": float("nan")},
+        {"pass_threshold": float("inf")},
+        {"pass_threshold": 1.5},
+        {"pass_threshold": "0.5"},
+        {"step": float("nan")},
+        {"ema": float("inf")},
+        {"band": (float("nan"), 0.7)},
+        {"band": (0.3,)},
+        {"num_generations": float("nan")},
+        {"num_generations": 0},
+        {"start": True},
+    ],
+)
+def test_controller_options_are_checked(kw):
+    with pytest.raises(ValueError):
+        DifficultyController(tasks=["jigsaw"], **kw)
+
+
+def _saved_state() -> dict:
+    c = DifficultyController(tasks=["grounding", "jigsaw"], min_rows=8)
+    simulate(c, lambda lv: 0.9, batches=5, rows=16)
+    return c.state_dict()
+
+
+def _hostile_states() -> list[tuple[str, object]]:
+    def edit(fn):
+        data = json.loads(json.dumps(_saved_state()))
+        fn(data)
+        return data
+
+    def set_task(key, value):
+        return lambda d: d["tasks"]["anomaly_grounding"].__setitem__(key, value)
+
+    return [
+        ("level NaN", edit(set_task("level", float("nan")))),
+        ("level Infinity", edit(set_task("level", float("inf")))),
+        ("level 1e308", edit(set_task("level", 1e308))),
+        ("level -5", edit(set_task("level", -5))),
+        ("level string", edit(set_task("level", "0.5"))),
+        ("level bool", edit(set_task("level", True))),
+        ("pass rate 7", edit(set_task("pass_rate", 7))),
+        ("rows -1e6", edit(set_task("rows", -1e6))),
+        ("rows Infinity", edit(set_task("rows", float("inf")))),
+        ("rows 2.5", edit(set_task("rows", 2.5))),
+        ("moves huge", edit(set_task("moves", 10**400))),
+        ("no level", edit(lambda d: d["tasks"]["anomaly_grounding"].pop("level"))),
+        (
+            "unknown task",
+            edit(
+                lambda d: d["tasks"].__setitem__("no_such_task", {"level": 99, "pass_rate": None, "rows": 0})
+            ),
+        ),
+        (
+            "task not trained",
+            edit(
+                lambda d: d["tasks"].__setitem__(
+                    "object_counting", {"level": 0.5, "pass_rate": None, "rows": 0}
+                )
+            ),
+        ),
+        ("task twice", edit(lambda d: d["tasks"].__setitem__("grounding", d["tasks"]["anomaly_grounding"]))),
+        ("task not an object", edit(lambda d: d["tasks"].__setitem__("temporal_jigsaw", [0.5]))),
+        ("history string", edit(lambda d: d.__setitem__("history", "abc"))),
+        ("history of numbers", edit(lambda d: d.__setitem__("history", [1, 2]))),
+        ("tasks a list", edit(lambda d: d.__setitem__("tasks", []))),
+        ("no tasks", edit(lambda d: d.pop("tasks"))),
+        ("updates -1", edit(lambda d: d.__setitem__("updates", -1))),
+        ("version True", edit(lambda d: d.__setitem__("version", True))),
+        ("version 2", edit(lambda d: d.__setitem__("version", 2))),
+        ("unknown key", edit(lambda d: d.__setitem__("levels", {}))),
+        ("config a string", edit(lambda d: d.__setitem__("config", "x"))),
+        ("a list", [1, 2, 3]),
+        ("a string", "curriculum"),
+        ("null", None),
+    ]
+
+
+def test_a_hostile_state_is_refused_as_a_whole_and_changes_nothing(tmp_path):
+    """Every bad curriculum.json is refused with one line naming the file, and the controller is left
+    exactly as it was (a load failing half-way used to leave the first task's level already replaced)."""
+    from videossr.curriculum import CurriculumStateError
+
+    for label, data in _hostile_states():
+        c = DifficultyController(tasks=["grounding", "jigsaw"], min_rows=8)
+        c.update([("anomaly_grounding", 0, 1.0, None)])
+        before = c.state_dict()
+        path = tmp_path / "curriculum.json"
+        path.write_text(json.dumps(data))  # Python's json writes NaN and Infinity as such
+        with pytest.raises(CurriculumStateError) as info:
+            c.load(path)
+        msg = str(info.value)
+        assert "\n" not in msg and str(path) in msg, (label, msg)
+        assert c.state_dict() == before, label
+        with pytest.raises(CurriculumStateError):
+            c.load_state_dict(data)  # type: ignore[arg-type]
+        assert c.state_dict() == before, label
+    # files that are not even a state: one line each, no KeyError / RecursionError / UnicodeDecodeError
+    for raw in [b"", b"{", b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000, b'{"version": NaN}']:
+        path.write_bytes(raw)
+        with pytest.raises(CurriculumStateError) as info:
+            c.load(path)
+        assert "\n" not in str(info.value)
+    with pytest.raises(CurriculumStateError):
+        c.load(tmp_path / "missing.json")
+
+
+def test_a_valid_state_still_loads_by_short_names(tmp_path):
+    data = _saved_state()
+    data["tasks"] = {("grounding" if k == "anomaly_grounding" else k): v for k, v in data["tasks"].items()}
+    c = DifficultyController(tasks=["grounding", "jigsaw"], min_rows=8)
+    c.load_state_dict(data)
+    assert c.levels() == {n: v["level"] for n, v in _saved_state()["tasks"].items()}

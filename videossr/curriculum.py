@@ -38,18 +38,63 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videossr.errors import VideoSSRError
 from videossr.tasks.base import PAPER_DIFFICULTY, parse_difficulty, split_level
 
 logger = logging.getLogger(__name__)
 
 #: The file the controller's state is written to inside each checkpoint folder.
 STATE_FILE = "curriculum.json"
+#: The largest ``curriculum.json`` read back: a real one is a few hundred kB after a long run.
+MAX_STATE_BYTES = 64 * 1024 * 1024
+
+
+class CurriculumStateError(VideoSSRError, ValueError):
+    """A ``curriculum.json`` (or a state dict) that cannot be resumed from; the message is one line."""
+
+
+def usable_reward(value: Any) -> float | None:
+    """``value`` as a float when it is a usable reward, else ``None``.
+
+    The one definition every input goes through: a real number (Python, NumPy or a one-element tensor),
+    not a bool or a string, finite and in ``[0, 1]``. Anything else is "no reward" and is neither a pass
+    nor a failure: a NaN from a verifier's ``np.float32`` must not count as a failure where a Python NaN
+    is skipped, and a reward of 5 or ``"0.9"`` must not move a level.
+    """
+    if value is None or isinstance(value, (str, bytes, bool)):
+        return None
+    if not isinstance(value, numbers.Real):
+        # NumPy 0-d arrays, torch tensors: their one element. A bool tensor gives a bool, refused below.
+        item = getattr(value, "item", None)
+        if not callable(item):
+            return None
+        try:
+            value = item()
+        except Exception:  # noqa: BLE001 - several elements, or no item() of that kind: not a reward
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not (math.isfinite(out) and 0.0 <= out <= 1.0):
+        return None
+    return out + 0.0  # -0.0 -> 0.0
+
+
+def _level_of(value: Any) -> float | None:
+    """A row's level when it is a point of the knob (finite, in [0, 1]), else ``None``."""
+    if not _is_real(value) or not 0.0 <= float(value) <= 1.0:
+        return None
+    return float(value) + 0.0
 
 
 @dataclass
@@ -103,13 +148,40 @@ class DifficultyController:
     def __post_init__(self) -> None:
         from videossr.tasks import task_class
 
-        low, high = (float(x) for x in self.band)
+        band = tuple(self.band)
+        if len(band) != 2 or not all(_is_real(x) for x in band):
+            raise ValueError(f"curriculum band must be two numbers (low, high), got {band!r}")
+        low, high = (float(x) + 0.0 for x in band)
+        # NaN fails every comparison, so each check is written to hold only for a good value.
         if not 0.0 <= low <= high <= 1.0:
-            raise ValueError(f"curriculum band must satisfy 0 <= low <= high <= 1, got {tuple(self.band)}")
-        if not 0.0 < self.step <= 1.0 or not 0.0 < self.ema <= 1.0 or self.min_rows < 1:
-            raise ValueError("curriculum step and ema must be in (0, 1] and min_rows at least 1")
+            raise ValueError(f"curriculum band must satisfy 0 <= low <= high <= 1, got {band}")
+        if not (_is_real(self.step) and 0.0 < self.step <= 1.0):
+            raise ValueError(f"curriculum step must be in (0, 1], got {self.step!r}")
+        if not (_is_real(self.ema) and 0.0 < self.ema <= 1.0):
+            raise ValueError(f"curriculum ema must be in (0, 1], got {self.ema!r}")
+        if not (_is_whole(self.min_rows) and self.min_rows >= 1):
+            raise ValueError(f"curriculum min_rows must be a whole number, at least 1, got {self.min_rows!r}")
+        if self.pass_threshold is not None and not (
+            _is_real(self.pass_threshold) and 0.0 <= self.pass_threshold <= 1.0
+        ):
+            raise ValueError(
+                f"curriculum pass_threshold must be a number in [0, 1] or None, got {self.pass_threshold!r}"
+            )
+        if self.num_generations is not None and not (
+            _is_whole(self.num_generations) and self.num_generations >= 1
+        ):
+            raise ValueError(
+                f"curriculum num_generations must be a whole number, at least 1, got {self.num_generations!r}"
+            )
         self.band = (low, high)
-        self.start = parse_difficulty(self.start)
+        self.step, self.ema, self.min_rows = float(self.step), float(self.ema), int(self.min_rows)
+        if self.pass_threshold is not None:
+            self.pass_threshold = float(self.pass_threshold) + 0.0
+        if self.num_generations is not None:
+            self.num_generations = int(self.num_generations)
+        if isinstance(self.start, bool):
+            raise ValueError(f"curriculum start must be a level in [0, 1], got {self.start!r}")
+        self.start = parse_difficulty(self.start) + 0.0  # -0.0 -> 0.0
         self.tasks = tuple(dict.fromkeys(task_class(t).name for t in self.tasks))
         for name in self.tasks:
             self.state.setdefault(name, TaskLevel(level=self.start))
@@ -136,17 +208,19 @@ class DifficultyController:
     ) -> None:
         """Queue this process's rewards of one reward function for the next :meth:`sync`.
 
-        ``rewards`` is the function's output for the process's rows (``None`` on other tasks' rows: skipped);
-        ``levels`` the level each row was made at (``None``: unknown, counted as fresh). The row positions
-        are kept, so the sync can rebuild TRL's groups.
+        ``rewards`` is the function's output for the process's rows; only usable rewards count
+        (:func:`usable_reward`: ``None`` on other tasks' rows, NaN, values outside ``[0, 1]``, strings and
+        bools are skipped, never taken as a failure). ``levels`` the level each row was made at (``None``:
+        unknown, counted as fresh). The row positions are kept, so the sync can rebuild TRL's groups.
         """
         name = _task_name(task)
         self._local_rows = max(self._local_rows, len(rewards))
-        for i, reward in enumerate(rewards):
-            if reward is None or (isinstance(reward, float) and math.isnan(reward)):
+        for i, value in enumerate(rewards):
+            reward = usable_reward(value)
+            if reward is None:
                 continue
             level = levels[i] if levels is not None and i < len(levels) else None
-            self._pending.append((name, i, float(reward), level))
+            self._pending.append((name, i, reward, level))
 
     def sync(self, step: int | None = None) -> dict[str, float]:
         """Gather every process's queued rewards, update the levels (identically everywhere) and return the
@@ -167,10 +241,16 @@ class DifficultyController:
     ) -> dict[str, float]:
         """Fold one gathered batch of ``(task, position, reward, level)`` rows in and move levels.
 
-        Deterministic in its input: the same batch on the same state gives the same new state.
+        Deterministic in its input: the same batch on the same state gives the same new state. Rows whose
+        reward is not usable (:func:`usable_reward`) are skipped, and so are rows whose level is given but
+        is not a point of the knob (they cannot have been made at the current level).
         """
         by_task: dict[str, list[tuple[int, float, float | None]]] = {}
-        for name, pos, reward, level in rows:
+        for name, pos, value, given in rows:
+            reward = usable_reward(value)
+            level = _level_of(given)
+            if reward is None or (given is not None and level is None):
+                continue
             by_task.setdefault(name, []).append((pos, reward, level))
         metrics: dict[str, float] = {}
         low, high = self.band
@@ -254,29 +334,147 @@ class DifficultyController:
             "history": list(self.history),
         }
 
-    def load_state_dict(self, data: dict[str, Any]) -> None:
-        """Restore levels, running pass rates and history (the configuration stays this controller's own)."""
-        if data.get("version") != 1:
-            raise ValueError(f"unknown curriculum state version {data.get('version')!r}")
-        for name, saved in data["tasks"].items():
-            self.state[_task_name(name)] = TaskLevel(
-                level=float(saved["level"]),
-                pass_rate=None if saved["pass_rate"] is None else float(saved["pass_rate"]),
-                rows=int(saved["rows"]),
-                moves=int(saved.get("moves", 0)),
-            )
-        self.updates = int(data.get("updates", 0))
-        self.history = list(data.get("history", []))
+    def load_state_dict(self, data: Any) -> None:
+        """Restore levels, running pass rates and history (the configuration stays this controller's own).
+
+        The whole state is checked before anything changes (:func:`check_state`): a bad one raises
+        :class:`CurriculumStateError` with one line and leaves this controller as it was.
+        """
+        tasks, updates, history = check_state(data, self.tasks)
+        for name, entry in tasks.items():
+            self.state[name] = entry
+        self.updates = updates
+        self.history = history
         self._pending, self._local_rows = [], 0
 
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.state_dict(), indent=1, sort_keys=True))
+        # allow_nan=False: a state this module writes is always one it would read back.
+        path.write_text(json.dumps(self.state_dict(), indent=1, sort_keys=True, allow_nan=False))
         return path
 
     def load(self, path: str | os.PathLike) -> None:
-        self.load_state_dict(json.loads(Path(path).read_text()))
+        """Resume from a ``curriculum.json``; raises :class:`CurriculumStateError` (one line, naming the
+        file) for anything but a valid state of this controller's tasks, and then changes nothing."""
+        path = Path(path)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(MAX_STATE_BYTES + 1)
+        except OSError as err:
+            raise CurriculumStateError(
+                f"{path}: cannot be read ({err.strerror or type(err).__name__})"
+            ) from None
+        if len(raw) > MAX_STATE_BYTES:
+            raise CurriculumStateError(
+                f"{path}: larger than {MAX_STATE_BYTES // 2**20} MB; not a curriculum state"
+            )
+        try:
+            data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+            detail = (
+                "nested too deeply" if isinstance(err, RecursionError) else " ".join(str(err).split())[:160]
+            )
+            raise CurriculumStateError(f"{path}: not valid JSON ({detail})") from None
+        try:
+            self.load_state_dict(data)
+        except CurriculumStateError as err:
+            raise CurriculumStateError(f"{path}: {err}") from None
+
+
+def _is_real(value: Any) -> bool:
+    """A finite real number that is not a bool."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond any float
+        return False
+
+
+def _is_whole(value: Any) -> bool:
+    """A whole number that is not a bool (``16`` or ``16.0``; not NaN, not 16.5)."""
+    return _is_real(value) and float(value) == int(value)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number this file can hold")
+
+
+#: Keys of a saved state (:meth:`DifficultyController.state_dict`).
+_STATE_KEYS = {"version", "config", "updates", "tasks", "history"}
+_TASK_KEYS = {"level", "pass_rate", "rows", "moves"}
+#: Counters above this are not from a real run (and would not survive a float round trip).
+_MAX_COUNT = 2**53
+
+
+def check_state(data: Any, tasks: Sequence[str]) -> tuple[dict[str, TaskLevel], int, list[dict[str, Any]]]:
+    """Check a saved state as a whole and return what it restores: ``(task levels, updates, history)``.
+
+    Schema and ranges: ``version`` 1; ``tasks`` maps tasks of ``tasks`` (names or short names) to a level
+    in ``[0, 1]``, a pass rate in ``[0, 1]`` or null, and whole ``rows`` and ``moves`` from 0; ``updates``
+    a whole number from 0; ``history`` a list of objects. Raises :class:`CurriculumStateError` with one
+    line naming the first bad field.
+    """
+
+    def bad(where: str, what: str, got: Any) -> CurriculumStateError:
+        shown = repr(got)
+        return CurriculumStateError(f"{where} must be {what}, got {shown[:80]}")
+
+    def count(where: str, value: Any) -> int:
+        if not (_is_whole(value) and 0 <= value <= _MAX_COUNT):
+            raise bad(where, f"a whole number from 0 to {_MAX_COUNT}", value)
+        return int(value)
+
+    if not isinstance(data, dict):
+        raise bad("the curriculum state", "a JSON object", type(data).__name__)
+    unknown = sorted(set(data) - _STATE_KEYS, key=str)
+    if unknown:
+        raise CurriculumStateError(f"unknown key {unknown[0]!r} in the curriculum state")
+    version = data.get("version")
+    if isinstance(version, bool) or version != 1:
+        raise CurriculumStateError(f"unknown curriculum state version {version!r}")
+    if not isinstance(data.get("config", {}), dict):
+        raise bad("config", "an object", data.get("config"))
+    saved = data.get("tasks")
+    if not isinstance(saved, dict):
+        raise bad("tasks", "an object of task name -> state", saved)
+    known = {_task_name(t): t for t in tasks}
+    out: dict[str, TaskLevel] = {}
+    for key, entry in saved.items():
+        name = _task_name(str(key))
+        if name not in known:
+            raise CurriculumStateError(
+                f"tasks names {str(key)[:80]!r}, which this run does not train (it trains {', '.join(known)})"
+            )
+        if name in out:
+            raise CurriculumStateError(f"tasks names {name} twice")
+        where = f"tasks.{name}"
+        if not isinstance(entry, dict):
+            raise bad(where, "an object", entry)
+        extra = sorted(set(entry) - _TASK_KEYS, key=str)
+        if extra:
+            raise CurriculumStateError(f"unknown key {extra[0]!r} in {where}")
+        for need in ("level", "pass_rate", "rows"):
+            if need not in entry:
+                raise CurriculumStateError(f"{where} has no {need!r}")
+        level = entry["level"]
+        if not (_is_real(level) and 0.0 <= level <= 1.0):
+            raise bad(f"{where}.level", "a number in [0, 1]", level)
+        rate = entry["pass_rate"]
+        if rate is not None and not (_is_real(rate) and 0.0 <= rate <= 1.0):
+            raise bad(f"{where}.pass_rate", "a number in [0, 1] or null", rate)
+        out[name] = TaskLevel(
+            level=float(level) + 0.0,
+            pass_rate=None if rate is None else float(rate) + 0.0,
+            rows=count(f"{where}.rows", entry["rows"]),
+            moves=count(f"{where}.moves", entry.get("moves", 0)),
+        )
+    updates = count("updates", data.get("updates", 0))
+    history = data.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise bad("history", "a list of objects", history if not isinstance(history, list) else "a list")
+    return out, updates, [dict(r) for r in history]
 
 
 def _task_name(task: str) -> str:
@@ -414,8 +612,11 @@ class CurriculumCallback(_callback_base()):
 __all__ = [
     "STATE_FILE",
     "CurriculumCallback",
+    "CurriculumStateError",
     "CurriculumReward",
     "DifficultyController",
     "TaskLevel",
+    "check_state",
+    "usable_reward",
     "wrap_reward_funcs",
 ]

@@ -215,10 +215,57 @@ def test_cli_difficulty_option(real_video, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["subtype"] == "counting_hard"
     assert main([*args, "--task", "jigsaw", "--difficulty", "0.25"]) == 0
     assert json.loads(capsys.readouterr().out)["subtype"] == "jigsaw@0.25"
+    assert main([*args, "--task", "jigsaw", "--difficulty", "-0"]) == 0
+    assert json.loads(capsys.readouterr().out)["subtype"] == "jigsaw@0"  # never "jigsaw@-0"
     assert main([*args, "--task", "grounding", "--perturbation", "noise", "--difficulty", "0.9"]) == 0
     assert json.loads(capsys.readouterr().out)["subtype"] == "grounding_noise@0.9"
     with pytest.raises(SystemExit):
         main([*args, "--task", "jigsaw", "--difficulty", "2"])
+
+
+def test_huge_mix_weights_keep_the_build_size():
+    """Two weights of 1e308 summed to inf: every fraction became 0 and a --size 20 build made 2 rows."""
+    from videossr.data.build import videossr30k_recipe
+
+    assert parse_mix("jigsaw_hard=1e308,counting_easy=1e308") == {"jigsaw_hard": 0.5, "counting_easy": 0.5}
+    recipe = videossr30k_recipe(size=20, mix="jigsaw_hard=1e308,counting_easy=1e308")
+    assert recipe.counts == {"jigsaw_hard": 10, "counting_easy": 10}
+    assert (
+        sum(videossr30k_recipe(size=7, mix="jigsaw_hard=1.7e308,counting_easy=5e-324").counts.values()) == 7
+    )
+
+
+@pytest.mark.parametrize(
+    "mix",
+    [
+        "jigsaw@0.9=1,jigsaw@0.9=3",  # duplicate entries: the last one used to win silently
+        "jigsaw_hard=1, jigsaw_hard =2",
+        "jigsaw@0.9=\u0663",  # Arabic-Indic 3
+        "jigsaw@\u0660.\u0665=1",  # Arabic-Indic 0.5
+        "jigsaw@\uff10.\uff15=1",  # full-width 0.5
+        "jigsaw@-0=1",
+        "jigsaw@-0.0=1",
+        "jigsaw@-1e-400=1",
+    ],
+)
+def test_mix_refuses_duplicates_non_ascii_digits_and_minus_zero(mix):
+    with pytest.raises(ValueError):
+        parse_mix(mix)
+
+
+def test_difficulty_option_refuses_non_ascii_and_never_says_minus_zero():
+    import argparse
+    import math
+
+    from videossr.commands import difficulty_value
+
+    for text in ["-0", "-0.0", "-1e-400", "0"]:
+        value = difficulty_value(text)
+        assert value == 0.0 and math.copysign(1.0, value) == 1.0, text
+    for text in ["\u0660.\u0665", "\uff10.\uff15", "\u0661"]:
+        with pytest.raises(argparse.ArgumentTypeError, match="digits 0-9"):
+            difficulty_value(text)
+    assert difficulty_value("hard") == "hard" and difficulty_value("0.25") == 0.25
 
 
 # ------------------------------------------------------------------------------------------ solvers see it

@@ -52,8 +52,13 @@ def difficulty_value(text: str) -> str | float:
 
     if text in NAMED_DIFFICULTIES:
         return text
+    # float() also reads other scripts' digits ("٠.٥", "０.５"); --seed and every other number of the CLI
+    # refuse them, and so does this one.
+    if not text.isascii():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in [0, 1] (digits 0-9) nor easy/hard")
     try:
-        return parse_difficulty(text)
+        # + 0.0 turns -0.0 (from "-0", "-0.0", "-1e-400") into 0.0: the rows are labelled "@0", not "@-0".
+        return parse_difficulty(text) + 0.0
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 

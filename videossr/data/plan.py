@@ -24,7 +24,7 @@ from typing import Any
 from videossr.data.sources import VideoSource
 from videossr.errors import VideoSSRError
 from videossr.metrics import VIUBENCH_SUBTYPES  # noqa: F401 - re-exported for the builders
-from videossr.tasks import PERTURBATIONS, task_for_subtype
+from videossr.tasks import task_for_subtype
 
 #: The VideoSSR-30K mix (docs/method.md §8): grounding 40% over the four training perturbations, jigsaw-6 40%,
 #: counting-easy 20%.
@@ -79,15 +79,25 @@ def parse_mix(spec: str | dict[str, float] | None) -> dict[str, float]:
             if not part.strip():
                 continue
             name, sep, value = part.partition("=")
+            name = name.strip()
             if not sep:
                 raise ValueError(f"mix entry {part!r} must look like subtype=fraction")
+            # float() also reads other scripts' digits ("٣" is 3, "０.５" is 0.5); the CLI's numbers are ASCII
+            # everywhere (--seed refuses the others), so a weight or a level written so is refused too.
+            if not part.isascii():
+                raise ValueError(f"mix entry {part!r}: write names and numbers with ASCII characters (0-9)")
+            if name in items:
+                raise ValueError(f"mix names {name!r} twice; give each subtype once")
             try:
-                items[name.strip()] = float(value)
+                items[name] = float(value)
             except ValueError as err:
                 raise ValueError(f"mix entry {part!r}: {value!r} is not a number") from err
     else:
-        items = {str(k): float(v) for k, v in spec.items()}
+        items = {str(k).strip(): float(v) for k, v in spec.items()}
+        if len(items) != len(spec):
+            raise ValueError("the mix names a subtype twice; give each subtype once")
     for name, value in items.items():
+        _check_level_spelling(name)
         check_subtype(name)
         if not value >= 0 or math.isinf(value):
             raise ValueError(f"mix fraction of {name!r} must be a positive number, got {value}")
@@ -95,8 +105,25 @@ def parse_mix(spec: str | dict[str, float] | None) -> dict[str, float]:
     items = {k: v for k, v in items.items() if v > 0}
     if not items:
         raise ValueError("the mix has no subtype with a positive weight")
-    total = sum(items.values())
-    return {k: v / total for k, v in items.items()}
+    # Scaled by the largest weight first: two weights of 1e308 would otherwise sum to inf, every fraction
+    # become 0 and the build shrink silently to a row or two.
+    top = max(items.values())
+    scaled = {k: v / top for k, v in items.items()}
+    total = sum(scaled.values())
+    return {k: v / total for k, v in scaled.items()}
+
+
+def _check_level_spelling(name: str) -> None:
+    """Refuse a level written with a minus sign (``jigsaw@-0``, ``jigsaw@-1e-400``): it reads as 0 but
+    would label every row ``@-0``."""
+    base, sep, tail = name.partition("@")
+    if sep and tail.strip().startswith("-"):
+        try:
+            level = float(tail)
+        except ValueError:
+            return  # not a number: check_subtype names the problem
+        if level == 0:
+            raise ValueError(f"mix entry {name!r}: write the level without a minus sign, {base}@0")
 
 
 def split_counts(total: int, mix: dict[str, float]) -> dict[str, int]:
@@ -242,8 +269,8 @@ def partner(video: VideoSource, videos: list[VideoSource], bad: set[str]) -> Vid
 
 
 def needs_other(subtype: str) -> bool:
-    subtype = subtype.partition("@")[0]  # a knob level does not change which videos a row needs
-    if not subtype.startswith("grounding_"):
+    """Whether a row of ``subtype`` needs a second video: its task says so (``Task.needs_other_clip``)."""
+    try:
+        return bool(task_for_subtype(subtype).needs_other_clip)
+    except ValueError:  # not a subtype of any registered task: nothing to pair
         return False
-    pert = PERTURBATIONS.get(subtype[len("grounding_") :])
-    return bool(pert is not None and pert.needs_other)

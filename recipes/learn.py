@@ -57,6 +57,8 @@ from videossr.video import NUM_FRAMES
 logger = logging.getLogger("videossr.recipes.learn")
 #: Arms trained on the stored rows, and arms trained on rows generated while training.
 STORED_ARMS = ("video", "control")
+#: Not GRPO: cross-entropy on the right answers from the same start (the skyline GRPO can approach).
+SUPERVISED_ARM = "supervised"
 ONLINE_ARMS = ("online", "curriculum")
 HERE = Path(__file__).resolve().parent
 
@@ -88,6 +90,15 @@ class LearnBedArguments:
     dev_per_video: int = field(default=4, metadata={"help": "Dev items per dev video."})
     test_per_video: int = field(default=6, metadata={"help": "Test items per test video."})
     test_batch_size: int = field(default=16, metadata={"help": "Items per generate call when scoring."})
+    supervised_steps: int = field(
+        default=800, metadata={"help": "The `supervised` arm's steps (cross-entropy on the right answers)."}
+    )
+    supervised_learning_rate: float = field(
+        default=1e-3, metadata={"help": "The `supervised` arm's AdamW rate."}
+    )
+    supervised_eval_every: int = field(
+        default=100, metadata={"help": "Dev scoring interval of `supervised`."}
+    )
     bed_num_frames: int = field(default=48, metadata={"help": "Frames per clip."})
     bed_max_pixels: int = field(default=64 * 64, metadata={"help": "Largest decoded frame area."})
     tiny_hidden: int = field(default=64, metadata={"help": "Width of the tiny Qwen3-VL."})
@@ -184,6 +195,9 @@ def run_one(bed: LearnBedArguments, script_args, training_args, model_args) -> N
     arm, seed = bed.run.split(":")
     out = Path(training_args.output_dir)
     data = out / "data"
+    if arm == SUPERVISED_ARM:
+        run_supervised(bed, out, int(seed))
+        return
     if arm in STORED_ARMS:
         script_args.dataset_name = str(data / "train")
         script_args.video_control = None if arm == "video" else bed.control
@@ -209,6 +223,57 @@ def run_one(bed: LearnBedArguments, script_args, training_args, model_args) -> N
     training_args.output_dir = str(out / arm / f"seed{seed}")
     trainer = grpo_main(script_args, training_args, model_args)
     score_test(bed, trainer.model, trainer.processing_class, start, out, Path(training_args.output_dir))
+
+
+def run_supervised(bed: LearnBedArguments, out: Path, seed: int) -> None:
+    """The skyline: the seed's start model trained with cross-entropy on the training rows' right answers
+    (no GRPO), scored on the dev items every ``supervised_eval_every`` steps and on the test items at the
+    end. If this does not transfer to the test videos, no GRPO arm will."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from videossr.learnbed import item_scores
+    from videossr.learnbed.scoring import model_replies
+    from videossr.warmup import supervised_warmup
+
+    start = out / "start" / f"seed{seed}"
+    run_dir = out / SUPERVISED_ARM / f"seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = AutoModelForImageTextToText.from_pretrained(start, dtype=torch.float32)
+    processor = AutoProcessor.from_pretrained(start)
+    train = list(load_split(out / "data", "train"))
+    dev = list(load_split(out / "data", "dev"))
+    history = run_dir / "heldout_history.jsonl"
+    history.unlink(missing_ok=True)
+
+    def score_dev(step: int, loss: float | None = None) -> None:
+        if step % bed.supervised_eval_every and step != bed.supervised_steps and step != 0:
+            return
+        model.eval()
+        replies = model_replies(model, processor, dev, max_new_tokens=12, batch_size=bed.test_batch_size)
+        model.train()
+        items = item_scores(dev, replies)
+        record = {"step": step, "score": float(sum(items) / len(items)), "reward": None, "item_scores": items}
+        with open(history, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        logger.info("supervised seed %d step %d: dev %.3f (loss %s)", seed, step, record["score"], loss)
+
+    score_dev(0)
+    supervised_warmup(
+        model,
+        processor,
+        train,
+        steps=bed.supervised_steps,
+        batch_size=bed.format_warmup_batch_size,
+        learning_rate=bed.supervised_learning_rate,
+        seed=seed,
+        targets="truth",
+        progress=False,
+        on_step=score_dev,
+    )
+    model.save_pretrained(run_dir)
+    processor.save_pretrained(run_dir)
+    score_test(bed, model, processor, start, out, run_dir)
 
 
 def score_test(bed: LearnBedArguments, model, processor, start: Path, out: Path, run_dir: Path) -> dict:
@@ -275,9 +340,10 @@ def main(argv: list[str] | None = None) -> dict:
     if bed.run:
         run_one(bed, script_args, training_args, model_args)
         return {}
-    unknown = set(bed.arms) - set(STORED_ARMS) - set(ONLINE_ARMS)
+    known = (*STORED_ARMS, *ONLINE_ARMS, SUPERVISED_ARM)
+    unknown = set(bed.arms) - set(known)
     if unknown:
-        raise ValueError(f"unknown arms {sorted(unknown)}; use {', '.join(STORED_ARMS + ONLINE_ARMS)}")
+        raise ValueError(f"unknown arms {sorted(unknown)}; use {', '.join(known)}")
     online = [arm for arm in bed.arms if arm in ONLINE_ARMS]
     if online and bed.bed_num_frames != NUM_FRAMES:
         raise ValueError(

@@ -1,8 +1,10 @@
-r"""The learning bed: data, control arm and report (fast), and a learning run that must show learning (slow).
+r"""The learning bed: splits, baselines, swap test, intervals and report (fast), and a learning run that must
+show learning on test videos it never saw (slow).
 
-The slow test trains one seed of both arms of ``recipes/learn.py`` with fewer steps and asserts that the
-video arm ends clearly above its own start and above the control arm. It must fail when learning breaks;
-run it with a deliberate fault to see that (``tests/sabotage/sitecustomize.py``)::
+The slow test trains one seed of both arms of ``recipes/learn.py`` with fewer steps and asserts the test-split
+gaps: the video arm ends above its start, above the control and above the best video-blind answer, and
+follows the clip it is shown in the swap test. It must fail when learning breaks; run it with a deliberate
+fault to see that (``tests/sabotage/sitecustomize.py``)::
 
     VIDEOSSR_SABOTAGE=zero_video_loss PYTHONPATH=tests/sabotage \
         .venv/bin/python -m pytest tests/test_learnbed.py -m slow
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,67 +22,223 @@ import pytest
 
 from videossr.learnbed import (
     BedData,
+    best_constant,
+    cluster_bootstrap,
     compare_to_fixed,
     control_permutation,
-    plot_learning_curve,
+    near_copies,
+    plot_bed,
     prepare_data,
+    split_by_group,
     steps_to_reach,
-    summarize,
+    summarize_task,
+    swap_rows,
     uninformative_videos,
+    write_summary,
 )
-from videossr.rows import question_key
+from videossr.learnbed.data import load_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# One rule, fixed before the test was first run: half of the smaller of the full bed's seeds 0 and 1 at the
-# quick run's last step (docs/training.md, "Does it learn?"). The quick run went from 300 to 200 steps to fit
-# the 8-minute budget; at step 200 the full bed's seeds 0 and 1 gain 0.188 and 0.201, lead the control by
-# 0.093 and 0.114, paired t 2.71 and 3.44 over the held-out items. The t threshold stays 2 (a clear gap).
-QUICK_MIN_GAIN = 0.093
-QUICK_MIN_GAP = 0.046
-QUICK_MIN_T = 2.0
+# The slow test's thresholds, one rule fixed before its first run: half of each margin the issue fixes for
+# the full bed (gain 0.15, gaps 0.10 over the control and over the best constant, swap 0.10), because the
+# quick run trains one seed for a third of the steps.
+QUICK_MIN_GAIN = 0.075
+QUICK_MIN_GAP_CONTROL = 0.05
+QUICK_MIN_GAP_CONSTANT = 0.05
+QUICK_MIN_SWAP = 0.05
 
 
 @pytest.fixture(scope="module")
-def bed_data(tmp_path_factory):
+def bed(tmp_path_factory):
     out = tmp_path_factory.mktemp("bed")
-    spec = BedData(train_per_video=6, heldout_per_video=3)
-    held = prepare_data(out, spec)
-    return out, spec, held
+    spec = BedData(
+        videos=24,
+        test_videos=6,
+        dev_videos=3,
+        train_per_video=3,
+        dev_per_video=2,
+        test_per_video=3,
+        video_dir=str(tmp_path_factory.mktemp("videos")),
+    )
+    split = prepare_data(out / "data", spec, progress=False)
+    return out, spec, split
 
 
-def test_heldout_never_overlaps_training(bed_data):
-    from datasets import load_dataset
-
-    out, spec, held = bed_data
-    train = load_dataset(str(out / "train"), split="train")
-    test = load_dataset(str(out / "heldout"), split="test")
-    assert len(train) == 6 * len(spec.train_videos)
-    assert len(test) == held["items"] > 0
-    train_keys = {question_key(r) for r in train}
-    assert not train_keys & {question_key(r) for r in test}
-    assert not set(train["seed"]) & set(test["seed"])
-    # One video gives held-out items only.
-    sources = {Path(s).name for s in test["source"]}
-    assert set(spec.heldout_videos) <= sources
-    assert not set(spec.heldout_videos) & {Path(s).name for s in train["source"]}
-
-
-def test_prepare_is_deterministic(bed_data, tmp_path):
-    out, spec, _ = bed_data
-    prepare_data(tmp_path, spec)
-    for name in ("train/data/train-00000-of-00001.parquet", "heldout/data/test-00000-of-00001.parquet"):
-        assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
+# ---------------------------------------------------------------------------------------------- splits
+def test_no_video_or_picture_in_two_splits(bed):
+    out, spec, split = bed
+    names = {s: set(split[f"{s}_videos"]) for s in ("train", "dev", "test")}
+    assert not names["train"] & names["dev"] and not names["train"] & names["test"]
+    assert not names["dev"] & names["test"]
+    assert len(names["test"]) >= spec.test_videos and len(names["dev"]) >= spec.dev_videos
+    rows = {s: list(load_split(out / "data", s)) for s in ("train", "dev", "test")}
+    for s in rows:
+        assert {r["source"] for r in rows[s]} == names[s]
+    assert split["test_items"] == len(rows["test"]) == spec.test_per_video * len(names["test"])
+    # Every row its own seed (the builder's derive_seed over split, subtype and index).
+    seeds = [r["seed"] for s in rows for r in rows[s]]
+    assert len(set(seeds)) == len(seeds)
 
 
-def _stored_clips(dataset) -> list:
-    return dataset.flatten_indices().data.table.column("videos").to_pylist()
+def test_prepare_is_deterministic(bed, tmp_path):
+    import hashlib
+
+    out, spec, _ = bed
+    prepare_data(tmp_path, spec, progress=False)
+    for split, name in (("train", "train"), ("test", "test"), ("dev", "validation")):
+        a = (out / "data" / split / "data" / f"{name}-00000-of-00001.parquet").read_bytes()
+        b = (tmp_path / split / "data" / f"{name}-00000-of-00001.parquet").read_bytes()
+        assert hashlib.sha256(a).digest() == hashlib.sha256(b).digest()
+
+
+@dataclass
+class _Video:
+    name: str
+    group: str
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_split_by_group_keeps_groups_whole(seed):
+    rng = np.random.default_rng(seed)
+    videos = []
+    for g in range(int(rng.integers(20, 60))):
+        for k in range(int(rng.integers(1, 6)) if rng.random() < 0.3 else 1):
+            videos.append(_Video(f"v{g}-{k}", f"g{g}"))
+    test, dev = int(rng.integers(3, 10)), int(rng.integers(2, 6))
+    parts = split_by_group(videos, test, dev, seed=seed)
+    where = {v.name: s for s, vs in parts.items() for v in vs}
+    assert len(where) == len(videos)
+    for g in {v.group for v in videos}:
+        assert len({where[v.name] for v in videos if v.group == g}) == 1
+    assert len(parts["test"]) >= test and len(parts["dev"]) >= dev and parts["train"]
+    assert split_by_group(videos, test, dev, seed=seed) == parts
+
+
+def test_near_copies_are_found_across_splits_only():
+    rng = np.random.default_rng(0)
+    thumbs = {f"v{i}": rng.uniform(0, 255, size=(3, 16, 16, 3)) for i in range(6)}
+    thumbs["copy"] = thumbs["v1"] + rng.normal(0, 2, size=(3, 16, 16, 3))  # a recompressed v1
+    # Same first frame, different later frames: not a copy.
+    thumbs["same_start"] = np.concatenate([thumbs["v2"][:1], rng.uniform(0, 255, size=(2, 16, 16, 3))])
+    splits = {name: "train" for name in thumbs} | {"copy": "test", "same_start": "test"}
+    found = near_copies(thumbs, splits)
+    assert [(a, b) for a, b, _ in found] == [("copy", "v1")]
+    assert near_copies(thumbs, {name: "train" for name in thumbs}) == []
+
+
+# ---------------------------------------------------------------------------------------------- baselines
+def _grounding_rows(rng, n):
+    rows = []
+    for _ in range(n):
+        frames, fps = 48, float(rng.choice([4.8, 9.6, 10.0]))
+        a = int(rng.integers(0, 40))
+        b = int(rng.integers(a + 2, 49))
+        rows.append(
+            {
+                "task": "anomaly_grounding",
+                "subtype": "grounding_invert",
+                "videos": [[None] * frames],
+                "fps": fps,
+                "answer": f"{a / fps:.1f}-{b / fps:.1f}",
+            }
+        )
+    return rows
+
+
+def _iou(p, t):
+    inter = max(0.0, min(p[1], t[1]) - max(p[0], t[0]))
+    union = (p[1] - p[0]) + (t[1] - t[0]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 @pytest.mark.parametrize("seed", range(20))
+def test_best_constant_grounding_is_the_best_fraction(seed):
+    """Differential: the fitted fraction's mean IoU equals the best of a plain double loop over the grid."""
+    rng = np.random.default_rng(seed)
+    rows = _grounding_rows(rng, int(rng.integers(5, 60)))
+    grid = 24
+    fitted = best_constant(rows, grid=grid)
+    truths = []
+    for r in rows:
+        duration = 48 / r["fps"]
+        s, e = (float(x) for x in r["answer"].split("-"))
+        truths.append((s / duration, e / duration))
+    best = 0.0
+    for i in range(grid + 1):
+        for j in range(i + 1, grid + 1):
+            best = max(best, float(np.mean([_iou((i / grid, j / grid), t) for t in truths])))
+    a, b = fitted.constant
+    assert float(np.mean([_iou((a, b), t) for t in truths])) == pytest.approx(best, abs=1e-9)
+    # The constant is a fraction: each clip gets its own seconds, scored with the real metric.
+    assert 0 <= fitted.train_score <= 1
+    assert fitted.answer(rows[0]) == f"{a * 48 / rows[0]['fps']:.1f}-{b * 48 / rows[0]['fps']:.1f}"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_best_constant_answer_string_maximises_the_metric(seed):
+    from videossr.tasks import task_for_subtype
+
+    rng = np.random.default_rng(seed)
+    orders = ["132", "213", "231", "312", "321"]
+    weights = rng.dirichlet(np.ones(5))
+    rows = [
+        {"task": "temporal_jigsaw", "subtype": "jigsaw_3clips", "videos": [[None]] * 3, "fps": 1.0,
+         "answer": str(rng.choice(orders, p=weights))}
+        for _ in range(int(rng.integers(5, 80)))
+    ]  # fmt: skip
+    fitted = best_constant(rows)
+    task = task_for_subtype("jigsaw_3clips")
+    means = {o: np.mean([task.score(o, r["answer"]) for r in rows]) for o in orders}
+    assert means[fitted.constant] == pytest.approx(max(means.values()))
+    assert fitted.train_score == pytest.approx(max(means.values()))
+
+
+def test_baselines_on_real_rows(bed):
+    from videossr.learnbed import bed_baselines
+
+    out, _, _ = bed
+    rows = {s: list(load_split(out / "data", s)) for s in ("train", "dev", "test")}
+    result = bed_baselines(rows["train"], rows["dev"], rows["test"])
+    assert result["videos"] == [r["source"] for r in rows["test"]]
+    for name in ("best_constant", "random", "heuristic"):
+        assert len(result["items"][name]) == len(rows["test"])
+        assert all(0 <= v <= 1 for v in result["items"][name])
+    # The heuristic solver reads the pixels: far above the video-blind answer on an inverted segment.
+    assert np.mean(result["items"]["heuristic"]) > np.mean(result["items"]["best_constant"]) + 0.2
+
+
+# ---------------------------------------------------------------------------------------------- intervals
+@pytest.mark.parametrize("seed", range(30))
+def test_cluster_bootstrap_matches_a_plain_loop(seed):
+    rng = np.random.default_rng(seed)
+    clusters = [f"v{int(c)}" for c in rng.integers(0, 8, size=int(rng.integers(5, 40)))]
+    values = rng.random(len(clusters))
+    mean, lo, hi = cluster_bootstrap(values, clusters, n=300, seed=seed)
+    assert mean == pytest.approx(values.mean())
+    # The same resampling written plainly: draw videos, pool their items.
+    names = sorted(set(clusters))
+    draws = np.random.default_rng([seed, 77]).integers(0, len(names), size=(300, len(names)))
+    means = []
+    for row in draws:
+        pooled = [v for k in row for v, c in zip(values, clusters) if c == names[k]]
+        means.append(np.mean(pooled))
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])))
+
+
+def test_cluster_bootstrap_is_wider_than_items_when_videos_differ():
+    clusters = [f"v{i // 10}" for i in range(100)]
+    values = np.repeat(np.random.default_rng(0).random(10), 10)  # items of a video agree
+    _, lo, hi = cluster_bootstrap(values, clusters)
+    _, ilo, ihi = cluster_bootstrap(values, [str(i) for i in range(100)])
+    assert hi - lo > 2 * (ihi - ilo)
+
+
+# ---------------------------------------------------------------------------------------------- control, swap
+@pytest.mark.parametrize("seed", range(30))
 def test_control_permutation_is_a_derangement_within_each_source(seed):
     rng = np.random.default_rng(seed)
-    sources = [f"v{int(i)}" for i in rng.integers(0, 4, size=int(rng.integers(8, 40)))]
+    sources = [f"s{int(i)}" for i in rng.integers(0, 6, size=int(rng.integers(2, 60)))]
     perm = control_permutation(sources, seed)
     assert sorted(perm) == list(range(len(sources)))
     for i, j in enumerate(perm):
@@ -88,76 +247,127 @@ def test_control_permutation_is_a_derangement_within_each_source(seed):
             assert i != j
 
 
-def test_swap_control_keeps_everything_but_the_clip(bed_data):
-    from datasets import load_dataset
+def test_swap_control_is_a_new_pairing_every_pass(bed):
+    out, _, _ = bed
+    train = load_split(out / "data", "train")
+    control = uninformative_videos(train, "swap", seed=0, passes=3)
+    assert len(control) == 3 * len(train)
+    n = len(train)
 
-    out, _, _ = bed_data
-    train = load_dataset(str(out / "train"), split="train")
-    swapped = uninformative_videos(train, "swap", seed=3)
-    assert swapped.column_names == train.column_names
-    for column in ("prompt", "answer", "fps", "source", "params", "id"):
-        assert swapped[column] == train[column]
-    before, after = _stored_clips(train), _stored_clips(swapped)
-    assert sum(a != b for a, b in zip(before, after)) == len(train)
-    # Each row's new clip is one of the clips of its own source video, byte for byte.
-    by_source: dict[str, list] = {}
-    for source, clip in zip(train["source"], before):
-        by_source.setdefault(source, []).append(clip)
-    for source, clip in zip(swapped["source"], after):
-        assert clip in by_source[source]
-    blank = uninformative_videos(train.select(range(2)), "blank")
-    from videossr.rows import row_videos
+    def first_frames(ds) -> list[bytes]:  # the stored bytes, not decoded images
+        table = ds.flatten_indices().data.table
+        return [b"".join(f["bytes"] for f in clip[0]) for clip in table.column("videos").to_pylist()]
 
-    frames = row_videos(blank[0])[0]
-    assert frames.shape == row_videos(train[0])[0].shape
-    assert np.ptp(frames) <= 2  # one grey level (up to JPEG rounding)
-    with pytest.raises(ValueError, match="unknown video control"):
-        uninformative_videos(train, "noise")
+    clip = first_frames(control)
+    own = clip[:n]
+    stored = first_frames(train)
+    lookup = {c: i for i, c in enumerate(stored)}
+    assert len(lookup) >= n - 2  # two rows of one video may rarely draw the same segment
+    partners = [[lookup[clip[k * n + i]] for i in range(n)] for k in range(3)]
+    for k in range(3):
+        assert all(stored[partners[k][i]] != stored[i] for i in range(n))  # never its own clip
+        assert [train["source"][j] for j in partners[k]] == train["source"]  # always its own video
+    assert partners[0] != partners[1] != partners[2]
+    # Everything but the clips is the rows', in order, in every pass.
+    assert list(control["answer"]) == list(train["answer"]) * 3
+    assert list(control["prompt"])[:n] == list(train["prompt"])
+    assert own != stored
 
 
-def test_summary_and_plot(tmp_path):
-    # Two fake runs per arm, written in the callback's format.
-    for arm, gain in (("video", 0.3), ("control", 0.05)):
+def test_swap_rows_show_another_item_of_the_same_video(bed):
+    out, _, _ = bed
+    rows = list(load_split(out / "data", "test").cast_column("videos", _undecoded()))
+    swapped, shown = swap_rows(rows)
+    by_clip = {b"".join(f["bytes"] for f in r["videos"][0]): r for r in rows}
+    for row, item, answer in zip(rows, swapped, shown):
+        partner = by_clip[b"".join(f["bytes"] for f in item["videos"][0])]
+        assert partner["id"] != row["id"] and partner["source"] == row["source"]
+        assert answer == partner["answer"] and item["answer"] == row["answer"]
+
+
+def _undecoded():
+    from datasets import Image, List
+
+    return List(List(Image(decode=False)))
+
+
+# ---------------------------------------------------------------------------------------------- batching
+def test_batched_greedy_replies_equal_one_at_a_time(bed, tmp_path):
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from videossr.tiny import build_tiny_model
+    from videossr.training.callbacks import answer_rows
+
+    out, _, _ = bed
+    folder = build_tiny_model(tmp_path / "tiny", hidden=64, layers=4)
+    model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.float32).eval()
+    processor = AutoProcessor.from_pretrained(folder)
+    rows = list(load_split(out / "data", "dev"))[:6] + list(load_split(out / "data", "test"))[:5]
+    one = answer_rows(model, processor, rows, max_new_tokens=10, batch_size=1)
+    many = answer_rows(model, processor, rows, max_new_tokens=10, batch_size=4)
+    assert one == many
+    assert processor.tokenizer.padding_side == "right"  # restored
+
+
+# ---------------------------------------------------------------------------------------------- report
+def _fake_runs(out: Path, items: int, videos: list[str]) -> dict:
+    rng = np.random.default_rng(0)
+    for arm, end_level, shown in (("video", 0.6, 0.7), ("control", 0.3, 0.3)):
         for seed in (0, 1):
-            run = tmp_path / arm / f"seed{seed}"
+            run = out / arm / f"seed{seed}"
             run.mkdir(parents=True)
+            start = list(np.clip(rng.normal(0.2, 0.05, items), 0, 1))
+            end = list(np.clip(rng.normal(end_level, 0.05, items), 0, 1))
+            swap_label = list(np.clip(rng.normal(0.3, 0.05, items), 0, 1))
+            swap_shown = list(np.clip(rng.normal(shown, 0.05, items), 0, 1))
+            result = {
+                "start": {"items": start, "swap_against_shown": start, "swap_against_label": start},
+                "end": {"items": end, "swap_against_shown": swap_shown, "swap_against_label": swap_label},
+            }
+            (run / "test_scores.json").write_text(json.dumps(result))
             with open(run / "heldout_history.jsonl", "w") as f:
                 for step in (0, 10, 20):
-                    items = list(np.clip(np.linspace(0.1, 0.3, 6) + gain * step / 20, 0, 1))
                     f.write(
-                        json.dumps(
-                            {
-                                "step": step,
-                                "score": float(np.mean(items)),
-                                "reward": 0.5,
-                                "item_scores": items,
-                                "item_rewards": items,
-                            }
-                        )
-                        + "\n"
+                        json.dumps({"step": step, "score": 0.2 + step / 100, "item_scores": [0.1]}) + "\n"
                     )
             (run / "trainer_state.json").write_text(
                 json.dumps({"log_history": [{"step": 5, "reward": 0.2, "frac_reward_zero_std": 0.25}]})
             )
-    summary = summarize(
-        tmp_path,
-        ["video", "control"],
-        [0, 1],
-        task="grounding",
-        options={},
-        held_out={"items": 6},
-        metric="mIoU",
-        minutes=1.0,
-    )
-    assert json.loads((tmp_path / "summary.json").read_text()) == summary
-    video = summary["arms"]["video"]
-    assert [r["seed"] for r in video] == [0, 1]
-    assert video[0]["end"] - video[0]["start"] == pytest.approx(0.3)
-    assert video[0]["curve"][0] == [0, video[0]["start"]]
-    assert video[0]["mean_frac_reward_zero_std"] == 0.25
-    step, mean, low, high = summary["intervals"]["video"][-1]
-    assert step == 20 and low < mean < high
-    png = plot_learning_curve(summary, tmp_path / "again.png")
+    return {
+        "videos": videos,
+        "best_constant_answer": "fraction 0.2-0.6 of the timeline",
+        "best_constant_train_score": 0.3,
+        "dev_best_constant": 0.3,
+        "items": {name: [value] * items for name, value in (("best_constant", 0.3), ("random", 0.1),
+                                                             ("heuristic", 0.9))},
+    }  # fmt: skip
+
+
+def test_summary_criteria_and_plot(tmp_path):
+    items = 12
+    videos = [f"v{i // 3}.mp4" for i in range(items)]
+    baselines = _fake_runs(tmp_path, items, videos)
+    split = {
+        "train_videos": ["a"],
+        "dev_videos": ["b"],
+        "test_videos": sorted(set(videos)),
+        "test_items": items,
+        "train_rows": 6,
+        "dev_items": 2,
+    }
+    entry = summarize_task(tmp_path, ["video", "control"], [0, 1], split, baselines, "mIoU")
+    video, control = entry["arms"]["video"][0], entry["arms"]["control"][0]
+    assert set(video) >= {"seed", "start", "end", "interval", "dev_curve", "swap"}
+    assert video["interval"][0] <= video["end"] <= video["interval"][1]
+    assert video["dev_curve"] == [[0, 0.2], [10, pytest.approx(0.3)], [20, pytest.approx(0.4)]]
+    assert video["criteria"]["all"] and video["minus_best_constant"]["interval"][0] > 0
+    assert control["criteria"]["swap_within_band"]
+    assert entry["baselines"]["best_constant"] == pytest.approx(0.3)
+    summary = write_summary(tmp_path / "summary.json", "grounding_invert", entry, 1.5)
+    summary = write_summary(tmp_path / "summary.json", "jigsaw_3clips", entry, 2.0)
+    assert set(summary["tasks"]) == {"grounding_invert", "jigsaw_3clips"} and summary["minutes"] == 3.5
+    png = plot_bed(summary, tmp_path / "curve.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -180,19 +390,13 @@ def test_curriculum_against_fixed_steps_to_reach():
     result = compare_to_fixed(summary, "curriculum", "online")
     first, second = result["seeds"]
     assert (first["steps_to_fixed_end"], first["fraction_of_fixed_steps"]) == (100, 0.5)
-    assert first["fixed_end"] == 0.4 and first["end"] == 0.5
-    assert (first["frac_reward_zero_std"], first["fixed_frac_reward_zero_std"]) == (0.01, 0.05)
     assert second["steps_to_fixed_end"] is None and result["max_fraction_of_fixed_steps"] is None
-    # The noise floor: the fixed arm of seed 0 reaches its own end (0.4) only at its last step.
     assert first["fixed_own_fraction"] == 1.0
-    # The late mean is the mean of the fixed arm's evaluations in the last quarter of its 200 steps (only step
-    # 200 here); the area is the trapezoid mean: (0.1+0.3)/2*100 + (0.3+0.4)/2*100 over 200 steps.
     assert first["fixed_late"] == 0.4 and first["steps_to_fixed_late"] == 100
     assert first["fixed_area"] == pytest.approx(0.275)
-    assert first["area"] == pytest.approx(((0.1 + 0.42) / 2 * 100 + (0.42 + 0.5) / 2 * 100) / 200)
 
 
-@pytest.mark.parametrize("seed", range(200))
+@pytest.mark.parametrize("seed", range(100))
 def test_mean_over_steps_is_the_curve_area(seed):
     from videossr.learnbed import _mean_over_steps
 
@@ -200,33 +404,9 @@ def test_mean_over_steps_is_the_curve_area(seed):
     steps = np.cumsum(rng.integers(1, 50, size=int(rng.integers(2, 20))))
     scores = rng.random(len(steps))
     curve = [[int(a), float(b)] for a, b in zip(steps, scores)]
-    # The same area, written a second way: the integral of the piecewise-linear curve on a fine grid.
     grid = np.linspace(steps[0], steps[-1], 20001)
     expected = float(np.interp(grid, steps, scores).mean())
     assert _mean_over_steps(curve) == pytest.approx(expected, abs=2e-4)
-
-
-def test_online_stream_keeps_clips_and_never_makes_a_held_out_question(bed_data, tmp_path):
-    import itertools
-
-    from videossr.data.streaming import stream_dataset
-    from videossr.learnbed import link_videos
-
-    _, spec, _ = bed_data
-    folder = link_videos(tmp_path / "videos", spec.train_videos[:2])
-    mix = f"{spec.subtype}=1"
-    rows = list(itertools.islice(stream_dataset(folder, mix=mix, seed=0, max_pixels=spec.max_pixels), 24))
-    # Hold out questions the stream is known to make: it must then make other ones instead.
-    held = rows[:6]
-    again = stream_dataset(
-        folder, mix=mix, seed=0, max_pixels=spec.max_pixels, keep_clips=True, skip_questions=held
-    )
-    fresh = list(itertools.islice(again, 24))
-    skipped = {question_key(r) for r in held}
-    assert not skipped & {question_key(r) for r in fresh}
-    # Kept clips change nothing but the decoding: the rows not skipped are the same rows, in order.
-    assert [r["answer"] for r in rows[6:]] == [r["answer"] for r in fresh[:18]]
-    assert {r["source"] for r in fresh} == set(spec.train_videos[:2])
 
 
 def test_tiny_model_sizes(tmp_path):
@@ -234,13 +414,7 @@ def test_tiny_model_sizes(tmp_path):
 
     from videossr.tiny import build_tiny_model
 
-    small = build_tiny_model(tmp_path / "small")
     wide = build_tiny_model(tmp_path / "wide", hidden=64, layers=4)
-    assert json.loads((small / "videossr_tiny.json").read_text()) == {
-        "arch": "qwen3_vl",
-        "seed": 0,
-        "version": 3,
-    }
     model = AutoModelForImageTextToText.from_pretrained(wide)
     text = model.config.text_config
     assert (text.hidden_size, text.num_hidden_layers) == (64, 4)
@@ -249,48 +423,40 @@ def test_tiny_model_sizes(tmp_path):
         build_tiny_model(tmp_path / "bad", hidden=10)
 
 
+# ---------------------------------------------------------------------------------------------- learning
+#: The quick run: what the slow test changes from the full bed (one seed; everything else as `make learn`).
+QUICK_OVERRIDES: list[str] = ["--seeds", "0", "--max_steps", "200", "--viubench_steps", "100"]
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(2400)  # about 6 minutes on two idle cores; the project default (600 s) is too tight
-def test_grpo_learns_only_from_the_video(tmp_path):
-    """One seed of both arms, fewer steps: the video arm must gain and beat the control."""
+@pytest.mark.timeout(2400)
+def test_grpo_learns_from_the_video_on_unseen_videos(tmp_path):
+    """One seed of both arms, fewer steps, scored on the test videos: the video arm must gain, beat the
+    control and the best video-blind answer, and follow the clip it is shown."""
     sys.path.insert(0, str(ROOT / "recipes"))
     from learn import main
 
+    out = tmp_path / "learn"
     summary = main(
         [
             "--config",
             str(ROOT / "recipes/tiny/grpo/config_learn.yaml"),
             "--output_dir",
-            str(tmp_path / "learn"),
-            "--seeds",
-            "0",
+            str(out),
             *QUICK_OVERRIDES,
         ]
     )
-    video = summary["arms"]["video"][0]
-    control = summary["arms"]["control"][0]
+    entry = summary["tasks"]["grounding_invert"]
+    video, control = entry["arms"]["video"][0], entry["arms"]["control"][0]
+    constant = entry["baselines"]["best_constant"]
     report = (
-        f"video {video['start']:.3f} -> {video['end']:.3f}, "
-        f"control {control['start']:.3f} -> {control['end']:.3f}"
+        f"video {video['start']:.3f} -> {video['end']:.3f}, control {control['end']:.3f}, "
+        f"best constant {constant:.3f}, swap video {video['swap']['difference']:+.3f} "
+        f"control {control['swap']['difference']:+.3f}"
     )
-    out = tmp_path / "learn"
-    end_items = {
-        arm: np.asarray(_last_items(out / arm / "seed0"), dtype=float) for arm in ("video", "control")
-    }
-    diff = end_items["video"] - end_items["control"]
-    t = float(diff.mean() / (diff.std(ddof=1) / np.sqrt(len(diff)))) if diff.std() > 0 else 0.0
-    report += f", paired t {t:.2f} over {len(diff)} items"
     print(report)
     assert video["start"] == pytest.approx(control["start"]), "both arms must start from the same model"
     assert video["end"] - video["start"] >= QUICK_MIN_GAIN, report
-    assert video["end"] - control["end"] >= QUICK_MIN_GAP, report
-    assert t >= QUICK_MIN_T, report
-
-
-def _last_items(run_dir: Path) -> list[float]:
-    lines = (run_dir / "heldout_history.jsonl").read_text().splitlines()
-    return json.loads(lines[-1])["item_scores"]
-
-
-#: The quick run: what the slow test changes from the full bed (one seed; everything else as `make learn`).
-QUICK_OVERRIDES: list[str] = ["--max_steps", "200", "--viubench_steps", "200"]
+    assert video["end"] - control["end"] >= QUICK_MIN_GAP_CONTROL, report
+    assert video["end"] - constant >= QUICK_MIN_GAP_CONSTANT, report
+    assert video["swap"]["difference"] >= QUICK_MIN_SWAP, report

@@ -22,7 +22,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -63,6 +63,7 @@ def supervised_warmup(
     targets: Targets = "random",
     video_max_pixels: int | None = None,
     progress: bool = True,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """Train ``model`` in place with cross-entropy on reply tokens; returns the loss of every step.
 
@@ -79,6 +80,8 @@ def supervised_warmup(
         video_max_pixels: per-frame pixel bound for the video processor, as in GRPO (``None``: the
             processor's own).
         progress: show a progress bar.
+        on_step: called as ``on_step(step, loss)`` after every optimizer step (1-based), e.g. to score a
+            dev set now and then (the model is in train mode; switch to eval and back inside).
     """
     if steps < 0 or batch_size < 1:
         raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {steps} and {batch_size}")
@@ -155,6 +158,8 @@ def supervised_warmup(
             optimizer.step()
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            if on_step is not None:
+                on_step(len(losses), losses[-1])
     finally:
         model.train(was_training)
     return losses

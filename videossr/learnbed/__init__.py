@@ -31,8 +31,9 @@ from videossr.learnbed.data import (
     prepare_data,
     split_by_group,
 )
-from videossr.learnbed.report import (
+from videossr.learnbed.report import (  # noqa: F401 (_mean_over_steps: private, the tests read it)
     CRITERIA,
+    _mean_over_steps,
     compare_to_fixed,
     plot_bed,
     read_curves,

@@ -113,13 +113,16 @@ def _thumb(frame: np.ndarray, side: int = 16) -> np.ndarray:
 
 
 def near_copies(thumbs: dict[str, np.ndarray], splits: dict[str, str], threshold: float = 6.0) -> list[tuple]:
-    """Pairs of videos in different splits whose first frames are nearly the same picture (mean absolute
-    difference of 16x16 thumbnails below ``threshold`` grey levels). The bed refuses to start with any."""
+    """Pairs of videos in different splits that show nearly the same pictures: the first, middle and last
+    frames' 16x16 thumbnails each differ by less than ``threshold`` grey levels on average (a recompressed
+    or muted copy does; two videos that merely start on the same black frame do not). The bed refuses to
+    start with any."""
     names = sorted(thumbs)
-    stack = np.stack([thumbs[n] for n in names]).reshape(len(names), -1)
+    stack = np.stack([thumbs[n] for n in names])
+    stack = stack.reshape(len(names), stack.shape[1], -1)  # (videos, 3 frames, pixels)
     found = []
     for i in range(len(names)):
-        diff = np.abs(stack[i + 1 :] - stack[i]).mean(axis=1)
+        diff = np.abs(stack[i + 1 :] - stack[i]).mean(axis=2).max(axis=1)
         for j in np.nonzero(diff < threshold)[0]:
             other = names[i + 1 + int(j)]
             if splits[names[i]] != splits[other]:
@@ -131,7 +134,7 @@ def make_rows(
     path: Path, subtype: str, split: str, start_index: int, count: int, num_frames: int, max_pixels: int
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
     """``count`` rows of ``subtype`` from one video (the package's decoder and generator) and the video's
-    first-frame thumbnail.
+    first, middle and last frames' thumbnails (for :func:`near_copies`).
 
     Row ``k``'s seed is ``derive_seed("learnbed-<split>", 0, subtype, start_index + k)``."""
     from videossr.data.plan import derive_seed
@@ -148,7 +151,8 @@ def make_rows(
     for k in range(count):
         seed = derive_seed(f"learnbed-{split}", 0, subtype, start_index + k)
         rows.append(sample_to_row(task.generate(clip, seed=seed), id=f"{path.stem}-{split}{k}"))
-    return rows, _thumb(clip.frames[0])
+    frames = clip.frames
+    return rows, np.stack([_thumb(frames[k]) for k in (0, len(frames) // 2, len(frames) - 1)])
 
 
 def prepare_data(

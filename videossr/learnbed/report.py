@@ -44,7 +44,7 @@ def read_curves(run_dir: str | os.PathLike) -> dict[str, Any]:
             if score is None:  # histories written before the score was stored: the items' mean (one subtype)
                 score = float(np.mean(entry["item_scores"]))
             curve.append([entry["step"], score])
-            reward.append([entry["step"], entry["reward"]])
+            reward.append([entry["step"], entry.get("reward")])
             items[int(entry["step"])] = entry["item_scores"]
     train: dict[str, list[list[float]]] = {}
     state = run_dir / "trainer_state.json"

@@ -307,7 +307,8 @@ def plot_bed(summary: dict[str, Any], path: str | os.PathLike) -> Path:
                 dots.append([])
         x = np.arange(len(labels))
         colours_bar = ["tab:gray", "tab:blue", "tab:orange", "k", "tab:brown", "tab:green"][: len(labels)]
-        test_ax.bar(x, means, color=colours_bar, alpha=0.55, yerr=np.asarray(errs).T, capsize=3)
+        yerr = np.clip(np.asarray(errs, dtype=float).T, 0, None)
+        test_ax.bar(x, means, color=colours_bar, alpha=0.55, yerr=yerr, capsize=3)
         for i, values in enumerate(dots):
             test_ax.scatter([i] * len(values), values, color="k", s=10, zorder=3)
         test_ax.set_xticks(x, labels, rotation=25, fontsize=7)

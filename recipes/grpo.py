@@ -10,6 +10,10 @@ Usage::
     accelerate launch --config_file recipes/accelerate_configs/zero3.yaml \\
         recipes/grpo.py --config recipes/Qwen3-VL-8B-Instruct/grpo/config_videossr.yaml
 
+    # the sharded path on two CPU processes (FSDP2 over gloo; docs/sharding.md)
+    accelerate launch --config_file recipes/accelerate_configs/fsdp_cpu.yaml \\
+        recipes/grpo.py --config recipes/tiny/grpo/config_tiny_fsdp.yaml
+
 The options are three dataclasses: ``GRPOScriptArguments`` (data, rewards, video; ``videossr.training``),
 TRL's ``GRPOConfig`` (training) and ``ModelConfig`` (model, LoRA). Every YAML key can be overridden on the
 command line (``--learning_rate 2e-6``). Data comes from a dataset built by ``videossr build`` (a local
@@ -18,6 +22,9 @@ folder or a Hub id: ``dataset_name`` + ``dataset_config``) or is generated onlin
 ``videossr.rewards.REWARD_FUNCS``); each is logged as ``rewards/<name>/mean`` and returns ``None`` on rows of
 other tasks, so the per-name means are per-task curves. The pieces live in ``videossr.training``; this
 script only wires them together.
+
+A run resumes by itself: when ``output_dir`` holds a complete ``checkpoint-N`` and ``resume_from_checkpoint``
+is unset, training continues from the newest one (``--auto_resume false`` starts over instead).
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from videossr.training import (
     viubench_callbacks,
     write_run_outputs,
 )
+from videossr.training.models import last_checkpoint
 from videossr.trl_video import VideoGRPOTrainer
 
 logger = logging.getLogger("videossr.recipes.grpo")
@@ -85,8 +93,9 @@ def main(
         video_max_pixels=script_args.video_max_pixels,
         video_min_pixels=script_args.video_min_pixels,
         shared_prefix=script_args.shared_prefix,
+        layout_invariant_sampling=script_args.layout_invariant_sampling,
     )
-    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    result = trainer.train(resume_from_checkpoint=resume_point(script_args, training_args))
     trainer.log_metrics("train", result.metrics)
     trainer.save_metrics("train", result.metrics)
     trainer.save_state()
@@ -98,6 +107,20 @@ def main(
         write_run_outputs(trainer, processor, script_args, training_args, model_args, base_model)
     trainer.accelerator.wait_for_everyone()
     return trainer
+
+
+def resume_point(script_args: GRPOScriptArguments, training_args: GRPOConfig) -> str | None:
+    """The checkpoint to resume from: the one asked for, else (``auto_resume``) the newest in output_dir."""
+    if training_args.resume_from_checkpoint:
+        return training_args.resume_from_checkpoint
+    if not script_args.auto_resume:
+        return None
+    found = last_checkpoint(training_args.output_dir)
+    if found is not None:
+        logger.info(
+            "resuming from %s (the newest checkpoint in output_dir; --auto_resume false to start over)", found
+        )
+    return found
 
 
 def make_parser() -> TrlParser:

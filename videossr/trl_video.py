@@ -60,7 +60,9 @@ import torch
 import trl
 from trl import GRPOTrainer
 
+from videossr.keyed_sampling import KeyedSampler, greedy_copy, rollout_keys, sampling_warpers
 from videossr.rows import decode_frame
+from videossr.sharding import fsdp_on_cpu_processes, needs_synced_generation
 from videossr.shared_prefix import (
     SUPPORTED_ATTENTION,
     attention_implementation,
@@ -373,6 +375,10 @@ class VideoGRPOTrainer(GRPOTrainer):
             unchanged (a loss normalised over the whole generation batch, ``dapo`` / ``cispo`` / ``vespo``,
             no entropy bonus, and every optimizer step accumulating whole generation batches);
             ``True``/``False`` force it.
+        layout_invariant_sampling: draw every rollout's tokens with noise keyed by (seed, step, the rollout's
+            index in the global generation batch, position) instead of the process's random stream
+            (:mod:`videossr.keyed_sampling`): the same distribution, but a run on N processes samples the
+            same replies as a run on one, and a resumed run the same as an uninterrupted one. Video mode only.
 
     Example::
 
@@ -396,6 +402,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         video_min_pixels: int | None = None,
         shared_prefix: bool = True,
         shared_prefix_group_split: bool | None = None,
+        layout_invariant_sampling: bool = False,
         **kwargs: Any,
     ) -> None:
         check_trl_version()
@@ -411,6 +418,9 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._video_token_id: int | None = None
         self._image_token_id: int | None = None
         self.shared_prefix = bool(shared_prefix)
+        self.layout_invariant_sampling = bool(layout_invariant_sampling)
+        # (optimizer step, generation calls made in it): the keyed sampler's per-call key.
+        self._generation_calls: tuple[int, int] = (-1, 0)
         # Counters of the shared passes (rows scored, packed sequences, tokens forwarded): for logs and
         # benchmarks.
         self.shared_prefix_stats: dict[str, int] = {
@@ -420,6 +430,12 @@ class VideoGRPOTrainer(GRPOTrainer):
             "unshared_tokens": 0,
         }
         super().__init__(*args, **kwargs)
+        if needs_synced_generation(self.accelerator) and self._dist.is_fsdp:
+            # transformers runs `generate` in lockstep (synced_gpus) for models it sharded itself and for
+            # ZeRO-3, but not for one accelerate wrapped with fully_shard: a rank whose replies all ended
+            # would stop calling the sharded forward while the others wait in its all-gather. TRL's own
+            # generation path reads the same flag.
+            self.model._is_fsdp_managed_module = True
 
         args_ = self.args
         if self.use_vllm and video_mode == "video":
@@ -460,9 +476,18 @@ class VideoGRPOTrainer(GRPOTrainer):
             if reason is not None:
                 logger.warning("shared_prefix disabled: %s; using the unshared passes", reason)
                 self.shared_prefix = False
+        if self.layout_invariant_sampling and video_mode != "video":
+            raise ValueError(
+                "layout_invariant_sampling needs video_mode='video' (the bridge's own generation)"
+            )
         if shared_prefix_group_split is None:
             shared_prefix_group_split = self.shared_prefix and self._split_leaves_update_unchanged()
         self.shared_prefix_group_split = bool(shared_prefix_group_split)
+
+    def create_accelerator_and_postprocess(self) -> None:
+        # FSDP on CPU processes (gloo): accelerate would otherwise fall back to DDP (videossr.sharding).
+        with fsdp_on_cpu_processes():
+            super().create_accelerator_and_postprocess()
 
     def _split_leaves_update_unchanged(self) -> bool:
         """Whether how the generation batch is cut into micro-batches cannot change the optimizer update."""
@@ -607,16 +632,19 @@ class VideoGRPOTrainer(GRPOTrainer):
         has_tool_images: bool = False,
     ) -> tuple[list[list[int]], Any]:
         rows = self._pending_rows
-        shareable = (
-            self.shared_prefix
+        own_path = (
+            (self.shared_prefix or self.layout_invariant_sampling)
             and rows is not None
             and len(rows) == len(prompt_ids)
             and not self.use_vllm
             and not self.use_transformers_continuous_batching
         )
-        if shareable:
-            row_group, firsts = prompt_groups(rows)
-            if len(firsts) < len(rows):
+        if own_path:
+            if self.shared_prefix:
+                row_group, firsts = prompt_groups(rows)
+            else:  # every row its own prefix: plain generation, with the keyed sampler
+                row_group, firsts = list(range(len(rows))), list(range(len(rows)))
+            if len(firsts) < len(rows) or self.layout_invariant_sampling:
                 return self._generate_shared_prefill(prompt_ids, rows, row_group, firsts), None
         return super()._generate_single_turn(
             prompt_ids, images, multimodal_fields, num_generations, has_tool_images=has_tool_images
@@ -635,6 +663,10 @@ class VideoGRPOTrainer(GRPOTrainer):
         fills the KV cache; the cache is then indexed out to every rollout, the model's M-RoPE offsets
         (``rope_deltas``) likewise, and ``generate`` continues from it: it feeds each row's last prompt
         token and samples.
+
+        With ``layout_invariant_sampling`` the tokens are drawn by
+        :class:`~videossr.keyed_sampling.KeyedSampler` (greedy decoding over its one-hot scores). Under
+        sharding every rank decodes in lockstep (``synced_gpus``).
         """
         from trl.models import unwrap_model_for_generation
         from trl.trainer.utils import pad
@@ -662,6 +694,18 @@ class VideoGRPOTrainer(GRPOTrainer):
         unique = [rows[i] for i in firsts]
         prefill.update(_rows_video_kwargs(unique, device))
         index = torch.tensor(row_group, device=device)
+        generation_config = self.generation_config
+        sampler_kwargs: dict[str, Any] = {}
+        if self.layout_invariant_sampling:
+            generation_config = greedy_copy(self.generation_config)
+            from transformers import LogitsProcessorList
+
+            sampler = KeyedSampler(
+                self._rollout_keys(len(prompt_ids)).to(device),
+                padded_ids.size(1),
+                sampling_warpers(self.generation_config),
+            )
+            sampler_kwargs["logits_processor"] = LogitsProcessorList([sampler])
         with (
             unwrap_model_for_generation(
                 self.model_wrapped,
@@ -686,7 +730,9 @@ class VideoGRPOTrainer(GRPOTrainer):
                     input_ids=padded_ids,
                     attention_mask=attention_mask,
                     cache=cache,
-                    generation_config=self.generation_config,
+                    generation_config=generation_config,
+                    synced_gpus=needs_synced_generation(self.accelerator),
+                    **sampler_kwargs,
                 )
             finally:
                 backbone.rope_deltas = None
@@ -703,6 +749,17 @@ class VideoGRPOTrainer(GRPOTrainer):
         positions = torch.arange(is_eos.size(1), device=completion_ids.device).expand(is_eos.size(0), -1)
         keep = positions <= eos_idx[:, None]
         return [c[m].tolist() for c, m in zip(completion_ids.cpu(), keep.cpu())]
+
+    def _rollout_keys(self, rows: int) -> torch.Tensor:
+        """The keyed sampler's key of each local rollout: seed, optimizer step, call within the step, and the
+        rollout's index in the global generation batch (processes hold consecutive slices of it, as TRL's
+        advantage computation assumes)."""
+        step = int(self.state.global_step)
+        last_step, calls = self._generation_calls
+        calls = calls + 1 if step == last_step else 0
+        self._generation_calls = (step, calls)
+        first = self.accelerator.process_index * rows
+        return rollout_keys(int(self.args.seed), step, calls, first, rows)
 
     # ------------------------------------------------------------------ scoring passes
     @contextlib.contextmanager

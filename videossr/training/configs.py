@@ -88,6 +88,21 @@ class GRPOScriptArguments(ScriptArguments):
             "help": "Encode each group's prompt once per micro-batch in every pass (exact; docs/training.md)."
         },
     )
+    layout_invariant_sampling: bool = field(
+        default=False,
+        metadata={
+            "help": "Draw rollout tokens with noise keyed by (seed, step, rollout index, position) instead "
+            "of each process's random stream: same distribution, but N processes sample what one would, "
+            "and a resumed run what an uninterrupted one would (docs/sharding.md)."
+        },
+    )
+    auto_resume: bool = field(
+        default=True,
+        metadata={
+            "help": "Resume from the last `checkpoint-N` in output_dir when resume_from_checkpoint is unset "
+            "(false: start over, overwriting)."
+        },
+    )
     tiny_model_dir: str | None = field(
         default=None,
         metadata={"help": "Where `model_name_or_path: tiny:<arch>` builds the offline tiny model."},
@@ -121,7 +136,9 @@ class GRPOScriptArguments(ScriptArguments):
     )
     viubench_batch_size: int = field(
         default=1,
-        metadata={"help": "Items per generate call when scoring VIUBench (left padded, same greedy replies)."},
+        metadata={
+            "help": "Items per generate call when scoring VIUBench (left padded, same greedy replies)."
+        },
     )
     video_control: str | None = field(
         default=None,

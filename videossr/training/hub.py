@@ -185,8 +185,6 @@ SUMMARY_KEYS = (
     "warmup_steps",
     "num_train_epochs",
     "max_steps",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
     "num_generations",
     "temperature",
     "beta",
@@ -207,7 +205,13 @@ def recipe_summary(script_args: GRPOScriptArguments, training_args: Any, model_a
         value = getattr(training_args, key)
         # Enums (scheduler type...) as their plain values, so the card's YAML stays readable.
         summary[key] = getattr(value, "value", value)
-    summary["world_size"] = training_args.world_size
+    # The batch as the optimizer sees it, whatever the number of processes it was spread over: a run on 8 GPUs
+    # and the same run on 1 with 8x the per-device batch get the same card.
+    summary["global_batch_size"] = (
+        training_args.per_device_train_batch_size
+        * training_args.gradient_accumulation_steps
+        * max(1, training_args.world_size)
+    )
     summary["reward_funcs"] = list(script_args.reward_funcs)
     summary["video_mode"] = script_args.video_mode
     summary["video_max_pixels"] = script_args.video_max_pixels

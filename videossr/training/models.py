@@ -63,3 +63,21 @@ def load_model(model_args: Any, training_args: Any) -> Any:
 
         kwargs.update(quantization_config=quantization, device_map={"": PartialState().local_process_index})
     return AutoModelForImageTextToText.from_pretrained(model_args.model_name_or_path, **kwargs)
+
+
+def last_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The newest complete ``checkpoint-<step>`` folder in ``output_dir`` (``None`` if there is none).
+
+    A checkpoint is complete once the Trainer has written its ``trainer_state.json`` (the last file it saves),
+    so a folder left half-written by a killed run is skipped in favour of the one before it.
+    """
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    steps = []
+    for path in root.iterdir():
+        name = path.name
+        if path.is_dir() and name.startswith("checkpoint-") and name[len("checkpoint-") :].isdigit():
+            if (path / "trainer_state.json").is_file():
+                steps.append((int(name[len("checkpoint-") :]), path))
+    return str(max(steps)[1]) if steps else None

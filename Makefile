@@ -20,7 +20,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: space setup demo demo-tasks demo-data demo-bench demo-train learn learn-curriculum test lint quality
+.PHONY: space setup demo demo-tasks demo-data demo-bench demo-train learn learn-all learn-curriculum test lint quality
 
 setup:
 	$(SETUP)
@@ -54,21 +54,27 @@ demo-bench:
 		--paper --out $(OUT)/bench
 
 # A short run of the learning bed (docs/training.md, "Does it learn?"): the offline tiny Qwen3-VL gets the
-# format warm-up, then 60 GRPO steps on Anomaly Grounding (invert) from the sample videos, scored on held-out
-# items every 20 steps. Writes $(OUT)/train/learning_curve.png, summary.json, and under video/seed0/ the
+# format warm-up, then 60 GRPO steps on Anomaly Grounding (invert) on a small bed of 40 synthetic videos,
+# scored on the dev videos every 20 steps and on unseen test videos at the end. Writes $(OUT)/train/learning_curve.png, summary.json, and under video/seed0/ the
 # checkpoint, its model card and reward_curve.png (the training reward rises). The full bed with its control
 # arm and 3 seeds is `make learn`.
 demo-train:
 	$(PYTHON) recipes/learn.py --config recipes/tiny/grpo/config_learn.yaml --output_dir $(OUT)/train \
-		--seeds 0 --arms video --max_steps 60 --viubench_steps 20 --viubench_limit 24 \
+		--seeds 0 --arms video --max_steps 60 --viubench_steps 20 --bed_videos 40 --test_videos 8 \
+		--dev_videos 4 --dev_per_video 4 --test_per_video 3 \
 		--per_device_train_batch_size 32 --logging_steps 2 --jobs 1 --torch_threads 2
 
 # The learning bed: a tiny Qwen3-VL learns Anomaly Grounding by GRPO on CPU, 3 seeds x (video arm, control
-# arm whose clips carry no information). Writes $(LEARN_OUT)/summary.json, learning_curve.png, per-arm logs and
-# models (docs/training.md, "Does it learn?").
+# arm whose clips carry no information), on 160 synthetic videos split by video into train/dev/test, scored
+# on the test videos beside the best video-blind answer. Writes $(LEARN_OUT)/summary.json, learning_curve.png,
+# per-arm logs and models (docs/training.md, "Does it learn?"). `learn-all` adds the jigsaw and counting beds.
 LEARN_OUT ?= learn_out
 learn: $(SETUP_STAMP)
 	$(PYTHON) recipes/learn.py --config recipes/tiny/grpo/config_learn.yaml --output_dir $(LEARN_OUT)
+
+learn-all: learn
+	$(PYTHON) recipes/learn.py --config recipes/tiny/grpo/config_learn_jigsaw.yaml --output_dir $(LEARN_OUT)
+	$(PYTHON) recipes/learn.py --config recipes/tiny/grpo/config_learn_counting.yaml --output_dir $(LEARN_OUT)
 
 # Adaptive difficulty on the bed (docs/training.md, "Curriculum on the bed"): rows generated while training
 # from the training videos, at the held-out items' fixed difficulty (`online`) or at the controller's

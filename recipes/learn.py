@@ -116,6 +116,12 @@ class LearnBedArguments:
     )
     jobs: int = field(default=2, metadata={"help": "Runs at the same time (one process each)."})
     torch_threads: int = field(default=1, metadata={"help": "torch threads per run process."})
+    rerun: bool = field(
+        default=False, metadata={"help": "Train again the runs that already wrote their test scores."}
+    )
+    prepare_only: bool = field(
+        default=False, metadata={"help": "Only write the data and the baselines, then stop."}
+    )
     summarize_only: bool = field(
         default=False,
         metadata={"help": "Only (re)write summary.json and the plot from the runs in output_dir."},
@@ -195,6 +201,9 @@ def run_one(bed: LearnBedArguments, script_args, training_args, model_args) -> N
     arm, seed = bed.run.split(":")
     out = Path(training_args.output_dir)
     data = out / "data"
+    if arm == "start":
+        warm_start(bed, out, int(seed), data / "train")
+        return
     if arm == SUPERVISED_ARM:
         run_supervised(bed, out, int(seed))
         return
@@ -354,6 +363,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = root / bed.bed_subtype
     out.mkdir(parents=True, exist_ok=True)
     split = json.loads((out / "data" / "split.json").read_text()) if bed.summarize_only else prepare(bed, out)
+    if bed.prepare_only:
+        return {"split": split, "baselines": json.loads((out / "baselines.json").read_text())}
     runs = []
     if not bed.summarize_only:
         if online:
@@ -364,15 +375,18 @@ def main(argv: list[str] | None = None) -> dict:
             link_videos(
                 out / "data" / "videos", [v.path for v in bed_videos(spec) if Path(v.path).name in train]
             )
-        for seed in bed.seeds:
-            logger.info("seed %d: format warm-up (%d steps)", seed, bed.format_warmup_steps)
-            warm_start(bed, out, seed, out / "data" / "train")
         runs = [(arm, seed) for seed in bed.seeds for arm in bed.arms]
     task_argv = [*argv, "--output_dir", str(out)]
 
     def launch(run: tuple[str, int]) -> tuple[str, int, int]:
         arm, seed = run
         folder = out / arm / f"seed{seed}"
+        if arm == "start":
+            logger.info("seed %d: format warm-up (%d steps)", seed, bed.format_warmup_steps)
+        elif (folder / "test_scores.json").is_file() and not bed.rerun:
+            # A finished run (its test scores written) is kept: an interrupted bed resumes where it stopped.
+            logger.info("%s seed %d: already finished, kept (--rerun to train it again)", arm, seed)
+            return arm, seed, 0
         folder.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, OMP_NUM_THREADS=str(bed.torch_threads), TOKENIZERS_PARALLELISM="false")
         with open(folder / "log.txt", "w") as log:
@@ -386,7 +400,9 @@ def main(argv: list[str] | None = None) -> dict:
         return arm, seed, code
 
     with ThreadPoolExecutor(max_workers=max(1, bed.jobs)) as pool:
-        results = list(pool.map(launch, runs))
+        # The seeds' warm-ups first, side by side (each arm of a seed starts from its folder), then the arms.
+        results = list(pool.map(launch, [("start", seed) for seed in (bed.seeds if runs else [])]))
+        results += list(pool.map(launch, runs))
     failed = [f"{arm}:{seed}" for arm, seed, code in results if code != 0]
     if failed:
         raise SystemExit(f"runs failed: {failed}; see {out}/<arm>/seed<k>/log.txt")

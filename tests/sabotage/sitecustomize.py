@@ -8,15 +8,18 @@ applies the sabotage in every process the bed starts (each GRPO run is its own p
         .venv/bin/python -m pytest tests/test_learnbed.py -m slow
     VIDEOSSR_SABOTAGE=shuffle_advantages PYTHONPATH=tests/sabotage ...
     VIDEOSSR_SABOTAGE=constant_reward    PYTHONPATH=tests/sabotage ...
+    VIDEOSSR_SABOTAGE=swapped_clips      PYTHONPATH=tests/sabotage ...
 
 * ``zero_video_loss``: generation sees the real clips, but the log-prob passes (old policy, reference, loss)
   get all-zero pixels: the failure the TRL video bridge exists to prevent.
 * ``shuffle_advantages``: the advantages are permuted across the whole batch, so a reply is credited with
   another group's result.
 * ``constant_reward``: every reply gets reward 0.5.
+* ``swapped_clips``: both arms train on swapped clips (the video arm gets the control's data): the model
+  can then learn only the answers' prior, and must not beat the best video-blind answer.
 
-Nothing happens unless ``VIDEOSSR_SABOTAGE`` is set; the patch is applied when ``videossr.trl_video`` (or
-``videossr.rewards``) is first imported.
+Nothing happens unless ``VIDEOSSR_SABOTAGE`` is set; the patch is applied when ``videossr.trl_video``,
+``videossr.rewards`` or ``videossr.training.data`` is first imported.
 """
 
 import os
@@ -84,10 +87,27 @@ def _patch_rewards(module):
         cls.__call__ = call
 
 
+def _patch_training_data(module):
+    if _MODE != "swapped_clips":
+        return
+    original = module.load_train_data
+
+    def load_train_data(script_args, training_args, curriculum=None):
+        if not script_args.online and not script_args.video_control:
+            script_args.video_control = "swap"
+        return original(script_args, training_args, curriculum=curriculum)
+
+    module.load_train_data = load_train_data
+
+
 class _Finder:
     """Patch the modules right after their first import (wraps the real loader's ``exec_module``)."""
 
-    targets = {"videossr.trl_video": _patch_trl_video, "videossr.rewards": _patch_rewards}
+    targets = {
+        "videossr.trl_video": _patch_trl_video,
+        "videossr.rewards": _patch_rewards,
+        "videossr.training.data": _patch_training_data,
+    }
 
     def find_spec(self, name, path=None, target=None):
         if name not in self.targets:
@@ -108,7 +128,7 @@ class _Finder:
 
 
 if _MODE:
-    if _MODE not in ("zero_video_loss", "shuffle_advantages", "constant_reward"):
+    if _MODE not in ("zero_video_loss", "shuffle_advantages", "constant_reward", "swapped_clips"):
         raise SystemExit(f"unknown VIDEOSSR_SABOTAGE={_MODE!r}")
     sys.meta_path.insert(0, _Finder())
     print(f"[sabotage] {_MODE} active", file=sys.stderr)

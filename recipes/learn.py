@@ -45,6 +45,7 @@ from videossr.learnbed import (
     bed_baselines,
     link_videos,
     load_split,
+    markdown,
     plot_bed,
     prepare_data,
     score_model,
@@ -431,6 +432,7 @@ def main(argv: list[str] | None = None) -> dict:
     minutes = _elapsed_minutes(out) if bed.summarize_only else (time.time() - started) / 60
     summary = write_summary(root / "summary.json", bed.bed_subtype, entry, minutes)
     plot_bed(summary, root / "learning_curve.png")
+    (root / "summary.md").write_text(markdown(summary))
     for arm, arm_runs in entry["arms"].items():
         for r in arm_runs:
             logger.info(

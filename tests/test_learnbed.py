@@ -460,3 +460,24 @@ def test_grpo_learns_from_the_video_on_unseen_videos(tmp_path):
     assert video["end"] - control["end"] >= QUICK_MIN_GAP_CONTROL, report
     assert video["end"] - constant >= QUICK_MIN_GAP_CONSTANT, report
     assert video["swap"]["difference"] >= QUICK_MIN_SWAP, report
+
+
+def test_markdown_tables(tmp_path):
+    from videossr.learnbed import markdown
+
+    items = 12
+    videos = [f"v{i // 3}.mp4" for i in range(items)]
+    baselines = _fake_runs(tmp_path, items, videos)
+    split = {
+        "train_videos": ["a"],
+        "dev_videos": ["b"],
+        "test_videos": sorted(set(videos)),
+        "test_items": items,
+        "train_rows": 6,
+        "dev_items": 2,
+    }
+    entry = summarize_task(tmp_path, ["video", "control"], [0, 1], split, baselines, "mIoU")
+    text = markdown({"tasks": {"grounding_invert": entry}})
+    assert "### grounding_invert: 12 test items on 4 unseen videos" in text
+    assert text.count("| video |") == 2 and text.count("| control |") == 2
+    assert "all met" in text

@@ -320,3 +320,67 @@ def plot_bed(summary: dict[str, Any], path: str | os.PathLike) -> Path:
         )
         test_ax.grid(alpha=0.3, axis="y")
     return save_figure(fig, path)
+
+
+def _iv(values: Sequence[float]) -> str:
+    return f"[{values[0]:.3f}, {values[1]:.3f}]"
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The test-split tables of every task in ``summary`` (what ``summary.md`` holds and the docs quote)."""
+    lines: list[str] = []
+    for subtype, entry in summary.get("tasks", {}).items():
+        split, base = entry["split"], entry["baselines"]
+        lines += [
+            f"### {subtype}: {split['test_items']} test items on {len(split['test_videos'])} unseen videos",
+            "",
+            f"Train {len(split['train_videos'])} videos ({split.get('train_rows', '?')} rows), dev "
+            f"{len(split['dev_videos'])} videos ({split.get('dev_items', '?')} items). "
+            f"Metric: {entry['metric']}. Intervals: 95 %, resampling test videos.",
+            "",
+            "| baseline (test) | score |",
+            "|---|---|",
+            f"| best constant fitted on the training rows ({entry['best_constant_answer']}) | "
+            f"{base['best_constant']:.3f} {_iv(base['best_constant_interval'])} |",
+            f"| random guess | {base['random']:.3f} {_iv(base['random_interval'])} |",
+            "| heuristic solver (reads the pixels) | "
+            f"{base['heuristic']:.3f} {_iv(base['heuristic_interval'])} |",
+            "",
+            "| arm | seed | start | end [interval] | end − best constant [interval] | "
+            "end − control [interval] | swap: vs shown / vs label | zero-variance groups | criteria |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for arm, runs in entry["arms"].items():
+            for run in runs:
+                control = run.get("minus_control")
+                criteria = run.get("criteria", {})
+                failed = [k for k, ok in criteria.items() if k != "all" and not ok]
+                verdict = (
+                    "all met"
+                    if criteria.get("all") or (criteria and not failed)
+                    else ("missed: " + ", ".join(failed) if failed else "")
+                )
+                zero = run.get("mean_frac_reward_zero_std")
+                constant = run["minus_best_constant"]
+                lines.append(
+                    f"| {arm} | {run['seed']} | {run['start']:.3f} | "
+                    f"{run['end']:.3f} {_iv(run['interval'])} | "
+                    f"{constant['mean']:+.3f} {_iv(constant['interval'])} | "
+                    + (f"{control['mean']:+.3f} {_iv(control['interval'])}" if control else "")
+                    + f" | {run['swap']['against_shown']:.3f} / {run['swap']['against_label']:.3f} | "
+                    + (f"{100 * zero:.1f} %" if zero is not None else "")
+                    + f" | {verdict} |"
+                )
+        spread = entry.get("seed_spread", {})
+        parts = [
+            f"{arm} {s['end_mean']:.3f} ± {s['end_sd']:.3f}"
+            for arm, s in spread.items()
+            if s.get("end_mean") is not None and s.get("end_sd") is not None
+        ]
+        if parts:
+            lines += [
+                "",
+                "Seed-to-seed spread of the end score (mean ± sd over seeds): " + "; ".join(parts) + ".",
+            ]
+        lines.append("")
+    return "\n".join(lines)

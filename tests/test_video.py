@@ -193,3 +193,40 @@ def test_forked_children_never_collect_a_parents_decord_reader(real_video):
     _, status = os.waitpid(pid, 0)
     gc.collect()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child died with status {status}"
+
+
+def test_any_file_name_decodes_in_generate_and_never_crashes(real_video, tmp_path):
+    """A name that is not UTF-8 crashed OpenCV's VideoCapture (SIGSEGV, exit 139, no output) in
+    ``generate``; newlines and leading dashes must not confuse anything either. Run as a subprocess: on
+    the old code the crash would take the test process with it."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    name = tmp_path / os.fsdecode(b"--bad\xff\xfe\nname.mp4")  # not UTF-8, a newline, leading dashes
+    shutil.copyfile(real_video, name)
+    out = tmp_path / "g"
+    cmd = [sys.executable, "-m", "videossr.cli", "generate", "--task", "object_counting", "--quiet"]
+    cmd += [f"--video={os.fsencode(name).decode('utf-8', 'surrogateescape')}", "--out", str(out)]
+    res = subprocess.run(cmd, capture_output=True, timeout=300, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+    assert res.returncode == 0, (res.returncode, res.stderr.decode(errors="replace")[-2000:])
+    record = json.loads((out / "sample.json").read_text())
+    assert record["answer"] and (out / "clip.mp4").is_file()
+
+
+def test_a_non_utf8_name_gives_the_ffmpeg_clip(real_video, tmp_path):
+    import os
+    import shutil
+
+    from videossr.video import utf8_name
+
+    bad = tmp_path / os.fsdecode(b"bad\xff\xfe.mp4")
+    shutil.copyfile(real_video, bad)
+    assert not utf8_name(bad)
+    clip = load_clip(bad, max_pixels=128 * 128)
+    same = load_clip(real_video, max_pixels=128 * 128, backend="ffmpeg")
+    assert np.array_equal(clip.frames, same.frames) and clip.fps == same.fps
+    with pytest.raises(VideoError, match="not UTF-8"):
+        load_clip(bad, backend="decord")

@@ -465,6 +465,26 @@ def _quiet_decord(decord) -> None:
         pass
 
 
+def utf8_name(path: str | os.PathLike) -> bool:
+    """Whether ``path`` can be handed to a library that takes text file names (OpenCV, decord).
+
+    A name with bytes that are not UTF-8 reaches Python as lone surrogates (``bad\\udcff.mp4``). OpenCV's
+    ``VideoCapture`` crashed the process on such a name (SIGSEGV) and decord cannot encode it; ffmpeg and
+    ffprobe, run as subprocesses, get the original bytes back (``os.fsencode``) and read it fine.
+    """
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_name(name: str) -> str:
+    """``name`` with the bytes of a non-UTF-8 file name written as ``\\xff`` escapes: a string that JSON,
+    Parquet and a terminal all take, naming the file recognisably."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _open_decord(path: Path, size: tuple[int, int] | None = None):
     # OpenCV must be loaded before decord: decord's bundled FFmpeg exports its own zlib symbols
     # globally, and an OpenCV loaded after it binds libpng to them ("bad parameters to zlib").
@@ -472,6 +492,8 @@ def _open_decord(path: Path, size: tuple[int, int] | None = None):
     import decord
 
     _quiet_decord(decord)
+    if not utf8_name(path):
+        raise VideoError(path, "undecodable", "decord cannot open a file whose name is not UTF-8")
     name = str(Path(path).resolve())  # absolute: a file named "concat:a|b" is never read as a protocol
     try:
         if size is None:
@@ -503,6 +525,8 @@ def _container_hints(path: Path) -> tuple[int, int, int]:
     """``(rotation, height, width)`` from the container; OpenCV reads them in about a millisecond."""
     import cv2
 
+    if not utf8_name(path):  # OpenCV crashes (SIGSEGV) on such a name: no hints rather than no process
+        return 0, 0, 0
     cap = cv2.VideoCapture(str(Path(path).resolve()))  # absolute, for the reason given in _open_decord
     try:
         if not cap.isOpened():
@@ -716,6 +740,16 @@ def load_clip(
     info = check_container(path, quick=True)
     result = None
     source_hw = (0, 0)
+    if not utf8_name(path):
+        # OpenCV and decord take text names and cannot be given this one (OpenCV even crashed on it);
+        # ffmpeg gets the file's own bytes. Decoded by ffmpeg, the frames are the same.
+        if backend == "decord":
+            raise VideoError(
+                path,
+                "undecodable",
+                "decord cannot open a file whose name is not UTF-8; use the ffmpeg backend",
+            )
+        backend = "ffmpeg"
     # A raw stream has no index: decord would guess its length; ffmpeg reads it through.
     if backend == "decord" or (backend == "auto" and info.get("format") not in RAW_FORMATS):
         rotation, height, width = _container_hints(path)
@@ -926,6 +960,8 @@ def write_mp4(frames: np.ndarray, fps: float, path: str | os.PathLike, crf: int 
             import cv2
 
             detail = ""
+            if not utf8_name(tmp):  # OpenCV crashes on such a name; ffmpeg (above) writes it fine
+                raise OSError(errno.EINVAL, "OpenCV cannot write a file whose name is not UTF-8", str(path))
             writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
             for frame in frames:
                 writer.write(frame[..., ::-1])

@@ -36,6 +36,7 @@ import os
 import subprocess
 import sysconfig
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -57,8 +58,10 @@ __all__ = [
 FAMILIES = ("pan", "shapes", "fractal", "blobs")
 LAVFI_SOURCES = ("mandelbrot", "life", "cellauto", "gradients", "sierpinski")
 MANIFEST = "manifest.json"
+#: Threads making videos at once (each mostly waits on an ffmpeg subprocess).
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: Bumped whenever a generator changes what it draws: a cache written by another version is remade.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 # Photographs smaller than this on the short side give blurry pans; names with these words are
 # interface art, not photographs.
@@ -343,12 +346,12 @@ def _shapes(rng: np.random.Generator, height: int, width: int, frames: int) -> n
 
 
 def _blobs(rng: np.random.Generator, height: int, width: int, frames: int) -> np.ndarray:
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    ys, xs = np.arange(height, dtype=np.float32), np.arange(width, dtype=np.float32)
     t = np.arange(frames, dtype=np.float32)
     side = min(height, width)
-    img = np.broadcast_to(_random_colour(rng, 0.1, 0.8), (frames, height, width, 3)).astype(np.float32)
+    img = np.broadcast_to(_random_colour(rng, 0.05, 0.6), (frames, height, width, 3)).astype(np.float32)
     for _ in range(int(rng.integers(3, 8))):
-        colour = _random_colour(rng, 0.4, 1.0)
+        colour = _random_colour(rng, 0.6, 1.0)
         sigma = rng.uniform(0.08, 0.25) * side
         strength = rng.uniform(0.6, 1.0)
         centre = rng.uniform([0.15 * width, 0.15 * height], [0.85 * width, 0.85 * height])
@@ -357,8 +360,10 @@ def _blobs(rng: np.random.Generator, height: int, width: int, frames: int) -> np
         phase = rng.uniform(0, 2 * math.pi, size=2)
         cx = centre[0] + amp[0] * np.sin(2 * math.pi * cycles[0] * t / frames + phase[0])
         cy = centre[1] + amp[1] * np.sin(2 * math.pi * cycles[1] * t / frames + phase[1])
-        d2 = (xx[None] - cx[:, None, None]) ** 2 + (yy[None] - cy[:, None, None]) ** 2
-        weight = (strength * np.exp(-d2 / (2 * sigma**2)))[..., None]
+        # A Gaussian is separable: two small profiles and an outer product instead of a 3-D exp.
+        gx = np.exp(-((xs[None] - cx[:, None]) ** 2) / (2 * sigma**2)).astype(np.float32)
+        gy = np.exp(-((ys[None] - cy[:, None]) ** 2) / (2 * sigma**2)).astype(np.float32)
+        weight = (strength * gy[:, :, None] * gx[:, None, :])[..., None]
         img = img * (1 - weight) + colour * weight
     lo, hi = sorted(rng.uniform(0.6, 1.3, size=2))
     ramp = lo + (hi - lo) * t / max(frames - 1, 1)
@@ -382,6 +387,18 @@ _MANDELBROT_POINTS = (
     (-1.768778833, -0.001738996),
     (0.3750001200618655, -0.2166393884377127),
 )
+
+
+def _two_tone(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A dark and a light colour of clearly different hues, to colour a black-and-white source."""
+    import colorsys
+
+    hue = rng.random()
+    dark = colorsys.hsv_to_rgb(hue, rng.uniform(0.4, 1.0), rng.uniform(0.05, 0.35))
+    light = colorsys.hsv_to_rgb(
+        (hue + rng.uniform(0.25, 0.75)) % 1.0, rng.uniform(0.3, 1.0), rng.uniform(0.7, 1.0)
+    )
+    return np.array(dark, dtype=np.float32) * 255.0, np.array(light, dtype=np.float32) * 255.0
 
 
 def _hex(colour: np.ndarray) -> str:
@@ -423,17 +440,24 @@ def _lavfi_spec(source: str, rng: np.random.Generator, height: int, width: int, 
             f":ratio={rng.uniform(0.2, 0.7):.3f}:start_full=1:scroll=1"
             f",scale={width}:{height}:flags=neighbor"
         )
-        palette = (_random_colour(rng, 0.0, 0.5), _random_colour(rng, 0.5, 1.0))
+        palette = _two_tone(rng)
     elif source == "gradients":
         spec = (
             f"gradients=s={width}x{height}:r={rate}:seed={seed}:n={int(rng.integers(2, 9))}"
             f":speed={rng.uniform(0.02, 0.08):.4f}:type={int(rng.integers(0, 4))}"
         )
     elif source == "sierpinski":
+        # The pattern's first frame is the same for every seed (the seed only steers later jumps): a
+        # random window of a larger rendering, and a palette, make each video its own.
+        big = 3 * max(width, height)
+        crop = int(rng.uniform(0.4, 1.0) * big)
+        x, y = (int(rng.integers(0, big - crop + 1)) for _ in range(2))
         spec = (
-            f"sierpinski=s={width}x{height}:r={rate}:seed={seed}:jump={int(rng.integers(1, 40))}"
-            f":type={int(rng.integers(0, 2))},hue=h={rng.uniform(0, 360):.1f}"
+            f"sierpinski=s={big}x{big}:r={rate}:seed={seed}:jump={int(rng.integers(1, 40))}"
+            f":type={int(rng.integers(0, 2))},crop={crop}:{crop}:{x}:{y}"
+            f",scale={width}:{height}:flags=area"
         )
+        palette = _two_tone(rng)
     else:
         raise ValueError(f"unknown lavfi source {source!r}")
     return spec, palette
@@ -591,11 +615,19 @@ def make_videos(
         reusable = True
     plan = _plan(folder, int(count), int(seed), families, photos)
     videos = [video for video, _ in plan]
+    todo = [(video, make) for video, make in plan if not (reusable and _mp4_complete(video.path))]
+
+    def build(item) -> None:
+        video, make = item
+        write_mp4(make(height, width, frames, fps), fps, video.path)
+
     with tqdm(total=len(plan), desc="synthetic videos", unit="video", disable=not progress) as bar:
-        for video, make in plan:
-            if not (reusable and _mp4_complete(video.path)):
-                write_mp4(make(height, width, frames, fps), fps, video.path)
-            bar.update(1)
+        bar.update(len(plan) - len(todo))
+        # Every video depends on its own seed only, so the order of work changes nothing; threads
+        # overlap the encoder and lavfi subprocesses (most of the time) and numpy's GIL-free parts.
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            for _ in pool.map(build, todo):
+                bar.update(1)
     listed = {e["name"]: e for e in (old or {}).get("videos", []) if reusable and isinstance(e, dict)}
     for video in videos:  # a smaller count keeps the larger set's extra files listed (and reusable)
         listed[video.name] = {k: (v.name if k == "path" else v) for k, v in asdict(video).items()}
@@ -627,7 +659,8 @@ def _read_all_frames(path: Path) -> np.ndarray:
 def contact_sheet(
     videos: Sequence[SyntheticVideo], path: str | os.PathLike, per_row: int = 6, max_videos: int = 24
 ) -> Path:
-    """Save a PNG showing the first, middle and last frame of each video, labelled ``name family``.
+    """Save a PNG showing the first, middle and last frame of each video, labelled with its name and
+    family (and its group where it is shared, i.e. the photograph of a ``pan``).
 
     Args:
         videos: the videos (the first ``max_videos`` are shown).
@@ -660,7 +693,8 @@ def contact_sheet(
         x = pad + (i % cols) * (cell_w + pad)
         y = pad + (i // cols) * (cell_h + label_h + pad)
         sheet.paste(Image.fromarray(strip), (x, y))
-        draw.text((x, y + cell_h + 1), f"{video.name} {video.family}", fill="black", font=font)
+        label = f"{video.name} {video.family}" + (f" {video.group}" if video.group != video.name else "")
+        draw.text((x, y + cell_h + 1), label, fill="black", font=font)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")

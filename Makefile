@@ -20,7 +20,7 @@ export HF_HUB_OFFLINE = 1
 export GRADIO_ANALYTICS_ENABLED = False
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: space setup demo demo-tasks demo-data demo-bench demo-train learn learn-all learn-curriculum test lint quality
+.PHONY: space setup demo demo-tasks demo-data demo-bench demo-train learn learn-all learn-curriculum test test-bed lint quality
 
 setup:
 	$(SETUP)
@@ -88,7 +88,12 @@ space:
 	$(PYTHON) space/app.py
 
 test: $(SETUP_STAMP)
-	$(PYTHON) -m pytest -q -m "not gpu" -p no:cacheprovider --durations=10
+	$(PYTHON) -m pytest -q -m "not gpu and not bed" -p no:cacheprovider --durations=10
+
+# The learning test on the bed (tests/test_learnbed.py, marker `bed`): one seed of both arms, scored on the test
+# videos; too long for `make test` on two cores (docs/training.md, "A test that fails when learning breaks").
+test-bed: $(SETUP_STAMP)
+	$(PYTHON) -m pytest -q -m bed -p no:cacheprovider -s tests/test_learnbed.py
 
 # What .ci/run checks: the formatting (`ruff format $(LINT_PATHS)` fixes it) and the lint rules, as
 # configured in pyproject.toml. Both always run; the target fails when either does.

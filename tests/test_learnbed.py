@@ -424,12 +424,55 @@ def test_tiny_model_sizes(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- learning
+@pytest.mark.slow
+def test_bed_end_to_end_on_a_small_bed(tmp_path, monkeypatch):
+    """The whole command on a small bed, few steps: data, baselines, warm-up, both arms, dev curve, test
+    scores and swap test, summary, tables and figure. Checks the plumbing, not learning (see below)."""
+    sys.path.insert(0, str(ROOT / "recipes"))
+    from learn import main
+
+    monkeypatch.setenv("VIDEOSSR_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "learn"
+    small = ["--bed_videos", "16", "--test_videos", "3", "--dev_videos", "2", "--train_per_video", "2"]
+    small += ["--dev_per_video", "2", "--test_per_video", "2", "--format_warmup_steps", "20"]
+    small += [
+        "--max_steps",
+        "3",
+        "--viubench_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "16",
+        "--seeds",
+        "0",
+    ]
+    summary = main(
+        ["--config", str(ROOT / "recipes/tiny/grpo/config_learn.yaml"), "--output_dir", str(out), *small]
+    )
+    entry = summary["tasks"]["grounding_invert"]
+    video, control = entry["arms"]["video"][0], entry["arms"]["control"][0]
+    assert video["start"] == control["start"]  # both arms start from the same model
+    assert [step for step, _ in video["dev_curve"]] == [0, 2, 3]
+    assert set(video["swap"]) == {"against_shown", "against_label", "difference"}
+    assert entry["split"]["test_items"] == len(
+        json.loads((out / "grounding_invert/baselines.json").read_text())["videos"]
+    )
+    scores = json.loads((out / "grounding_invert/video/seed0/test_scores.json").read_text())
+    assert len(scores["end"]["replies"]) == entry["split"]["test_items"]
+    assert (out / "summary.md").read_text().startswith("### grounding_invert")
+    assert (out / "learning_curve.png").is_file()
+    # A second call keeps the finished runs (resume) and rewrites the same summary.
+    again = main(
+        ["--config", str(ROOT / "recipes/tiny/grpo/config_learn.yaml"), "--output_dir", str(out), *small]
+    )
+    assert again["tasks"]["grounding_invert"]["arms"] == summary["tasks"]["grounding_invert"]["arms"]
+
+
 #: The quick run: what the slow test changes from the full bed (one seed; everything else as `make learn`).
 QUICK_OVERRIDES: list[str] = ["--seeds", "0", "--max_steps", "200", "--viubench_steps", "100"]
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(2400)
+@pytest.mark.bed
+@pytest.mark.timeout(3600)
 def test_grpo_learns_from_the_video_on_unseen_videos(tmp_path):
     """One seed of both arms, fewer steps, scored on the test videos: the video arm must gain, beat the
     control and the best video-blind answer, and follow the clip it is shown."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from _data_helpers import have_ffmpeg, make_folder, same_tree, snapshot
+from _data_helpers import have_ffmpeg, make_folder, make_video, same_tree, snapshot
 
 from videossr.data import (
     BuildError,
@@ -619,3 +619,150 @@ def test_load_dataset_never_mixes_up_two_builds_in_same_named_folders(good_video
         loaded = _load(folder, "jigsaw_hard", "test", cache)
         assert [r["seed"] for r in stored] == loaded["seed"]
     assert "dataset_info:" in (first / "README.md").read_text()
+
+
+# ------------------------------------------------------------------------------------------ URL inputs
+def _digests(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def _skipped(folder: Path) -> dict[str, tuple[str, str]]:
+    report = json.loads((folder / "build_report.json").read_text())
+    return {s["id"]: (s["reason"], s.get("detail", "")) for s in report["skipped"]}
+
+
+@pytest.fixture(scope="module")
+def hostile_folder(tmp_path_factory) -> tuple[Path, Path]:
+    """A folder of 3 videos (one named with bytes that are not UTF-8) and every odd entry a crawl meets:
+    a link to a real video, a link to /etc/passwd named .mp4, a FIFO, a dangling link, a link to itself
+    and a link to its own folder. Beside it, the same regular videos in a zip archive (folder ``inner``)."""
+    import zipfile
+
+    base = tmp_path_factory.mktemp("hostile")
+    root = base / "inner"
+    make_video(root / "a.mp4", 0)
+    make_video(root / "sub" / "b.mp4", 1)
+    make_video(root / os.fsdecode(b"bad\xff\xfe.mp4"), 2)
+    make_video(base / "elsewhere.mp4", 3)
+    os.symlink(base / "elsewhere.mp4", root / "linked.mp4")
+    os.symlink("/etc/passwd", root / "passwd.mp4")
+    os.mkfifo(root / "pipe.mp4")
+    os.symlink(root / "gone.mp4", root / "dangling.mp4")
+    os.symlink(root / "self.mp4", root / "self.mp4")
+    os.symlink(root, root / "sub" / "loop.mp4")
+    plain = base / "plain" / "inner"  # the archive's content as a plain folder (no links, no FIFO)
+    make_video(plain / "a.mp4", 0)
+    make_video(plain / "sub" / "b.mp4", 1)
+    with zipfile.ZipFile(base / "vids.zip", "w") as z:
+        for p in sorted(plain.rglob("*.mp4")):
+            z.write(p, "inner/" + p.relative_to(plain).as_posix())
+    return root, base
+
+
+URL_RECIPE = {"size": 6, "seed": 1, "max_pixels": SMALL}
+
+
+def test_url_builds_equal_the_local_build_and_name_the_same_skipped_files(hostile_folder, tmp_path):
+    """file://, local:// and simplecache::file:// name a local folder: the same scan, the same bytes, the
+    same skipped files by the same reasons (file:// used to drop the linked video and report nothing, and
+    a name that is not UTF-8 aborted it with a 'surrogates not allowed' error)."""
+    root, base = hostile_folder
+    ref = tmp_path / "local"
+    build_dataset(videossr30k_recipe(**URL_RECIPE), root, ref, progress=False)
+    skipped = _skipped(ref)
+    assert {k: v[0] for k, v in skipped.items()} == {
+        "passwd.mp4": "unreadable",  # ffprobe: invalid data
+        "pipe.mp4": "special_file",
+        "dangling.mp4": "dangling_symlink",
+        "self.mp4": "symlink_loop",
+        "sub/loop.mp4": "not_a_file",
+    }, skipped
+    sources = {s["id"] for s in json.loads((ref / "build_report.json").read_text())["sources"]}
+    assert "linked.mp4" in sources and "bad\\xff\\xfe.mp4" in sources, sources
+    for url in (f"file://{root}", f"local://{root}", f"simplecache::file://{root}"):
+        out = tmp_path / url.split(":")[0]
+        build_dataset(videossr30k_recipe(**URL_RECIPE), url, out, progress=False)
+        assert _digests(out) == _digests(ref), url
+
+
+def test_chained_archive_urls_keep_their_chain(hostile_folder, tmp_path):
+    """zip://inner::file:///.../vids.zip listed the files, then opened the working directory as the
+    archive: '2 of 2 videos failed (2 missing)'."""
+    _, base = hostile_folder
+    ref = tmp_path / "plain"
+    build_dataset(videossr30k_recipe(**URL_RECIPE), base / "plain" / "inner", ref, progress=False)
+    out = tmp_path / "zip"
+    build_dataset(
+        videossr30k_recipe(**URL_RECIPE), f"zip://inner::file://{base}/vids.zip", out, progress=False
+    )
+    assert _digests(out) == _digests(ref)
+    assert _skipped(out) == {}
+
+
+def test_url_inputs_that_cannot_be_read_get_one_line(hostile_folder, tmp_path):
+    from videossr.cli import main
+
+    _, base = hostile_folder
+    (tmp_path / "corrupt.zip").write_bytes(b"PK\x03\x04 this is no zip archive")
+    for url in (f"zip://inner::file://{tmp_path}/corrupt.zip", f"tar://inner::file://{tmp_path}/corrupt.zip"):
+        with pytest.raises(ValueError, match="cannot open"):
+            build_dataset(videossr30k_recipe(**URL_RECIPE), url, tmp_path / "o", progress=False)
+        assert main(["build", "videossr-30k", "--videos", url, "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_no_url_form_writes_into_the_source_folder(hostile_folder):
+    """local:// and simplecache::file:// bypassed the guard that file:// had."""
+    root, _ = hostile_folder
+    before = snapshot(root)
+    for url in (f"file://{root}", f"local://{root}", f"simplecache::file://{root}"):
+        with pytest.raises(ValueError, match="source video folder"):
+            build_dataset(videossr30k_recipe(**URL_RECIPE), url, root / "out", progress=False)
+    assert not (root / "out").exists() and snapshot(root) == before
+
+
+# -------------------------------------------------------------------------------- one build per --out
+def test_a_second_build_into_the_same_out_is_refused_at_once(good_videos, tmp_path):
+    """Two builds writing one --out corrupted each other (raw 'failed to open local file .../.build/jobs/...'
+    errors, 4 times out of 4). The second is refused in one line naming the folder and the other process,
+    touches nothing, and the first one's work is intact."""
+    from videossr.cli import main
+
+    out = tmp_path / "set"
+    recipe = videossr30k_recipe(size=4, seed=2, max_pixels=SMALL)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from pathlib import Path\n"
+            "from videossr.data.build import output_lock\n"
+            "with output_lock(Path(sys.argv[1])):\n"
+            "    (Path(sys.argv[1]) / 'partial.txt').write_text('work of the first build')\n"
+            "    print('held', flush=True)\n"
+            "    time.sleep(600)\n",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = snapshot(out)
+        t0 = time.monotonic()
+        with pytest.raises(BuildError, match=f"being written by another build \\(pid {holder.pid}") as info:
+            build_dataset(recipe, good_videos, out, progress=False, overwrite=True)
+        assert str(out) in str(info.value) and "\n" not in str(info.value)
+        assert time.monotonic() - t0 < 10
+        assert (
+            main(["build", "videossr-30k", "--videos", str(good_videos), "--out", str(out), "--quiet"]) == 1
+        )
+        assert snapshot(out) == before  # not even --overwrite touched the first build's files
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is gone (the kernel drops its lock): the folder is free again
+    (out / "partial.txt").unlink()
+    assert build_dataset(recipe, good_videos, out, progress=False).rows == 4

@@ -27,9 +27,77 @@ def is_url(videos: Any) -> bool:
     return isinstance(videos, str) and "://" in videos and not videos.startswith(("/", "."))
 
 
+def _url_to_fs(url: str) -> tuple[Any, str]:
+    """fsspec's file system and root path of ``url``, with a one-line ``ValueError`` for a URL fsspec
+    cannot open (an unknown protocol, a missing driver, a corrupt archive: ``zipfile.BadZipFile``)."""
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(url)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"video folder {url} does not exist") from None
+    except Exception as err:  # noqa: BLE001 - drivers raise their own types; the user gets one line
+        raise ValueError(f"cannot open {url}: {_first_line(err)}") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())[:200]
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _storage_fs(fs: Any) -> Any:
+    """The file system that holds the files, under any chained layers (``simplecache::``, ``filecache::``)."""
+    try:
+        from fsspec.implementations.chained import ChainedFileSystem
+    except ImportError:  # pragma: no cover - an fsspec before chained file systems
+        from fsspec.implementations.cached import CachingFileSystem as ChainedFileSystem
+    while isinstance(fs, ChainedFileSystem) and getattr(fs, "fs", None) is not None:
+        fs = fs.fs
+    return fs
+
+
 def local_path_of(url: str) -> Path | None:
-    """The local folder behind a ``file://`` URL (so the build can refuse to write into it); else ``None``."""
-    return Path(url[len("file://") :]) if url.startswith("file://") else None
+    """The local folder behind a URL whose files are on this machine's disk, else ``None``.
+
+    ``file://``, ``local://`` and caches over them (``simplecache::file://``) all name a local folder. A
+    build given one builds that folder exactly as a local build does: the same scan (links followed,
+    FIFOs and loops reported), the same refusal to write into it, so the same bytes. An archive on local
+    disk (``zip://...::file://``) is not a folder and stays a URL.
+    """
+    from fsspec.implementations.local import LocalFileSystem
+
+    try:
+        fs, root = _url_to_fs(url)
+    except (ValueError, FileNotFoundError):
+        return None
+    return Path(root) if isinstance(_storage_fs(fs), LocalFileSystem) else None
+
+
+def member_url(url: str, root: str, member: str) -> str:
+    """The URL of ``member``, a path of the file system ``url`` opens (under its ``root``), with every link
+    of a chained URL kept: ``zip://inner::file:///v.zip`` gives ``zip://inner/a.mp4::file:///v.zip``.
+
+    fsspec's ``unstrip_protocol`` keeps only the first link (``zip://inner/a.mp4``), which then opened the
+    working directory as the archive. Raises ``ValueError`` when no link of ``url`` holds ``root``.
+    """
+    import fsspec
+
+    links = url.split("::")
+    for i, link in enumerate(links):
+        protocol, sep, _ = link.partition("://")
+        if not sep:
+            continue
+        try:
+            cls = fsspec.get_filesystem_class(protocol)
+        except (ValueError, ImportError):
+            continue
+        if str(cls._strip_protocol(link)).rstrip("/") == root:
+            links[i] = member if "://" in member else f"{protocol}://{member}"
+            return "::".join(links)
+    if len(links) == 1:
+        fs, _ = _url_to_fs(url)
+        return fs.unstrip_protocol(member)
+    raise ValueError(f"cannot address the files of {url}: no link of the URL names {root!r}")
 
 
 def resolve_url_videos(
@@ -37,41 +105,52 @@ def resolve_url_videos(
 ) -> tuple[list[VideoSource], str]:
     """The videos under an fsspec URL, sorted by id, and where they came from.
 
-    The counterpart of :func:`videossr.data.sources.resolve_videos` for a remote folder: ids are paths
-    relative to the URL, candidates are files with a video extension, and empty ones are rejected with
-    the same reason a local scan gives. Nothing is downloaded.
+    The counterpart of :func:`videossr.data.sources.resolve_videos` for a remote folder or an archive:
+    ids are paths relative to the URL, candidates are files with a video extension, and empty ones or
+    entries that are no file are rejected with the reasons a local scan gives. Nothing is downloaded.
 
     Args:
-        url: a folder (or one video) as an fsspec URL.
+        url: a folder (or one video) as an fsspec URL, chained ones included (``zip://dir::s3://b/v.zip``).
         rejected: filled with candidates that cannot be videos, id -> ``{"reason", "detail"}``.
 
     Raises:
         FileNotFoundError: nothing exists at ``url``.
-        ValueError: no video file under it.
+        ValueError: no video file under it, or a URL fsspec cannot list (one line).
     """
-    import fsspec
+    from videossr.video import VIDEO_EXTENSIONS, printable_name
 
-    from videossr.video import VIDEO_EXTENSIONS
-
-    fs, root = fsspec.core.url_to_fs(url)
+    fs, root = _url_to_fs(url)
     root = root.rstrip("/")
-    if not fs.exists(root):
-        raise FileNotFoundError(f"video folder {url} does not exist")
-    if fs.isfile(root):
-        entries = {root: fs.info(root)}
-    else:
-        entries = fs.find(root, detail=True)
+    try:
+        if not fs.exists(root):
+            raise FileNotFoundError(f"video folder {url} does not exist")
+        if fs.isfile(root):
+            entries = {root: fs.info(root)}
+        else:
+            entries = fs.find(root, detail=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a driver's own error type; one line for the user
+        raise ValueError(f"cannot list {url}: {_first_line(err)}") from None
     found: list[VideoSource] = []
     skipped: dict[str, dict[str, str]] = {}
     for path, info in sorted(entries.items()):
-        if PurePosixPath(path).suffix.lower() not in VIDEO_EXTENSIONS or info.get("type") != "file":
+        if PurePosixPath(path).suffix.lower() not in VIDEO_EXTENSIONS:
             continue
         rel = PurePosixPath(path).relative_to(root).as_posix() if path != root else PurePosixPath(path).name
+        rel = printable_name(rel)  # the same id a local scan gives a name that is not UTF-8
+        # The same reasons and wording as a local scan (videossr.video.file_problem), so reports agree.
+        kind = info.get("type")
+        if kind == "directory":
+            skipped[rel] = {"reason": "not_a_file", "detail": "is a directory"}
+            continue
+        if kind != "file":
+            skipped[rel] = {"reason": "special_file", "detail": "is not a regular file; never read"}
+            continue
         if not info.get("size"):
-            # The same reason and wording as a local scan (videossr.video.file_problem), so reports agree.
             skipped[rel] = {"reason": "empty", "detail": "zero-length file"}
             continue
-        found.append(VideoSource(rel, fs.unstrip_protocol(path)))
+        found.append(VideoSource(rel, member_url(url, root, path)))
     if rejected is not None:
         rejected.update(skipped)
     if not found:
@@ -97,7 +176,7 @@ def fetch(video: VideoSource, folder: Path) -> VideoSource:
         try:
             with fsspec.open(video.path, "rb") as src, open(local, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-        except OSError:
+        except Exception:  # noqa: BLE001 - any driver error (a damaged archive member too) costs this video
             local.unlink(missing_ok=True)
     return dataclasses.replace(video, path=str(local))
 

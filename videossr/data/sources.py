@@ -47,7 +47,7 @@ def resolve_videos(
         FileNotFoundError: the folder does not exist.
         ValueError: the folder holds no video file.
     """
-    from videossr.video import sample_videos, scan_videos
+    from videossr.video import printable_name, sample_videos, scan_videos
 
     if isinstance(videos, list):
         found = sorted(videos, key=lambda v: v.id)
@@ -69,7 +69,9 @@ def resolve_videos(
         usable, bad = scan_videos(root)  # FileNotFoundError when root does not exist
 
         def vid(p: Path) -> str:
-            return p.relative_to(root).as_posix() if root.is_dir() and p != root else p.name
+            # A name that is not UTF-8 gets its bytes as \\xNN escapes: Parquet, JSON and the card need
+            # text, and the video is still read from its real path.
+            return printable_name(p.relative_to(root).as_posix() if root.is_dir() and p != root else p.name)
 
         found = [VideoSource(vid(p), str(p.resolve())) for p in usable]
         skipped = {vid(p): {"reason": reason, "detail": detail} for p, (reason, detail) in bad.items()}

@@ -26,12 +26,13 @@ the recipes, the entry points and provenance (:func:`regenerate_row`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,87 @@ def _prepare_out(out: Path, recipe: Recipe, overwrite: bool) -> Path:
     return work
 
 
+#: Descriptors of the output folders this process holds locked (closed in forked children, see below).
+_HELD_LOCKS: set[int] = set()
+
+
+def _drop_locks_in_child() -> None:
+    # A forked child (an isolated decoder) shares the parent's lock; closing its copy keeps the lock the
+    # parent's alone, so a child left behind by a killed build never blocks the re-run.
+    for fd in list(_HELD_LOCKS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_locks_in_child)
+
+
+def _lock_holder(folder: Path) -> str:
+    """Who holds the lock on ``folder``: ``pid N (command line)`` from ``/proc/locks``, where Linux lists
+    it; ``another process`` elsewhere."""
+    try:
+        inode = folder.stat().st_ino
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
+                pid = int(fields[4])
+                try:
+                    raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    cmd = " ".join(os.fsdecode(a) for a in raw.split(b"\0") if a)
+                except OSError:
+                    cmd = ""
+                cmd = (cmd[:117] + "...") if len(cmd) > 120 else cmd
+                return f"pid {pid}" + (f": {cmd!r}" if cmd else "")
+    except (OSError, ValueError):
+        pass
+    return "another process"
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the output folder while a build writes it (created if missing).
+
+    Two builds into one ``--out`` would overwrite each other's job files and remove each other's work
+    folder; the second one is refused at once instead, naming the folder and the process holding it. The
+    lock is the folder's own (``flock`` on the directory), so it adds no file to the repo folder, and the
+    kernel releases it when the holder dies (``kill -9`` included), so a re-run resumes at once. On a
+    file system without ``flock`` the build runs unlocked, as before.
+
+    Raises:
+        BuildError: another process holds the lock.
+    """
+    import fcntl
+
+    created = not os.path.lexists(out)
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(
+                f"{out} is being written by another build ({_lock_holder(out)}); wait for it to finish "
+                "or stop it, or choose another --out"
+            ) from None
+        except OSError:  # no flock here (some network file systems): unlocked, as before
+            pass
+        _HELD_LOCKS.add(fd)
+        try:
+            yield
+        except BaseException:
+            # A build that failed before writing anything (a refused Ray address...) leaves no empty
+            # folder it made itself.
+            if created:
+                with contextlib.suppress(OSError):
+                    out.rmdir()  # only succeeds when empty
+            raise
+    finally:
+        _HELD_LOCKS.discard(fd)
+        os.close(fd)
+
+
 def _already_built(out: Path, recipe: Recipe) -> dict | None:
     report = out / REPORT_FILE
     if not report.exists() or (out / WORK_DIR).exists():
@@ -227,12 +309,15 @@ def build_dataset(
     t0 = time.perf_counter()
     out = Path(out)
     rejected: dict[str, dict[str, str]] = {}  # candidates that are no video file at all (see resolve_videos)
+    if is_url(videos):
+        # file://, local:// and caches over them name a local folder: it is built as one, so the scan,
+        # the reports and the refusal to write into the source folder are the local build's own.
+        local_root = local_path_of(str(videos))
+        if local_root is not None:
+            videos = str(local_root)
     remote = is_url(videos)
     if remote:
         sources, origin = resolve_url_videos(str(videos), rejected)
-        local_root = local_path_of(str(videos))
-        if local_root is not None:
-            check_output_location(out, local_root)
     else:
         sources, origin = resolve_videos(videos if isinstance(videos, list) else str(videos), rejected)
         if not isinstance(videos, list):
@@ -245,58 +330,69 @@ def build_dataset(
     mine = my_videos(video_order(candidates, recipe.seed), recipe.num_shards, recipe.shard_index)
     if not mine:
         raise BuildError(f"shard {recipe.shard_index} of {recipe.num_shards} gets no video: use fewer shards")
-    if recipe.num_shards == 1 and not overwrite:
-        done = _already_built(out, recipe)
-        if done is not None:
-            configs = {c: v["rows"] for c, v in done["configs"].items()}
-            return BuildResult(out, total_rows(done), configs, {s["id"]: s for s in done["skipped"]}, True)
-    work = _prepare_out(out, recipe, overwrite)
-    runner = _runner(engine, address, num_proc)
-    try:
-        index, bad, stats = run_waves(
-            recipe,
-            mine,
-            work,
-            num_proc,
-            progress,
-            decode_timeout,
-            runner,
-            run_job_fetching if remote else None,
-        )
-    finally:
-        if hasattr(runner, "close"):
-            runner.close()
-    # Never given to a worker, but reported with the videos that failed: every candidate is used or listed.
-    listed = {k: v for k, v in rejected.items() if k not in excluded_ids and Path(k).name not in excluded_ids}
-    bad = {**listed, **bad}
-    if recipe.num_shards > 1:
-        part = {
-            "recipe": recipe.to_dict(),
-            "origin": origin,
-            "found": len(sources),
-            "excluded": n_excluded,
-            "sources": [dataclasses.asdict(v) for v in mine],
-            "bad": bad,
-            "index": {k: loc.stored() for k, loc in index.items()},
+    # Everything that writes --out runs under its lock: a second build into it is refused at once.
+    with output_lock(out):
+        if recipe.num_shards == 1 and not overwrite:
+            done = _already_built(out, recipe)
+            if done is not None:
+                configs = {c: v["rows"] for c, v in done["configs"].items()}
+                return BuildResult(
+                    out, total_rows(done), configs, {s["id"]: s for s in done["skipped"]}, True
+                )
+        # A cluster's address is tried before anything is written: a wrong --address leaves --out as it
+        # was. (A local cluster starts when the first jobs are sent, after the folder checks.)
+        runner = _runner(engine, address, num_proc)
+        try:
+            if getattr(runner, "address", None) and hasattr(runner, "start"):
+                runner.start()
+            work = _prepare_out(out, recipe, overwrite)
+            index, bad, stats = run_waves(
+                recipe,
+                mine,
+                work,
+                num_proc,
+                progress,
+                decode_timeout,
+                runner,
+                run_job_fetching if remote else None,
+            )
+        finally:
+            if hasattr(runner, "close"):
+                runner.close()
+        # Never given to a worker, but reported with the videos that failed: every candidate is used or
+        # listed.
+        listed = {
+            k: v for k, v in rejected.items() if k not in excluded_ids and Path(k).name not in excluded_ids
         }
-        atomic_write_text(out / "part.json", json.dumps(part, sort_keys=True))
-        return BuildResult(out, len(index), {}, bad, False, time.perf_counter() - t0, **stats)
-    report = assemble(
-        out,
-        recipe,
-        {"p0": work / "jobs"},
-        index,
-        bad,
-        candidates,
-        origin,
-        n_excluded,
-        progress,
-        max_shard_bytes,
-    )
-    if not keep_work:
-        shutil.rmtree(work)
-    configs = {c: v["rows"] for c, v in report["configs"].items()}
-    return BuildResult(out, len(index), configs, bad, True, time.perf_counter() - t0, **stats)
+        bad = {**listed, **bad}
+        if recipe.num_shards > 1:
+            part = {
+                "recipe": recipe.to_dict(),
+                "origin": origin,
+                "found": len(sources),
+                "excluded": n_excluded,
+                "sources": [dataclasses.asdict(v) for v in mine],
+                "bad": bad,
+                "index": {k: loc.stored() for k, loc in index.items()},
+            }
+            atomic_write_text(out / "part.json", json.dumps(part, sort_keys=True))
+            return BuildResult(out, len(index), {}, bad, False, time.perf_counter() - t0, **stats)
+        report = assemble(
+            out,
+            recipe,
+            {"p0": work / "jobs"},
+            index,
+            bad,
+            candidates,
+            origin,
+            n_excluded,
+            progress,
+            max_shard_bytes,
+        )
+        if not keep_work:
+            shutil.rmtree(work)
+        configs = {c: v["rows"] for c, v in report["configs"].items()}
+        return BuildResult(out, len(index), configs, bad, True, time.perf_counter() - t0, **stats)
 
 
 def merge(
@@ -336,15 +432,24 @@ def merge(
             index[key] = RowLoc(name, *v)
         bad.update(info["bad"])
         sources += [VideoSource(**s) for s in info["sources"]]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / WORK_DIR).mkdir(exist_ok=True)
     info0 = infos[0][1]
     # The merged recipe records the shard count: it is part of what determines the bytes.
     final = dataclasses.replace(final, extra={**final.extra, "merged_from_shards": k})
-    report = assemble(
-        out, final, dirs, index, bad, sources, info0["origin"], info0["excluded"], progress, max_shard_bytes
-    )
-    shutil.rmtree(out / WORK_DIR)
+    with output_lock(out):
+        (out / WORK_DIR).mkdir(exist_ok=True)
+        report = assemble(
+            out,
+            final,
+            dirs,
+            index,
+            bad,
+            sources,
+            info0["origin"],
+            info0["excluded"],
+            progress,
+            max_shard_bytes,
+        )
+        shutil.rmtree(out / WORK_DIR)
     configs = {c: v["rows"] for c, v in report["configs"].items()}
     return BuildResult(out, len(index), configs, bad, True, time.perf_counter() - t0)
 

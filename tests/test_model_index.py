@@ -21,8 +21,8 @@ from videossr.evaluation.model_index import (
     read_model_index,
     write_model_index,
 )
-from videossr.evaluation.report import LEADERBOARD_COLUMNS, leaderboard_rows
-from videossr.metrics import PAPER_TABLE1, TABLE1_COLUMNS, VIUBENCH_SUBTYPES, table1_row
+from videossr.evaluation.report import leaderboard_columns, leaderboard_rows
+from videossr.metrics import PAPER_TABLE1, TABLE1_COLUMNS, VIUBENCH_SUBTYPES, paper_row, table1_row
 
 huggingface_hub = pytest.importorskip("huggingface_hub")
 
@@ -217,11 +217,11 @@ def test_compare_writes_one_row_per_model_in_table1_columns(runs, tmp_path, caps
     assert "leaderboard rows" in capsys.readouterr().out
     with (out / "compare.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == list(LEADERBOARD_COLUMNS) == ["Model", "Source", *TABLE1_COLUMNS]
+    assert list(rows[0]) == list(leaderboard_columns()) == ["Model", "Source", *TABLE1_COLUMNS]
     assert len(rows) == len(PAPER_TABLE1) + 3
     paper = rows[: len(PAPER_TABLE1)]
     assert [r["Model"] for r in paper] == list(PAPER_TABLE1) and {r["Source"] for r in paper} == {"paper"}
-    assert [float(paper[-1][c]) for c in TABLE1_COLUMNS] == list(PAPER_TABLE1["VideoSSR-8B"])
+    assert [float(paper[-1][c]) for c in TABLE1_COLUMNS] == paper_row("VideoSSR-8B")
     ours = rows[len(PAPER_TABLE1) :]
     assert [r["Model"] for r in ours] == ["random seed 0", "random seed 1", "random from a card"]
     assert [r["Source"] for r in ours] == ["videossr bench", "videossr bench", "model card"]

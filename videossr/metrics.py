@@ -9,7 +9,7 @@ from the tasks (``benchmark_subtypes`` and friends), not written here.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from videossr.parsing import Mode
@@ -21,21 +21,18 @@ from videossr.tasks import (
     task_for_subtype,
     task_name_of_subtype,
 )
+from videossr.tasks.registry import LiveMapping, LiveTuple, live
 
 
-def viubench_subtypes() -> tuple[str, ...]:
-    """The VIUBench subtypes, in Table 1's column order, read from the registered tasks now
-    (each task's ``benchmark_subtypes``; see :func:`videossr.tasks.benchmark_tasks`)."""
+def _viubench_subtypes() -> tuple[str, ...]:
     return benchmark_subtypes()
 
 
-def task_groups() -> dict[str, tuple[str, ...]]:
-    """Table 1's task averages: a task's short name -> its subtypes, in Table 1 order."""
+def _task_groups() -> dict[str, tuple[str, ...]]:
     return {cls.short: cls.benchmark_subtypes for cls in benchmark_tasks()}
 
 
-def table1_columns() -> tuple[str, ...]:
-    """Table 1's short column headers (the tasks' own), aligned with :func:`table1_keys`."""
+def _table1_columns() -> tuple[str, ...]:
     tasks = benchmark_tasks()
     return (
         *(h for cls in tasks for h in cls.benchmark_headers),
@@ -44,23 +41,59 @@ def table1_columns() -> tuple[str, ...]:
     )
 
 
+def _table1_keys() -> tuple[str, ...]:
+    return (*_viubench_subtypes(), *_task_groups(), "overall")
+
+
+def viubench_subtypes() -> tuple[str, ...]:
+    """The VIUBench subtypes, in Table 1's column order, read from the registered tasks now
+    (each task's ``benchmark_subtypes``; see :func:`videossr.tasks.benchmark_tasks`)."""
+    return TASKS.derived(_viubench_subtypes)
+
+
+def task_groups() -> dict[str, tuple[str, ...]]:
+    """Table 1's task averages: a task's short name -> its subtypes, in Table 1 order."""
+    return dict(TASKS.derived(_task_groups))
+
+
+def table1_columns() -> tuple[str, ...]:
+    """Table 1's short column headers (the tasks' own), aligned with :func:`table1_keys`."""
+    return TASKS.derived(_table1_columns)
+
+
 def table1_keys() -> tuple[str, ...]:
     """Table 1's columns as keys of an :func:`aggregate` result: the subtypes, the groups, ``overall``."""
-    return (*viubench_subtypes(), *task_groups(), "overall")
+    return TASKS.derived(_table1_keys)
 
 
-# The same, read once at import, for code that wants constants (the paper's own table below is aligned
-# with them). Code that must see a task registered later calls the functions above.
-#: The 9 subtypes of VIUBench, in the column order of the paper's Table 1.
-VIUBENCH_SUBTYPES: tuple[str, ...] = viubench_subtypes()
-TASK_GROUPS: dict[str, tuple[str, ...]] = task_groups()
+# The same as names to import. They are read from the registry on every use (never a copy made at
+# import), so a task registered later has its columns here too.
+#: The subtypes of VIUBench, in the column order of Table 1 (the paper's 9, plus any registered later).
+VIUBENCH_SUBTYPES: Sequence[str] = LiveTuple(live(_viubench_subtypes), "VIUBENCH_SUBTYPES")
+TASK_GROUPS: Mapping[str, tuple[str, ...]] = LiveMapping(live(_task_groups), "TASK_GROUPS")
 #: Short column headers of Table 1, aligned with ``TABLE1_KEYS``.
-TABLE1_COLUMNS = table1_columns()
-TABLE1_KEYS = table1_keys()
+TABLE1_COLUMNS: Sequence[str] = LiveTuple(live(_table1_columns), "TABLE1_COLUMNS")
+TABLE1_KEYS: Sequence[str] = LiveTuple(live(_table1_keys), "TABLE1_KEYS")
 
+#: The paper's Table 1 columns, as keys of an :func:`aggregate` result (fixed: these are the paper's).
+PAPER_KEYS = (
+    "counting_easy",
+    "counting_hard",
+    "grounding_channel_swap",
+    "grounding_rotate180",
+    "grounding_zoom_out",
+    "grounding_mirror",
+    "grounding_shuffle",
+    "jigsaw_easy",
+    "jigsaw_hard",
+    "counting",
+    "grounding",
+    "jigsaw",
+    "overall",
+)
 
-#: The paper's Table 1 (percentages), columns as ``TABLE1_KEYS``.
-PAPER_TABLE1: dict[str, tuple[float, ...]] = {
+# The numbers as the paper prints them, in the order of PAPER_KEYS.
+_PAPER_ROWS: dict[str, tuple[float, ...]] = {
     "Random guess": (11.1, 6.3, 25.9, 25.4, 25.4, 25.2, 25.2, 0.1, 0.0, 8.7, 25.4, 0.1, 16.1),
     "GPT-5": (88.4, 70.3, 82.6, 81.8, 56.5, 48.9, 34.1, 39.0, 27.0, 79.4, 60.8, 33.0, 58.7),
     "Gemini-2.5-Pro": (80.8, 61.3, 84.6, 82.3, 51.0, 55.7, 52.1, 25.3, 17.7, 71.1, 65.1, 21.5, 56.7),
@@ -90,6 +123,19 @@ PAPER_TABLE1: dict[str, tuple[float, ...]] = {
     "InternVL-3.5-38B": (28.0, 15.9, 47.0, 54.5, 9.6, 18.2, 12.4, 0.0, 0.0, 21.9, 28.3, 0.0, 20.6),
     "VideoSSR-8B": (29.0, 24.6, 88.7, 89.0, 94.4, 67.8, 41.0, 24.3, 8.0, 26.8, 76.2, 16.2, 51.9),
 }
+
+#: The paper's Table 1 (percentages): model -> {column key -> value}. Keyed by name, so a column a task
+#: registered later adds is simply absent from the paper's rows (see :func:`paper_row`).
+PAPER_TABLE1: dict[str, dict[str, float]] = {
+    model: dict(zip(PAPER_KEYS, values, strict=True)) for model, values in _PAPER_ROWS.items()
+}
+
+
+def paper_row(model: str) -> list[float | None]:
+    """The paper's numbers for ``model`` under the current :func:`table1_keys` (``None`` where the paper
+    has no such column); ``KeyError`` for a model the paper does not list."""
+    row = PAPER_TABLE1[model]
+    return [row.get(key) for key in table1_keys()]
 
 
 def _verifier(task: str):
@@ -158,7 +204,7 @@ def aggregate(per_subtype: Mapping[str, Iterable[float]], decimals: int = 1) -> 
 
 
 def table1_row(result: Mapping[str, Any]) -> list[float | None]:
-    """An ``aggregate`` result as the 13 numbers of a Table 1 row."""
+    """An ``aggregate`` result as the numbers of a Table 1 row, aligned with :func:`table1_keys`."""
     return [
         *(result["subtypes"].get(s) for s in viubench_subtypes()),
         *(result["tasks"].get(g) for g in task_groups()),

@@ -4,16 +4,26 @@ Each function scores one signal, takes the batch TRL passes (``completions`` plu
 column as a keyword list) and returns one value per row: a float in ``[0, 1]``, or ``None`` for rows of
 another task so that multi-task runs can combine one function per task. They are module-level class
 instances, hence picklable (multi-process data loaders, ``accelerate`` launches).
+
+:data:`REWARD_FUNCS` holds every reward by name: four per registered task, built once per state of the
+task registry, plus ``format`` and the rewards users add. A reward of your own registers by name, either
+with :func:`register_reward` before the recipe runs or, from an installed package, with an entry point in
+the ``videossr.rewards`` group (``my_reward = "my_package.rewards:my_reward"``); a recipe's YAML then
+selects it in ``reward_funcs`` like the built-in ones.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from videossr.parsing import Mode, completion_text
 from videossr.tasks import TASKS, aliases, get_task
+from videossr.tasks.registry import LiveMapping, load_entry_points
+
+#: The entry-point group of installed reward functions: ``name = "package.module:function"``.
+REWARD_ENTRY_POINTS = "videossr.rewards"
 
 
 class TaskReward:
@@ -118,9 +128,53 @@ class FormatReward:
         ]
 
 
-def reward_funcs() -> dict[str, Any]:
-    """Every reward by name, built from the tasks registered now: per task (its short name) the smooth
-    reward, ``<short>_strict01``, ``<short>_lenient`` and ``<short>_strict01_lenient``; and ``format``."""
+#: Rewards registered by name with :func:`register_reward` (the entry-point group is read with them).
+_USER_REWARDS: dict[str, Callable[..., list[float | None]]] = {}
+_ENTRY_POINTS_READ = False
+
+
+def register_reward(name: str, fn: Callable[..., list[float | None]]) -> Callable[..., list[float | None]]:
+    """Make ``fn`` selectable as ``name`` (in :func:`get_reward_funcs` and a recipe's ``reward_funcs``).
+
+    ``fn`` follows TRL's contract: ``fn(completions, **columns) -> list[float | None]`` (``None``: not my
+    row). It is logged as ``rewards/<name>/mean``. ``ValueError`` when ``name`` is a built-in reward's or
+    already taken by another function. For launches that spawn processes, register it in a module that
+    every process imports (or use the ``videossr.rewards`` entry-point group).
+
+    Example:
+        >>> def short_reply(completions, **columns):
+        ...     return [float(len(c) < 9) for c in completions]
+        >>> _ = register_reward("short_reply", short_reply)
+        >>> get_reward_funcs(["short_reply"])[0](["3,1,4"])
+        [1.0]
+        >>> unregister_reward("short_reply")
+    """
+    if not callable(fn):
+        raise ValueError(f"reward {name!r} must be callable, got {fn!r}")
+    _read_entry_points()
+    if name in _task_rewards() or (name in _USER_REWARDS and _USER_REWARDS[name] is not fn):
+        raise ValueError(f"reward name {name!r} is taken")
+    _USER_REWARDS[name] = fn
+    return fn
+
+
+def unregister_reward(name: str) -> None:
+    """Remove a reward added with :func:`register_reward` (tests)."""
+    _USER_REWARDS.pop(name, None)
+
+
+def _read_entry_points() -> None:
+    global _ENTRY_POINTS_READ
+    if _ENTRY_POINTS_READ:
+        return
+    _ENTRY_POINTS_READ = True
+    for name, fn in load_entry_points(REWARD_ENTRY_POINTS):
+        _USER_REWARDS.setdefault(name, fn)
+
+
+def _task_rewards() -> dict[str, Any]:
+    # Built once per state of the task registry (TASKS.derived): per task its smooth reward,
+    # <short>_strict01, <short>_lenient and <short>_strict01_lenient; then format.
     funcs: dict[str, Any] = {}
     for short, task in aliases().items():
         funcs[short] = TaskReward(task, "smooth", "strict", name=short)
@@ -133,25 +187,15 @@ def reward_funcs() -> dict[str, Any]:
     return funcs
 
 
-class _RewardFuncs(Mapping[str, Any]):
-    """:func:`reward_funcs` as a mapping read on every use: a task registered after this module was
-    imported has its rewards here too (a dict built at import would never see it)."""
-
-    def __getitem__(self, name: str) -> Any:
-        return reward_funcs()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(reward_funcs())
-
-    def __len__(self) -> int:
-        return len(reward_funcs())
-
-    def __repr__(self) -> str:
-        return f"REWARD_FUNCS({sorted(self)})"
+def reward_funcs() -> dict[str, Any]:
+    """Every reward by name: the registered tasks' (see :data:`REWARD_FUNCS`), ``format`` and the users'."""
+    _read_entry_points()
+    return {**TASKS.derived(_task_rewards), **_USER_REWARDS}
 
 
-#: Reward functions by name, as recipes select them in YAML (live: see :func:`reward_funcs`).
-REWARD_FUNCS: Mapping[str, Any] = _RewardFuncs()
+#: Reward functions by name, as recipes select them in YAML (live: a task or reward registered later is
+#: here too).
+REWARD_FUNCS: Mapping[str, Any] = LiveMapping(reward_funcs, "REWARD_FUNCS")
 
 #: The paper's setting: one smooth reward per task, strict parsing.
 DEFAULT_REWARDS = ("grounding", "counting", "jigsaw")

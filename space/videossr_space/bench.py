@@ -1,4 +1,8 @@
-"""The VIUBench tab: the paper's Table 1 next to the operator's own ``videossr bench`` results."""
+"""The VIUBench tab: the paper's Table 1 next to the operator's own ``videossr bench`` results.
+
+Its columns and bars are the registered tasks' (``videossr.metrics``, read when the tab loads): a task
+with benchmark subtypes brings its columns and its average's bar, and the paper's rows leave them empty.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from videossr.metrics import PAPER_TABLE1, table1_columns, task_groups, viubench_subtypes
+from videossr.metrics import PAPER_TABLE1, paper_row, table1_columns, task_groups, viubench_subtypes
+from videossr.tasks import benchmark_tasks
 
 _AGGREGATE_KEYS = ("results", "summary", "metrics", "viubench", "aggregate", "scores")
 
@@ -78,14 +83,27 @@ def bench_table(folder: Path | None) -> Any:
 
     columns = table1_columns()
     records = [
-        {"Model": name, "From": "paper", **dict(zip(columns, values))}
-        for name, values in PAPER_TABLE1.items()
+        {"Model": name, "From": "paper", **dict(zip(columns, paper_row(name)))} for name in PAPER_TABLE1
     ]
     records += [
         {"Model": name, "From": "local", **dict(zip(columns, values))}
         for name, values in local_results(folder)
     ]
     return pd.DataFrame.from_records(records, columns=["Model", "From", *columns])
+
+
+#: Bar colours, task by task in Table 1 order (then round again); Overall has its own.
+_COLORS = ("#42a5f5", "#66bb6a", "#ffa726", "#ef5350", "#26c6da", "#ab47bc", "#8d6e63", "#d4e157")
+_OVERALL_COLOR = "#5e35b1"
+
+
+def figure_bars() -> list[tuple[str, str, str]]:
+    """``(column, label, colour)`` of the figure's bars: each benchmark task's average, then Overall."""
+    bars = [
+        (cls.benchmark_group_header, cls.short.replace("_", " ").capitalize(), _COLORS[k % len(_COLORS)])
+        for k, cls in enumerate(benchmark_tasks())
+    ]
+    return [*bars, ("Overall", "Overall", _OVERALL_COLOR)]
 
 
 def bench_figure(table: Any) -> Any:
@@ -95,12 +113,7 @@ def bench_figure(table: Any) -> Any:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    metrics = [
-        ("Cnt", "Counting", "#42a5f5"),
-        ("Grd", "Grounding", "#66bb6a"),
-        ("Jig", "Jigsaw", "#ffa726"),
-        ("Overall", "Overall", "#5e35b1"),
-    ]
+    metrics = figure_bars()
     data = table.sort_values("Overall", na_position="first")
     n = len(data)
     fig = Figure(figsize=(8, 0.42 * n + 1.2), layout="constrained")
@@ -109,7 +122,7 @@ def bench_figure(table: Any) -> Any:
     y = np.arange(n)
     for k, (column, label, color) in enumerate(metrics):
         values = data[column].astype(float).fillna(0.0).to_numpy()
-        ax.barh(y + (k - 1.5) * height, values, height=height, color=color, label=label)
+        ax.barh(y + (k - (len(metrics) - 1) / 2) * height, values, height=height, color=color, label=label)
     names = [f"{m} (local)" if src == "local" else m for m, src in zip(data["Model"], data["From"])]
     ax.set_yticks(y, names, fontsize=8)
     for tick, src in zip(ax.get_yticklabels(), data["From"]):

@@ -60,7 +60,7 @@ def build_items(per_subtype: int, max_pixels: int = 128 * 128, seed: int = 1000)
     """Benchmark items whose answers come from the real generator on the real sample videos."""
     from videossr.errors import VideoError
     from videossr.evaluation.data import BenchItem, Benchmark
-    from videossr.metrics import VIUBENCH_SUBTYPES
+    from videossr.metrics import viubench_subtypes
     from videossr.tasks import task_for_subtype
     from videossr.video import load_clip, sample_videos
 
@@ -73,7 +73,7 @@ def build_items(per_subtype: int, max_pixels: int = 128 * 128, seed: int = 1000)
     if not clips:
         raise VideoError("sample videos", "missing", "no usable sample video is installed")
     items = []
-    for subtype in VIUBENCH_SUBTYPES:
+    for subtype in viubench_subtypes():
         task = task_for_subtype(subtype)
         for k in range(per_subtype):
             sample = task.generate(clips[k % len(clips)], seed=seed + k)
@@ -100,7 +100,7 @@ def random_fidelity(
     """
     from videossr.evaluation.backends import RandomBackend
     from videossr.evaluation.harness import read_predictions, run_bench
-    from videossr.metrics import PAPER_TABLE1, TABLE1_COLUMNS, TABLE1_KEYS, TASK_GROUPS, table1_row
+    from videossr.metrics import paper_row, table1_columns, table1_keys, table1_row, task_groups
 
     bench = build_items(per_subtype)
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,19 +112,20 @@ def random_fidelity(
     for r in records.values():
         per.setdefault(r["subtype"], []).append(100 * r["score"])
     errors = {s: _standard_error(v) for s, v in per.items()}  # subtypes are independent samples
-    for group, subs in TASK_GROUPS.items():
+    groups = task_groups()
+    for group, subs in groups.items():
         errors[group] = math.sqrt(sum(errors[s] ** 2 for s in subs)) / len(subs)
     errors["overall"] = math.sqrt(sum(errors[s] ** 2 for s in per)) / len(per)
     expected = expected_scores()
     g = expected_grounding_iou(grounding)
-    for s in TASK_GROUPS["grounding"]:
+    for s in groups["grounding"]:  # the paper's grounding: its random guess has its own expectation
         expected[s] = g
-    for group, subs in TASK_GROUPS.items():
+    for group, subs in groups.items():
         expected[group] = sum(expected[s] for s in subs) / len(subs)
     expected["overall"] = sum(expected[s] for s in per) / len(per)
     rows = []
     ours = table1_row(results["scores"])
-    for col, key, paper, value in zip(TABLE1_COLUMNS, TABLE1_KEYS, PAPER_TABLE1["Random guess"], ours):
+    for col, key, paper, value in zip(table1_columns(), table1_keys(), paper_row("Random guess"), ours):
         err = errors.get(key, 0.0)
         # A column whose SE is 0 (e.g. no hit in jigsaw_hard) is judged against one expected hit's weight.
         tol = 3 * max(err, 100 / per_subtype / 2)

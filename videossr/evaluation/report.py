@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from videossr.metrics import PAPER_TABLE1, TABLE1_COLUMNS, VIUBENCH_SUBTYPES, table1_row
+from videossr.metrics import (
+    PAPER_TABLE1,
+    paper_row,
+    table1_columns,
+    table1_row,
+    task_groups,
+    viubench_subtypes,
+)
 
 #: Paper rows drawn next to a run in the plot (all rows go in the table).
 PLOT_PAPER_MODELS = ("Random guess", "Qwen2.5-VL-7B-Instruct", "Qwen3-VL-8B-Instruct", "GPT-5", "VideoSSR-8B")
@@ -60,13 +67,14 @@ def table1_markdown(
         paper: ``True`` for every paper row, ``False`` for none, or the names of the rows to keep.
         title: optional heading line.
     """
-    header = "| Model | " + " | ".join(TABLE1_COLUMNS) + " |"
+    columns, subtypes = table1_columns(), viubench_subtypes()  # the registry's, read now
+    header = "| Model | " + " | ".join(columns) + " |"
     lines = [f"### {title}", ""] if title else []
-    lines += [header, "|" + "---|" * (len(TABLE1_COLUMNS) + 1)]
+    lines += [header, "|" + "---|" * (len(columns) + 1)]
     if paper:
         names = list(PAPER_TABLE1) if paper is True else list(paper)
         for name in names:
-            lines.append(_row(f"{name} (paper)", PAPER_TABLE1[name]))
+            lines.append(_row(f"{name} (paper)", paper_row(name)))
     for run in runs:
         lines.append(_row(str(run.get("name") or run.get("model")), table1_row(run["scores"]), bold=True))
     notes = []
@@ -79,7 +87,7 @@ def table1_markdown(
             continue
         scores = run["scores"]
         counts = scores.get("counts", {})
-        n = ", ".join(f"{s}={counts[s]}" for s in VIUBENCH_SUBTYPES if s in counts)
+        n = ", ".join(f"{s}={counts[s]}" for s in subtypes if s in counts)
         missing = scores.get("missing") or []
         unparsed = sum((run.get("unparsed") or {}).values())
         note = (
@@ -90,7 +98,7 @@ def table1_markdown(
         if missing:
             note += f"; missing subtypes {missing} (left out of the averages)"
         # Subtypes of tasks outside VIUBench (e.g. a newly registered task): scored, but no Table 1 column.
-        others = {s: v for s, v in scores.get("subtypes", {}).items() if s not in VIUBENCH_SUBTYPES}
+        others = {s: v for s, v in scores.get("subtypes", {}).items() if s not in subtypes}
         if others:
             note += "; outside Table 1: " + ", ".join(
                 f"{s} {_fmt(v)} (n={counts.get(s)})" for s, v in others.items()
@@ -98,12 +106,21 @@ def table1_markdown(
         notes.append(note)
     if notes:
         lines += ["", *notes]
-    lines += [
-        "",
-        "Columns: counting easy/hard | grounding channel_swap, rotate180, zoom_out, mirror, shuffle | "
-        "jigsaw easy/hard | task averages | Overall (mean of the 9 subtypes). Percentages.",
-    ]
+    lines += ["", columns_legend()]
     return "\n".join(lines) + "\n"
+
+
+def columns_legend() -> str:
+    """What Table 1's columns are, in one line, from the registered tasks (read now)."""
+    groups = task_groups()
+    blocks = [
+        f"{short} " + ", ".join(s.removeprefix(f"{short}_") for s in subs) for short, subs in groups.items()
+    ]
+    count = sum(len(subs) for subs in groups.values())
+    return (
+        "Columns: " + " | ".join(blocks) + f" | task averages | Overall (mean of the {count} subtypes). "
+        "Percentages."
+    )
 
 
 def plot_results(
@@ -119,12 +136,13 @@ def plot_results(
     import numpy as np
 
     series: list[tuple[str, list[float | None], bool]] = [
-        (f"{m} (paper)", list(PAPER_TABLE1[m]), False) for m in paper_models if m in PAPER_TABLE1
+        (f"{m} (paper)", paper_row(m), False) for m in paper_models if m in PAPER_TABLE1
     ]
     series += [(str(r.get("name") or r.get("model")), table1_row(r["scores"]), True) for r in runs]
-    x = np.arange(len(TABLE1_COLUMNS))
+    columns = table1_columns()
+    x = np.arange(len(columns))
     width = 0.85 / max(1, len(series))
-    fig, ax = plt.subplots(figsize=(max(10, 1.1 * len(TABLE1_COLUMNS)), 5.6))
+    fig, ax = plt.subplots(figsize=(max(10, 1.1 * len(columns)), 5.6))
     paper_colors = plt.cm.Greys(np.linspace(0.3, 0.75, max(1, len(series) - len(runs))))
     run_colors = plt.cm.tab10(np.arange(len(runs)))
     pi = ri = 0
@@ -144,8 +162,10 @@ def plot_results(
             edgecolor="black" if is_run else "none",
             linewidth=0.6,
         )
-    ax.axvline(8.5, color="0.6", linewidth=0.8, linestyle="--")  # subtypes | averages
-    ax.set_xticks(x, TABLE1_COLUMNS)
+    ax.axvline(
+        len(viubench_subtypes()) - 0.5, color="0.6", linewidth=0.8, linestyle="--"
+    )  # subtypes | averages
+    ax.set_xticks(x, columns)
     ax.set_ylabel("score (%)")
     ax.set_ylim(0, 100)
     ax.set_title("VIUBench: per-subtype scores against the paper's Table 1")
@@ -183,8 +203,9 @@ def compare_markdown(runs: Sequence[dict[str, Any]], paper: bool | Sequence[str]
 
 
 # ---------------------------------------------------------------------------------------------- leaderboard
-#: Columns of a leaderboard row: the model, where the row comes from, then Table 1's 13 columns.
-LEADERBOARD_COLUMNS = ("Model", "Source", *TABLE1_COLUMNS)
+def leaderboard_columns() -> tuple[str, ...]:
+    """Columns of a leaderboard row: the model, where the row comes from, then Table 1's (read now)."""
+    return ("Model", "Source", *table1_columns())
 
 
 def leaderboard_rows(
@@ -192,15 +213,16 @@ def leaderboard_rows(
 ) -> list[dict[str, Any]]:
     """One flat row per model in Table 1's columns (``C-E`` ... ``Overall``), paper rows first.
 
-    Each row is ``{"Model", "Source", <13 Table 1 columns>}``; ``Source`` is ``paper`` for the paper's
-    rows and ``videossr bench``, ``lmms-eval`` or ``model card`` for runs. Missing cells are ``None``
-    (empty in CSV). The format any leaderboard Space can load as a table.
+    Each row is ``{"Model", "Source", <Table 1 columns>}`` (:func:`leaderboard_columns`); ``Source`` is
+    ``paper`` for the paper's rows and ``videossr bench``, ``lmms-eval`` or ``model card`` for runs. Missing
+    cells are ``None`` (empty in CSV). The format any leaderboard Space can load as a table.
     """
     rows: list[dict[str, Any]] = []
+    columns = table1_columns()
     if paper:
         names = list(PAPER_TABLE1) if paper is True else list(paper)
         for name in names:
-            rows.append({"Model": name, "Source": "paper", **dict(zip(TABLE1_COLUMNS, PAPER_TABLE1[name]))})
+            rows.append({"Model": name, "Source": "paper", **dict(zip(columns, paper_row(name)))})
     for run in runs:
         source = run.get("source") or ("lmms-eval" if run.get("via") == "lmms-eval" else "videossr bench")
         values = table1_row(run["scores"])
@@ -208,7 +230,7 @@ def leaderboard_rows(
             {
                 "Model": str(run.get("name") or run.get("model")),
                 "Source": source,
-                **dict(zip(TABLE1_COLUMNS, values)),
+                **dict(zip(columns, values)),
             }
         )
     return rows
@@ -225,7 +247,7 @@ def write_leaderboard(
     out.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out / "compare.csv", out / "compare.json"
     with csv_path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(LEADERBOARD_COLUMNS))
+        writer = csv.DictWriter(fh, fieldnames=list(leaderboard_columns()))
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})

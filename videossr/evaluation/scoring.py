@@ -11,12 +11,13 @@ thresholds, exact match, the number of unparsable replies). Unparsable replies a
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from videossr.metrics import aggregate, score
 from videossr.parsing import Mode
 from videossr.tasks import aliases, get_task
+from videossr.tasks.registry import LiveMapping, live
 
 
 def _check(predictions: Sequence[Any], references: Sequence[str], *others: Sequence[Any]) -> None:
@@ -53,12 +54,23 @@ def task_metrics(
     return get_task(task).corpus_metrics(predictions, references, mode=mode)
 
 
+def _task_metric_funcs() -> dict[str, Callable[..., dict[str, Any]]]:
+    return {short: functools.partial(task_metrics, short) for short in aliases()}
+
+
+#: Each registered task's corpus metrics by its short name (``TASK_METRICS["counting"](preds, refs)``),
+#: read from the registry like every other table derived from it.
+TASK_METRICS: Mapping[str, Callable[..., dict[str, Any]]] = LiveMapping(
+    live(_task_metric_funcs), "TASK_METRICS"
+)
+
+
 def __getattr__(name: str) -> Any:
-    # ``scoring.grounding(...)``, ``scoring.counting(...)``: any registered task's short name is its metric
-    # function, looked up when used, so a task registered later has one too.
-    if name in aliases():
-        return functools.partial(task_metrics, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # ``scoring.counting(...)`` spells ``TASK_METRICS["counting"](...)``.
+    try:
+        return TASK_METRICS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 def viubench(

@@ -1,30 +1,32 @@
-"""The pretext tasks, in a plain dict.
+"""The pretext tasks, in one registry.
 
-Adding a task is one new module (a :class:`~videossr.tasks.base.Task` subclass that owns its prompt,
-parser, rewards, subtypes, options, random guess, heuristic solver, benchmark columns, metric and
-timeline view) plus one registry line: ``register(MyTask)`` below (or, from outside the package, the
-same call before use). The CLI, the dataset cards, the metrics and benchmark harness, the baselines, the
-model cards, the rewards and the Space loop over ``TASKS`` and read it when they run, never a copy made
-at import, so a task registered later is served everywhere.
+Adding a task is one new module or folder (a :class:`~videossr.tasks.base.Task` subclass that owns its
+prompt, parser, rewards, subtypes, options, random guess, heuristic solver, benchmark columns, metric and
+timeline view) plus one registry line: ``register(MyTask)`` below, the same call from your own code, or,
+for a task shipped in a package of its own, an entry point in the ``videossr.tasks`` group (see
+docs/adding_a_task.md). The CLI, the dataset cards, the metrics and benchmark harness, the baselines,
+the model cards, the rewards and the Space read ``TASKS`` (a :class:`~videossr.tasks.registry.Registry`)
+and what is derived from it when they run, never a copy made at import, so a task registered later is
+served everywhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from videossr.tasks.base import NAMED_DIFFICULTIES, SYSTEM_PROMPT, Task, parse_difficulty
 from videossr.tasks.counting import ObjectCounting
 from videossr.tasks.grounding import AnomalyGrounding
-from videossr.tasks.jigsaw import TemporalJigsaw
-from videossr.tasks.perturbations import (
+from videossr.tasks.grounding.perturbations import (
     BENCHMARK_PERTURBATIONS,
     PERTURBATIONS,
     TRAINING_PERTURBATIONS,
 )
+from videossr.tasks.jigsaw import TemporalJigsaw
 
-#: The registry: task name -> task class, in the order the CLI and the Space list them.
-TASKS: dict[str, type[Task]] = {}
+# The registry (task name -> task class, in the order the CLI and the Space list them).
+from videossr.tasks.registry import TASKS, LiveMapping, live
 
 
 def register(cls: type[Task]) -> type[Task]:
@@ -33,18 +35,12 @@ def register(cls: type[Task]) -> type[Task]:
     Raises ``ValueError`` when its ``name`` or ``short`` (the subtype prefix and reward name) is taken by
     another task: subtype names and rewards must say which task they belong to.
     """
-    for name, other in TASKS.items():
-        if other is not cls and (name == cls.name or other.short == cls.short):
-            raise ValueError(
-                f"task {cls.__name__} clashes with {other.__name__} ({cls.name!r}/{cls.short!r})"
-            )
-    TASKS[cls.name] = cls
-    return cls
+    return TASKS.register(cls)
 
 
 def unregister(name: str) -> None:
     """Remove a task from :data:`TASKS` (tests that register a task for their own length)."""
-    TASKS.pop(name, None)
+    TASKS.unregister(name)
 
 
 register(AnomalyGrounding)
@@ -52,29 +48,17 @@ register(ObjectCounting)
 register(TemporalJigsaw)
 
 
-def aliases() -> dict[str, str]:
-    """Short name -> task name (``{"grounding": "anomaly_grounding", ...}``), read from ``TASKS`` now."""
+def _aliases() -> dict[str, str]:
     return {cls.short: name for name, cls in TASKS.items()}
 
 
-class _Aliases(Mapping[str, str]):
-    """:func:`aliases` as a mapping that reads ``TASKS`` on every use."""
-
-    def __getitem__(self, short: str) -> str:
-        return aliases()[short]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(aliases())
-
-    def __len__(self) -> int:
-        return len(TASKS)
-
-    def __repr__(self) -> str:
-        return repr(aliases())
+def aliases() -> dict[str, str]:
+    """Short name -> task name (``{"grounding": "anomaly_grounding", ...}``), read from ``TASKS`` now."""
+    return dict(TASKS.derived(_aliases))
 
 
 #: Short names people type, and the prefixes of subtype names (live: see :func:`aliases`).
-ALIASES: Mapping[str, str] = _Aliases()
+ALIASES: Mapping[str, str] = LiveMapping(live(_aliases), "ALIASES")
 
 
 def subtype_prefix(subtype: str) -> str:

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from videossr.errors import VideoSSRError
-from videossr.metrics import TASK_GROUPS, VIUBENCH_SUBTYPES
+from videossr.metrics import task_groups, viubench_subtypes
 
 #: lmms-eval releases the task folder is written and tested against (``>=`` first, ``<`` second).
 SUPPORTED_LMMS_EVAL = ("0.7", "0.8")
@@ -94,11 +94,12 @@ def subtype_of_task(task_name: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- task files
-def subtask_names(subtypes: Sequence[str] = VIUBENCH_SUBTYPES) -> list[str]:
-    return [f"{TASK_PREFIX}{s}" for s in subtypes]
+def subtask_names(subtypes: Sequence[str] | None = None) -> list[str]:
+    """``viubench_<subtype>`` for ``subtypes`` (default: every VIUBench subtype, read now)."""
+    return [f"{TASK_PREFIX}{s}" for s in (viubench_subtypes() if subtypes is None else subtypes)]
 
 
 def group_names() -> dict[str, list[str]]:
-    """The groups of the task folder: ``viubench_counting`` ... and ``viubench`` (all 9 subtypes)."""
-    groups = {f"{TASK_PREFIX}{g}": subtask_names(subs) for g, subs in TASK_GROUPS.items()}
+    """The groups of the task folder: ``viubench_counting`` ... and ``viubench`` (every subtype)."""
+    groups = {f"{TASK_PREFIX}{g}": subtask_names(subs) for g, subs in task_groups().items()}
     return {**groups, GROUP: list(groups)}

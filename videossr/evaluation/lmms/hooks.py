@@ -12,7 +12,7 @@ from videossr.evaluation.data import BenchItem
 from videossr.evaluation.harness import is_parsed
 from videossr.evaluation.lmms.clips import clip_paths
 from videossr.evaluation.lmms.config import REQUIRED_COLUMNS, LmmsEvalError
-from videossr.metrics import VIUBENCH_SUBTYPES, aggregate, score
+from videossr.metrics import aggregate, score, viubench_subtypes
 
 
 # ---------------------------------------------------------------------------------------------- docs
@@ -24,9 +24,10 @@ def check_docs(dataset: Any) -> Any:
         raise LmmsEvalError(
             f"not a VIUBench built by `videossr build viubench`: columns {sorted(columns)} lack {missing}"
         )
-    unknown = sorted(set(dataset["subtype"]) - set(VIUBENCH_SUBTYPES))
+    bench = viubench_subtypes()
+    unknown = sorted(set(dataset["subtype"]) - set(bench))
     if unknown:
-        raise LmmsEvalError(f"not VIUBench: subtypes {unknown} are not among {list(VIUBENCH_SUBTYPES)}")
+        raise LmmsEvalError(f"not VIUBench: subtypes {unknown} are not among {list(bench)}")
     return dataset
 
 

@@ -32,7 +32,7 @@ from videossr.evaluation.lmms.config import (
     task_folder,
 )
 from videossr.evaluation.report import table1_markdown
-from videossr.metrics import VIUBENCH_SUBTYPES
+from videossr.metrics import viubench_subtypes
 
 
 def check_viubench(data: str | os.PathLike, subtypes: Sequence[str] | None = None) -> list[str]:
@@ -40,34 +40,35 @@ def check_viubench(data: str | os.PathLike, subtypes: Sequence[str] | None = Non
 
     Args:
         data: a folder built by ``videossr build viubench`` or a Hub id.
-        subtypes: the subtypes wanted (all 9 by default: a missing one is an error).
+        subtypes: the subtypes wanted (all of VIUBench's by default: a missing one is an error).
     """
     import datasets
 
-    wanted = list(subtypes) if subtypes else list(VIUBENCH_SUBTYPES)
-    unknown = [s for s in wanted if s not in VIUBENCH_SUBTYPES]
+    bench = viubench_subtypes()
+    wanted = list(subtypes) if subtypes else list(bench)
+    unknown = [s for s in wanted if s not in bench]
     if unknown:
-        raise LmmsEvalError(f"unknown VIUBench subtypes {unknown}; the 9 are {list(VIUBENCH_SUBTYPES)}")
+        raise LmmsEvalError(f"unknown VIUBench subtypes {unknown}; the {len(bench)} are {list(bench)}")
     try:
         configs = datasets.get_dataset_config_names(str(data))
     except Exception as err:  # noqa: BLE001 - datasets raises many kinds; all mean "cannot open"
         raise LmmsEvalError(f"cannot open {data} as a dataset: {str(err).splitlines()[0][:200]}") from err
-    if not set(configs) & set(VIUBENCH_SUBTYPES):
+    if not set(configs) & set(bench):
         raise LmmsEvalError(
-            f"{data} is not VIUBench: its configs {configs} include none of the 9 subtypes "
-            f"{list(VIUBENCH_SUBTYPES)} (build one with `videossr build viubench`)"
+            f"{data} is not VIUBench: its configs {configs} include none of the {len(bench)} subtypes "
+            f"{list(bench)} (build one with `videossr build viubench`)"
         )
     missing = [s for s in wanted if s not in configs]
     if missing:
         raise LmmsEvalError(
-            f"{data} has no config for subtype(s) {missing}: Overall needs all 9; "
+            f"{data} has no config for subtype(s) {missing}: Overall needs all of them; "
             "pass --subtypes to score the others alone"
         )
     return wanted
 
 
 def _task_names(subtypes: Sequence[str]) -> list[str]:
-    if list(subtypes) == list(VIUBENCH_SUBTYPES):
+    if list(subtypes) == list(viubench_subtypes()):
         return [GROUP]
     return subtask_names(subtypes)
 
@@ -76,7 +77,8 @@ def _records(
     samples: dict[str, list[dict[str, Any]]], inputs: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
     records = []
-    for task in sorted(samples, key=lambda t: VIUBENCH_SUBTYPES.index(subtype_of_task(t))):
+    order = viubench_subtypes()
+    for task in sorted(samples, key=lambda t: order.index(subtype_of_task(t))):
         for sample in sorted(samples[task], key=lambda s: s["doc_id"]):
             record = dict(sample["score"])
             record.update(inputs.get(record["id"], {}))

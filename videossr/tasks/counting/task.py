@@ -38,6 +38,7 @@ import numpy as np
 from videossr.errors import ClipUnusable
 from videossr.parsing import SHAPES, Mode, parse_counts
 from videossr.tasks.base import Task, knob, knob_int
+from videossr.tasks.counting.solver import solve_counting
 from videossr.types import Clip, Sample
 
 #: difficulty -> (F, I): each shape on 1..F frames with 1..I instances per frame.
@@ -281,9 +282,6 @@ class ObjectCounting(Task):
 
     @classmethod
     def heuristic_answer(cls, sample: Sample) -> str:
-        # Imported here: the solvers live with the other baselines, which import the tasks.
-        from videossr.evaluation.baselines import solve_counting
-
         return solve_counting(np.asarray(sample.videos[0]))
 
     # -- verifiers --------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ Difficulty knob (:mod:`videossr.tasks.base`): the segment gets shorter and the p
 level rises. Segment length range (of 48 frames, scaled to other clip lengths), piecewise linear through
 :data:`SEGMENT_KNOB`, rounded half up: 16-24 frames at 0, the paper's 8-16 at 0.5, 3-6 at 1. The
 perturbation's strength, where it has one, follows
-:data:`~videossr.tasks.perturbations.STRENGTH_KNOB`. Which perturbations are in play is not the knob's
-business: that stays the task's ``perturbation`` (or the build's mix).
+:data:`~videossr.tasks.grounding.perturbations.STRENGTH_KNOB`. Which perturbations are in play is not the
+knob's business: that stays the task's ``perturbation`` (or the build's mix).
 """
 
 from __future__ import annotations
@@ -25,31 +25,21 @@ import numpy as np
 
 from videossr.errors import ClipUnusable
 from videossr.parsing import Mode, parse_interval
-from videossr.tasks.base import Interval, Task, knob_int, level_suffix, parse_difficulty
-from videossr.tasks.perturbations import (
+from videossr.tasks.base import Interval, Task, level_suffix, parse_difficulty
+from videossr.tasks.grounding.perturbations import (
     BENCHMARK_PERTURBATIONS,
     PERTURBATIONS,
     TRAINING_PERTURBATIONS,
     SegmentContext,
 )
-from videossr.types import Clip, Sample
-
-MIN_SEGMENT, MAX_SEGMENT = 8, 16
-#: The difficulty knob for the segment length, in frames of a 48-frame clip: ``(low, high)`` point lists.
-SEGMENT_KNOB = (
-    ((0.0, 16.0), (0.5, 8.0), (1.0, 3.0)),
-    ((0.0, 24.0), (0.5, 16.0), (1.0, 6.0)),
+from videossr.tasks.grounding.segment import (
+    MAX_SEGMENT,
+    MIN_SEGMENT,
+    format_interval,
+    segment_range,
 )
-
-
-def format_interval(start: float, end: float) -> str:
-    """The answer format: seconds with one decimal, ``start-end``.
-
-    Example:
-        >>> format_interval(14.51, 26.2)
-        '14.5-26.2'
-    """
-    return f"{start:.1f}-{end:.1f}"
+from videossr.tasks.grounding.solver import solve_grounding
+from videossr.types import Clip, Sample
 
 
 def temporal_iou(pred: tuple[float, float], true: tuple[float, float]) -> float:
@@ -242,9 +232,6 @@ class AnomalyGrounding(Task):
 
     @classmethod
     def heuristic_answer(cls, sample: Sample) -> str:
-        # Imported here: the solvers live with the other baselines, which import the tasks.
-        from videossr.evaluation.baselines import solve_grounding
-
         # The question names the kind of change, and the subtype says the same: no ground truth is read.
         subtype = sample.subtype.partition("@")[
             0
@@ -298,21 +285,3 @@ class AnomalyGrounding(Task):
 
 def _mean(values: list[float]) -> float:
     return float(sum(values) / len(values)) if values else 0.0
-
-
-def segment_range(num_frames: int, level: float | None = None) -> tuple[int, int]:
-    """The anomaly length range scaled to the clip: ``(8, 16)`` for the paper's 48 frames.
-
-    With a knob ``level`` the range is :data:`SEGMENT_KNOB`'s at that level, in frames of 48, scaled to
-    ``num_frames`` and kept inside the clip (``(16, 24)`` at 0, ``(8, 16)`` at 0.5, ``(3, 6)`` at 1).
-    """
-    if level is not None:
-        scale = num_frames / 48
-        lo = max(1, min(num_frames, round(knob_int(level, SEGMENT_KNOB[0]) * scale)))
-        hi = max(lo, min(num_frames, round(knob_int(level, SEGMENT_KNOB[1]) * scale)))
-        return lo, hi
-    if num_frames == 48:
-        return MIN_SEGMENT, MAX_SEGMENT
-    lo = max(1, round(num_frames * MIN_SEGMENT / 48))
-    hi = max(lo, min(num_frames, round(num_frames * MAX_SEGMENT / 48)))
-    return lo, hi

@@ -26,6 +26,7 @@ import numpy as np
 from videossr.errors import ClipUnusable
 from videossr.parsing import Mode, parse_order
 from videossr.tasks.base import Task, knob_int
+from videossr.tasks.jigsaw.solver import solve_jigsaw
 from videossr.types import Clip, Sample
 
 DIFFICULTIES = {"easy": 6, "hard": 8}
@@ -198,9 +199,6 @@ class TemporalJigsaw(Task):
 
     @classmethod
     def heuristic_answer(cls, sample: Sample) -> str:
-        # Imported here: the solvers live with the other baselines, which import the tasks.
-        from videossr.evaluation.baselines import solve_jigsaw
-
         return solve_jigsaw([np.asarray(v) for v in sample.videos])
 
     # -- verifiers --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 
 import gradio as gr
 
+from videossr.metrics import viubench_subtypes
 from videossr.tasks import TASKS, task_name_of_subtype
 
 from . import handlers
@@ -146,14 +147,20 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
     tasks = task_choices()  # every registered task (videossr.tasks.TASKS), read now
 
     # -- glue between components and handlers ------------------------------------------------------
-    # The perturbation and difficulty widgets, with the choices, labels and help the tasks declare (read
-    # now). They are /generate's fourth and fifth inputs; other option keywords keep their task's default.
-    widgets = option_widgets()[:2]
+    # One widget per option keyword the registered tasks declare with choices (read now), with their
+    # choices, labels and help. perturbation and difficulty are /generate's fourth and fifth inputs; the
+    # others (a task's own options, e.g. the jigsaw's clips) follow the seed, empty unless chosen.
+    widgets = option_widgets()
+    extra_keys = [w.key for w in widgets[2:]]
 
-    def on_generate(upload: Any, example: str, task: str, perturbation: Any, difficulty: Any, seed: Any):
+    def on_generate(
+        upload: Any, example: str, task: str, perturbation: Any, difficulty: Any, seed: Any, *extra: Any
+    ):
         # Plain values (file paths, text, JSON) so gradio_client users get data, not component updates;
-        # which players are visible is decided by `after_generate`, chained below.
-        result = handlers.generate(ctx, upload, example, task, perturbation, difficulty, seed)
+        # which players are visible is decided by `after_generate`, chained below. make_task gives each
+        # task only the options it declares.
+        options = {k: v for k, v in zip(extra_keys, extra) if v is not None}
+        result = handlers.generate(ctx, upload, example, task, perturbation, difficulty, seed, **options)
         single = len(result.videos) == 1
         clips = [None] * MAX_CLIPS
         if not single:
@@ -265,7 +272,7 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
                                 info=w.info,
                             )
                         )
-                    perturbation, difficulty = option_inputs
+                    perturbation, difficulty, *extra_inputs = option_inputs
                     seed = gr.Number(0, minimum=0, maximum=MAX_SEED, step=1, label="Seed")
                     generate_btn = gr.Button("Generate task", variant="primary")
                 with gr.Column(scale=3):
@@ -336,7 +343,8 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
 
         with gr.Tab("VIUBench"):
             gr.Markdown(
-                "VIUBench: 9 subtypes x 300 questions. Rows marked *paper* are the paper's Table 1; rows "
+                f"VIUBench: {len(viubench_subtypes())} subtypes x 300 questions. Rows marked *paper* are the "
+                "paper's Table 1 (empty in the columns of tasks added since); rows "
                 "marked *local* come from `videossr bench` result files in the folder named by "
                 "`VIDEOSSR_SPACE_RESULTS`."
             )
@@ -350,7 +358,7 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
         upload.upload(on_upload, upload, None, api_visibility="private", concurrency_id="work")
         gen = generate_btn.click(
             on_generate,
-            [upload, example, task, perturbation, difficulty, seed],
+            [upload, example, task, perturbation, difficulty, seed, *extra_inputs],
             [main_video, *clip_players, question, sample_id, info],
             api_name="generate",
             api_description=(

@@ -76,6 +76,7 @@ def main(result: str, argv: list[str]) -> None:
         "world_size": trainer.accelerator.num_processes,
         "distributed_type": str(trainer.accelerator.distributed_type),
         "sharded_params": sum(hasattr(p, "to_local") for p in wrapped.parameters()),
+        "params": sum(1 for _ in wrapped.parameters()),
         "vision_params": len(after),
         "vision_changed_every_rank": changed_on_every_rank(before, after),
         "vision_changed_here": sorted(n for n in after if not torch.equal(before[n], after[n])),

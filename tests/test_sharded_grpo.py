@@ -98,7 +98,8 @@ def run_recipe(
         ]
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", **(env or {})}
     out.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=full_env, cwd=ROOT)
+    timeout = int(os.environ.get("VIDEOSSR_SHARDED_TIMEOUT", "900"))
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT)
     (out / "log.txt").write_text(done.stdout + "\n" + done.stderr)
     return done
 
@@ -168,3 +169,206 @@ def weight_differences(dir_a: Path, dir_b: Path, initial: Path) -> dict[str, flo
 def card_body(run_dir: Path) -> str:
     """The model card with the run's own folder path taken out (the two runs write to different folders)."""
     return (run_dir / "README.md").read_text().replace(str(run_dir), "<output_dir>")
+
+
+def check_against_single(sharded: Path, single: Path, steps, tiny: Path) -> dict:
+    """The sharded run's logged steps and final weights against the single-process run's, within tolerance."""
+    a = logged_steps(rank_results(sharded, 2)[0]["log_history"])
+    b = logged_steps(rank_results(single, 1)[0]["log_history"])
+    assert set(steps) <= set(a) and set(steps) <= set(b), (sorted(a), sorted(b))
+    bad = scalar_differences(a, b, steps)
+    assert not bad, bad
+    weights = weight_differences(sharded / "run", single / "run", tiny)
+    assert weights["update_norm"] > 0, "the weights did not move"
+    assert weights["rel_norm"] <= WEIGHT_REL_NORM, weights
+    assert weights["worst_tensor_rel_norm"] <= WEIGHT_REL_NORM_PER_TENSOR, weights
+    assert weights["max_abs"] <= WEIGHT_MAX_ABS, weights
+    return {"scalars": max_scalar_difference(a, b, steps), "weights": weights}
+
+
+# ------------------------------------------------------------------------------------------ fast tests
+def test_keyed_sampler_draws_the_same_tokens_however_the_batch_is_split():
+    from videossr.keyed_sampling import KeyedSampler, rollout_keys
+
+    torch.manual_seed(0)
+    scores = torch.randn(8, 50)
+    ids = torch.zeros(8, 5, dtype=torch.long)
+    whole = KeyedSampler(rollout_keys(0, 3, 0, 0, 8), prompt_width=4)(ids, scores).argmax(-1)
+    # Two processes of 4 rows, the second one's prompt padded wider: same rollouts, same tokens.
+    first = KeyedSampler(rollout_keys(0, 3, 0, 0, 4), prompt_width=4)(ids[:4], scores[:4]).argmax(-1)
+    wide = torch.zeros(4, 9, dtype=torch.long)
+    second = KeyedSampler(rollout_keys(0, 3, 0, 4, 4), prompt_width=8)(wide, scores[4:]).argmax(-1)
+    assert torch.equal(whole, torch.cat([first, second]))
+    # Another step, seed or position draws anew.
+    other_step = KeyedSampler(rollout_keys(0, 4, 0, 0, 8), prompt_width=4)(ids, scores).argmax(-1)
+    assert not torch.equal(whole, other_step)
+    # One-hot output: greedy decoding takes exactly the chosen token.
+    out = KeyedSampler(rollout_keys(0, 3, 0, 0, 8), prompt_width=4)(ids, scores)
+    assert torch.equal((out == 0).sum(-1), torch.ones(8, dtype=torch.long))
+
+
+def test_keyed_sampler_samples_the_softmax_distribution():
+    from videossr.keyed_sampling import KeyedSampler, rollout_keys, sampling_warpers
+
+    class Config:
+        temperature, top_k, top_p, min_p = 0.5, 0, 1.0, None
+
+    logits = torch.tensor([1.0, 0.5, 0.0, -1.0])
+    n = 20_000
+    sampler = KeyedSampler(rollout_keys(1, 0, 0, 0, n), prompt_width=0, warpers=sampling_warpers(Config))
+    picks = sampler(torch.zeros(n, 0, dtype=torch.long), logits.expand(n, 4).clone()).argmax(-1)
+    freq = torch.bincount(picks, minlength=4).double() / n
+    expected = torch.softmax(logits.double() / 0.5, -1)
+    assert torch.allclose(freq, expected, atol=0.015), (freq, expected)  # ~4 standard errors
+
+
+def test_last_checkpoint_skips_half_written_folders(tmp_path):
+    from videossr.training.models import last_checkpoint
+
+    assert last_checkpoint(tmp_path / "missing") is None
+    for step, complete in ((5, True), (10, True), (15, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        if complete:
+            (folder / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-x").mkdir()
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+
+
+def test_recipe_resumes_from_the_newest_checkpoint_by_itself(tmp_path):
+    from types import SimpleNamespace
+
+    from _recipe_helpers import load_recipe
+
+    recipe = load_recipe()
+    (tmp_path / "checkpoint-3").mkdir()
+    (tmp_path / "checkpoint-3" / "trainer_state.json").write_text("{}")
+    train = SimpleNamespace(resume_from_checkpoint=None, output_dir=str(tmp_path))
+    assert recipe.resume_point(SimpleNamespace(auto_resume=True), train) == str(tmp_path / "checkpoint-3")
+    assert recipe.resume_point(SimpleNamespace(auto_resume=False), train) is None
+    train.resume_from_checkpoint = "elsewhere"
+    assert recipe.resume_point(SimpleNamespace(auto_resume=True), train) == "elsewhere"
+    assert recipe.resume_point(SimpleNamespace(auto_resume=False), train) == "elsewhere"
+
+
+def test_model_card_shows_the_global_batch_not_the_layout():
+    from types import SimpleNamespace
+
+    from trl import GRPOConfig
+
+    from videossr.training import GRPOScriptArguments, recipe_summary
+
+    model = SimpleNamespace(model_name_or_path="tiny:qwen3_vl", use_peft=False)
+    summaries = []
+    for per_device, world in ((8, 1), (4, 2), (1, 8)):
+        args = GRPOConfig(
+            output_dir="/tmp/x", use_cpu=True, bf16=False, per_device_train_batch_size=per_device
+        )
+        summary = recipe_summary(
+            GRPOScriptArguments(), SimpleNamespace(**vars(args), world_size=world), model
+        )
+        summaries.append(summary)
+    assert all(s == summaries[0] for s in summaries)
+    assert summaries[0]["global_batch_size"] == 8 and "world_size" not in summaries[0]
+
+
+def test_fsdp_cpu_config_keeps_the_gpu_config_wrapping():
+    import yaml
+
+    gpu = yaml.safe_load((ROOT / "recipes" / "accelerate_configs" / "fsdp.yaml").read_text())
+    cpu = yaml.safe_load(FSDP_CPU.read_text())
+    assert cpu["distributed_type"] == "FSDP" and cpu["num_processes"] == 2 and cpu["mixed_precision"] == "no"
+    for key in (
+        "fsdp_version",
+        "fsdp_auto_wrap_policy",
+        "fsdp_transformer_layer_cls_to_wrap",
+        "fsdp_state_dict_type",
+    ):
+        assert cpu["fsdp_config"][key] == gpu["fsdp_config"][key], key
+
+
+def test_lockstep_generation_is_asked_for_every_sharded_layout():
+    """The ZeRO-3 and FSDP decisions the package makes itself (no DeepSpeed run here; docs/sharding.md)."""
+    from types import SimpleNamespace
+
+    from accelerate.utils import DistributedType
+
+    from videossr.sharding import is_sharded, needs_synced_generation
+
+    def accelerator(kind, processes, stage=None):
+        plugin = SimpleNamespace(zero_stage=stage) if stage is not None else None
+        state = SimpleNamespace(distributed_type=kind, deepspeed_plugin=plugin)
+        return SimpleNamespace(num_processes=processes, state=state)
+
+    assert needs_synced_generation(accelerator(DistributedType.DEEPSPEED, 8, stage=3))
+    assert needs_synced_generation(accelerator(DistributedType.FSDP, 2))
+    assert not needs_synced_generation(accelerator(DistributedType.FSDP, 1))
+    assert not is_sharded(accelerator(DistributedType.DEEPSPEED, 8, stage=2))  # ZeRO-2: whole weights
+    assert not is_sharded(accelerator(DistributedType.MULTI_CPU, 2))
+
+
+def test_recipe_saves_on_every_rank_and_writes_outputs_on_the_main_one():
+    """ZeRO-3 and FSDP gather the consolidated weights collectively: ``save_model`` must run on all ranks
+    (the card, the curve and the push only on the main one)."""
+    import ast
+
+    source = (ROOT / "recipes" / "grpo.py").read_text()
+    main = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "main")
+    top_level = [ast.unparse(n) for n in main.body]
+    assert any(line.startswith("trainer.save_model(") for line in top_level)
+    guarded = [n for n in main.body if isinstance(n, ast.If) and "is_main_process" in ast.unparse(n.test)]
+    assert guarded and "write_run_outputs" in ast.unparse(guarded[0])
+
+
+# ------------------------------------------------------------------------------------------ the slow test
+@pytest.mark.slow
+def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_after_a_sigkill(tmp_path):
+    """FSDP2 on two CPU ranks (accelerate launch, the recipe, shared prefix, video, the paper's rewards):
+    rank 1 is SIGKILLed after the step-2 checkpoint, the relaunched run resumes by itself, and its 4 logged
+    steps and final weights match an uninterrupted single-process run; the vision tower changed on every
+    rank's shard; the consolidated checkpoint loads, is scored by `videossr bench`, and has the single run's
+    model card."""
+    steps = int(os.environ.get("VIDEOSSR_SHARDED_STEPS", "4"))
+    kill_after = steps // 2
+    common = ("--save_steps", str(kill_after))
+    single = run_recipe(tmp_path / "one", 1, *common, steps=steps)
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    sharded = tmp_path / "two"
+    killed = run_recipe(
+        sharded, 2, *common, steps=steps, port=29661, env={"VIDEOSSR_KILL_RANK1_AT_STEP": str(kill_after + 1)}
+    )
+    assert killed.returncode != 0, "rank 1 was not killed"
+    assert (sharded / "run" / f"checkpoint-{kill_after}" / "trainer_state.json").is_file()
+    assert not (sharded / "run" / "model.safetensors").exists()
+    resumed = run_recipe(sharded, 2, *common, steps=steps, port=29662)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from {sharded / 'run' / f'checkpoint-{kill_after}'}" in resumed.stderr
+
+    ranks = rank_results(sharded, 2)
+    assert [r["distributed_type"] for r in ranks] == ["DistributedType.FSDP"] * 2
+    assert all(r["sharded_params"] == r["params"] for r in ranks)  # every parameter is a DTensor
+    assert all(r["vision_changed_every_rank"] for r in ranks)
+    # Steps after the checkpoint were run again after the kill; all of them match the uninterrupted run.
+    tiny = tmp_path / "tiny" / "tiny-qwen3_vl"
+    check_against_single(sharded, tmp_path / "one", range(1, steps + 1), tiny)
+
+    from transformers import AutoModelForImageTextToText
+
+    AutoModelForImageTextToText.from_pretrained(sharded / "run")
+    assert card_body(sharded / "run") == card_body(tmp_path / "one" / "run")
+
+    from _eval_helpers import viubench_rows, write_repo
+
+    repo = write_repo(
+        tmp_path / "viubench", viubench_rows(("grounding_mirror", "jigsaw_easy"), per_subtype=1)
+    )
+    from videossr.cli import main as cli
+
+    out = tmp_path / "bench"
+    code = cli(
+        ["bench", "--data", str(repo), "--model", f"hf:{sharded / 'run'}", "--out", str(out), "--no-progress"]
+        + ["--device", "cpu", "--max-new-tokens", "4"]
+    )
+    assert code == 0
+    assert json.loads((out / "results.json").read_text())["scores"]["overall"] is not None

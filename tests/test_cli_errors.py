@@ -209,3 +209,44 @@ def test_generate_flags_come_from_the_tasks_options(monkeypatch):
     for bad in (["--speed", "warp"], ["--blinks", "4"]):
         with pytest.raises(SystemExit):
             parser.parse_args(["generate", "--task", "toy_counting", "--video", "v", "--out", "o", *bad])
+
+
+def test_regenerating_into_a_sample_folder_on_a_full_disk_keeps_the_old_sample(
+    real_video, tmp_path, monkeypatch, capsys
+):
+    """A jigsaw regenerated into a folder holding a sample, with the disk filling at its last clip, left
+    new clip_1..3.mp4 beside the old sample.json, whose answer no longer matched them."""
+    import errno
+    import json
+
+    import videossr.export
+
+    out = tmp_path / "g"
+    args = ["generate", "--task", "jigsaw", "--video", str(real_video), "--out", str(out), "--quiet"]
+    args += ["--max-pixels", "16384"]
+    assert main([*args, "--seed", "1"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    clips = json.loads((out / "sample.json").read_text())["videos"]
+    assert len(clips) >= 2 and set(clips) <= set(before)
+
+    real_write = videossr.export.write_mp4
+    calls = []
+
+    def full_disk_at_last_clip(frames, fps, path, *a, **kw):
+        calls.append(path)
+        if len(calls) == len(clips):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_write(frames, fps, path, *a, **kw)
+
+    monkeypatch.setattr(videossr.export, "write_mp4", full_disk_at_last_clip)
+    assert main([*args, "--seed", "2"]) == 1
+    assert "no space left on device" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in sorted(out.iterdir())} == before  # the old sample, whole
+    monkeypatch.setattr(videossr.export, "write_mp4", real_write)
+    assert main([*args, "--seed", "2"]) == 0
+    capsys.readouterr()
+    record = json.loads((out / "sample.json").read_text())
+    assert record["seed"] == 2 and sorted(p.name for p in out.iterdir()) == sorted(
+        [*record["videos"], "sample.json"]
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 
 
 def _task_options() -> dict[str, dict]:
@@ -74,6 +76,49 @@ def difficulty_help() -> str:
     return text.replace("%", "%%")  # argparse formats help strings with %
 
 
+#: The clip names a sample folder holds (``clip.mp4``, ``clip_1.mp4``...): the only files of an older
+#: sample that a new one replaces or removes.
+_CLIP_NAME = r"clip(_[0-9]{1,4})?\.mp4"
+
+
+def _save_replacing(sample, out_dir, save) -> Path:
+    """Write ``sample`` into ``out_dir`` whole, replacing the sample it may already hold.
+
+    The new sample is written completely into a staging folder inside ``out_dir`` first (``save``, i.e.
+    :func:`videossr.export.save_sample`, leaves nothing on error): a full disk fails there and leaves the
+    old sample as it was. Only then is it moved in, by renames on the same file system, which need no
+    space: the old ``sample.json`` goes first, the new clips next, the new ``sample.json`` last, so at no
+    point does a ``sample.json`` describe clips it was not made with. Clips of the old sample that the new
+    one does not have (a 4-clip jigsaw replaced by a 3-clip one) are removed.
+    """
+    import re
+    import shutil
+    import tempfile
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".generate-", dir=out_dir))
+    try:
+        save(sample, stage)
+        new = list(json.loads((stage / "sample.json").read_text())["videos"])
+        record = out_dir / "sample.json"
+        old: list[str] = []
+        try:
+            old = [str(v) for v in json.loads(record.read_text()).get("videos", [])]
+        except (OSError, ValueError, AttributeError, TypeError):
+            pass
+        record.unlink(missing_ok=True)
+        for name in new:
+            os.replace(stage / name, out_dir / name)
+        for name in old:
+            if name not in new and re.fullmatch(_CLIP_NAME, name):
+                (out_dir / name).unlink(missing_ok=True)
+        os.replace(stage / "sample.json", record)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out_dir
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -97,7 +142,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     steps.update()
     sample = task.generate(clip, seed=args.seed, other=other)
     steps.update()
-    out = save_sample(sample, args.out)
+    out = _save_replacing(sample, out_dir, save_sample)
     steps.update()
     steps.close()
     print(json.dumps({"out": str(out), "subtype": sample.subtype, "answer": sample.answer}, indent=2))

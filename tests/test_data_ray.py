@@ -311,3 +311,42 @@ def test_engine_options_are_checked_before_building(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     with pytest.raises(ValueError, match="unknown engine"):
         build_dataset(videossr30k_recipe(size=4), "default", tmp_path / "p", engine="spark")
+
+
+def test_an_unreachable_address_fails_fast_in_one_line_and_leaves_nothing(tmp_path, capsys):
+    """--address 127.0.0.1:1 (nothing listening) was still retrying after 241 s, and every failing address
+    left --out/.build/manifest.json behind."""
+    from videossr.cli import main
+    from videossr.data.ray_engine import RayConnectError, check_reachable
+
+    for address in ("garbage", "127.0.0.1:1", "ray://127.0.0.1:1", "http://x:1", "host:99999", "[::1]:1"):
+        t0 = time.monotonic()
+        with pytest.raises(RayConnectError):
+            check_reachable(address)
+        assert time.monotonic() - t0 < 15, address
+    out = tmp_path / "o"
+    for address in ("127.0.0.1:1", "ray://127.0.0.1:1", "garbage"):
+        t0 = time.monotonic()
+        with pytest.raises(RayConnectError, match=f"Ray cluster at {address}|--address {address}"):
+            build_dataset(videossr30k_recipe(size=4), "default", out, engine="ray", address=address)
+        assert time.monotonic() - t0 < 30, address
+        assert not out.exists(), address
+    args = [
+        "build",
+        "videossr-30k",
+        "--videos",
+        "default",
+        "--size",
+        "4",
+        "--out",
+        str(out),
+        "--engine",
+        "ray",
+    ]
+    assert main([*args, "--address", "127.0.0.1:1", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: cannot reach the Ray cluster at 127.0.0.1:1: connection refused"], err
+    # an --out that existed (empty) before stays as it was
+    out.mkdir()
+    assert main([*args, "--address", "127.0.0.1:1", "--quiet"]) == 1
+    assert list(out.iterdir()) == []

@@ -26,6 +26,7 @@ the build's waves, and its Ray extra adds about 30 packages).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -34,12 +35,69 @@ from pathlib import Path
 from typing import Any
 
 from videossr.data.jobs import Job, atomic_write_bytes, atomic_write_text
+from videossr.errors import VideoSSRError
 
 #: Object store of a local cluster started by the build: a job's rows are a few MB and only a few jobs
 #: are in flight, so a small store is plenty and leaves memory to the decoders.
 LOCAL_OBJECT_STORE_BYTES = 200 * 1024 * 1024
 #: Tasks in flight per cluster CPU: enough to keep every worker busy while the driver writes results.
 IN_FLIGHT_PER_CPU = 2
+
+
+#: Seconds allowed to reach a cluster's address before the build gives up.
+CONNECT_TIMEOUT_S = 10.0
+
+
+class RayConnectError(VideoSSRError, ConnectionError):
+    """The Ray cluster named by ``--address`` cannot be reached."""
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return (text[:200] + "...") if len(text) > 200 else (text or type(err).__name__)
+
+
+@contextlib.contextmanager
+def _suppressed() -> Iterator[None]:
+    try:
+        yield
+    except Exception:  # noqa: BLE001 - cleaning up after a failed connect; the connect error is reported
+        pass
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse at once an ``address`` nothing answers at, before Ray retries it for minutes.
+
+    ``auto`` and ``local`` are left to Ray (they name a cluster on this machine, which Ray finds or
+    refuses quickly). ``HOST:PORT`` and ``ray://HOST:PORT`` must parse and accept a TCP connection
+    within ``timeout`` seconds.
+
+    Raises:
+        RayConnectError: a malformed address, or nothing listening there.
+    """
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    rest = address[len("ray://") :] if address.startswith("ray://") else address
+    if "://" in rest:
+        raise RayConnectError(f"--address {address}: use HOST:PORT, ray://HOST:PORT or auto")
+    host, sep, port_text = rest.rpartition(":")
+    host = host.strip("[]")
+    if (
+        not sep
+        or not host
+        or not port_text.isascii()
+        or not port_text.isdigit()
+        or not 0 < int(port_text) < 65536
+    ):
+        raise RayConnectError(f"--address {address}: use HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        with socket.create_connection((host, int(port_text)), timeout=timeout):
+            pass
+    except OSError as err:
+        why = "timed out" if isinstance(err, TimeoutError) else (err.strerror or type(err).__name__).lower()
+        raise RayConnectError(f"cannot reach the Ray cluster at {address}: {why}") from None
 
 
 def build_job_on_worker(
@@ -91,12 +149,35 @@ class RayEngine:
     _remote: Any = field(default=None, init=False, repr=False)
 
     def start(self) -> None:
-        """Connect to the cluster (or start a local one); a no-op when already connected."""
+        """Connect to the cluster (or start a local one); a no-op when already connected.
+
+        Raises:
+            RayConnectError: the cluster at ``address`` cannot be reached or refused the connection; one
+                line, within :data:`CONNECT_TIMEOUT_S` (Ray itself kept retrying a refused address for
+                minutes).
+        """
+        if self.address:
+            check_reachable(self.address)  # before importing Ray, which alone can take seconds
+        import signal
+        import threading
+
         import ray
 
+        # ray.init replaces the SIGTERM handler with its own (sys.exit, and the core worker prints a stack
+        # dump): the CLI's handler is put back, so SIGTERM still ends in its one error line, after the
+        # finally blocks that shut the local cluster down.
+        main_thread = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if main_thread else None
         if not ray.is_initialized():
             if self.address:
-                ray.init(address=self.address, log_to_driver=False)
+                try:
+                    ray.init(address=self.address, log_to_driver=False)
+                except Exception as err:  # noqa: BLE001 - Ray raises many types; the user gets one line
+                    with _suppressed():
+                        ray.shutdown()
+                    raise RayConnectError(
+                        f"cannot connect to the Ray cluster at {self.address}: {_one_line(err)}"
+                    ) from None
             else:
                 ray.init(
                     num_cpus=self.num_cpus,
@@ -105,6 +186,8 @@ class RayEngine:
                     log_to_driver=False,
                 )
             self._started = True
+        if main_thread and sigterm is not None and signal.getsignal(signal.SIGTERM) is not sigterm:
+            signal.signal(signal.SIGTERM, sigterm)
         if self._remote is None:
             # retry_exceptions=False: run_job reports bad videos itself, so an exception out of it is a
             # bug to surface at once; only a lost worker (killed, OOM, node gone) is worth a retry.

@@ -250,3 +250,53 @@ def test_regenerating_into_a_sample_folder_on_a_full_disk_keeps_the_old_sample(
     assert record["seed"] == 2 and sorted(p.name for p in out.iterdir()) == sorted(
         [*record["videos"], "sample.json"]
     )
+
+
+def test_sigterm_ends_a_command_with_one_error_line(real_video, tmp_path, monkeypatch, capsys):
+    """SIGTERM used to end the process at once (no finally blocks: a local Ray cluster's agents were left
+    running) with no error line, or with Ray's stack dump. Now every finally runs and one line says why."""
+    import os
+    import signal
+    import time
+
+    import videossr
+
+    class OldBehaviour(RuntimeError):
+        pass
+
+    def outside_handler(signum, frame):  # stands in for the default action, without killing pytest
+        raise OldBehaviour("SIGTERM reached the handler that was installed before main()")
+
+    cleaned = []
+
+    def terminated_while_decoding(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(30)  # the handler interrupts this at once
+        finally:
+            cleaned.append(True)
+        raise AssertionError("SIGTERM did not stop the command")
+
+    monkeypatch.setattr(videossr, "load_clip", terminated_while_decoding)
+    previous = signal.signal(signal.SIGTERM, outside_handler)
+    try:
+        code = main(
+            [
+                "generate",
+                "--task",
+                "jigsaw",
+                "--video",
+                str(real_video),
+                "--out",
+                str(tmp_path / "g"),
+                "--quiet",
+            ]
+        )
+        assert signal.getsignal(signal.SIGTERM) is outside_handler  # main() puts the caller's handler back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 143 and cleaned == [True]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert [line for line in err if line.startswith("error:")] == [
+        "error: terminated (SIGTERM); a build re-run with the same command resumes"
+    ], err

@@ -141,11 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from videossr.errors import Terminated
+
+    previous = _stop_on_sigterm()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("error: terminated (SIGTERM); a build re-run with the same command resumes", file=sys.stderr)
+        return 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
     except Exception as err:  # noqa: BLE001 - the CLI reports errors, never tracebacks
         from videossr.errors import VideoSSRError
 
@@ -155,6 +161,33 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {_one_line(err)}", file=sys.stderr)
             return 1
         raise
+    finally:
+        _restore_sigterm(previous)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    from videossr.errors import Terminated
+
+    raise Terminated(signum)
+
+
+def _stop_on_sigterm() -> object:
+    """Turn SIGTERM into :class:`~videossr.errors.Terminated` in the main thread while a command runs:
+    by default SIGTERM ends Python at once, skipping every ``finally`` (a local Ray cluster's agents were
+    left running, and nothing said why the command stopped). Returns the handler to restore."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _restore_sigterm(previous: object) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

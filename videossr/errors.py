@@ -29,3 +29,9 @@ class ClipUnusable(VideoSSRError, ValueError):
     the build. It is also a ``ValueError``, the error tasks raised for such clips before it existed, so
     callers that caught that keep working.
     """
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM). A ``BaseException``, like ``KeyboardInterrupt``, so no
+    ``except Exception`` on the way swallows it: every ``finally`` runs (worker pools, a local Ray
+    cluster are shut down) and the CLI ends with one ``error:`` line."""

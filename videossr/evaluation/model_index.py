@@ -1,8 +1,9 @@
 """VIUBench results as Hub-native evaluation results: the ``model-index`` block of a model card.
 
 The Hub renders a model card's ``model-index`` metadata as an evaluation-results widget and links each
-entry to its dataset. One VIUBench run becomes 10 entries: one per subtype (``dataset.config`` names the
-subtype, ``metric.type`` is its task's ``metric_type``) and Overall (the plain mean of the 9:
+entry to its dataset. One VIUBench run becomes one entry per subtype (``dataset.config`` names the
+subtype, ``metric.type`` is its task's ``metric_type``; the paper's 9, and any a registered task adds) and
+Overall (the plain mean of the subtypes:
 ``metric.type`` ``viubench_overall``, no config), each a percentage with one decimal as in Table 1. The
 helpers go through :mod:`huggingface_hub` (``ModelCard`` / ``EvalResult``), so what is written is what
 the Hub parses: ``ModelCard.load(path).data.eval_results``. A run that also scored a registered task
@@ -98,7 +99,7 @@ def eval_results(
     source_name: str | None = None,
     source_url: str | None = None,
 ) -> list[Any]:
-    """The 10 ``huggingface_hub.EvalResult`` entries (9 subtypes, then Overall) of a VIUBench run.
+    """The ``huggingface_hub.EvalResult`` entries (one per subtype, then Overall) of a VIUBench run.
 
     Args:
         results: a ``videossr bench`` results dict or ``results.json`` path, or the bare
@@ -218,7 +219,7 @@ def write_model_index(
 def read_model_index(card: str | os.PathLike) -> dict[str, Any]:
     """The VIUBench scores in a model card, as ``{"name", "scores": {"subtypes", "tasks", "overall"}}``.
 
-    The card stores the 9 subtypes and Overall only; the task averages are recomputed from the rounded
+    The card stores the subtypes and Overall only; the task averages are recomputed from the rounded
     subtype entries (so they may differ from the run's own by 0.1). The result can go next to
     ``results.json`` files in ``videossr compare``.
 

@@ -20,8 +20,8 @@ What a model sees through lmms-eval:
   and pixels a wrapper then feeds its model is the wrapper's choice (see ``docs/evaluation.md``).
 
 The per-subtype metric is ``score`` (percent, one decimal, :func:`videossr.metrics.aggregate`); the
-``viubench`` group's ``score`` is the plain mean of the 9 subtypes, computed from the unrounded subtype
-scores exactly as ``videossr bench`` computes Overall.
+``viubench`` group's ``score`` is the plain mean of the subtypes (the paper's 9), computed from the
+unrounded subtype scores exactly as ``videossr bench`` computes Overall.
 
 The package: :mod:`~videossr.evaluation.lmms.config` (supported releases, names, paths),
 :mod:`~videossr.evaluation.lmms.clips` (clips as video files), :mod:`~videossr.evaluation.lmms.hooks` (the

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import inspect
 import logging
 import os
 import signal
@@ -137,6 +138,14 @@ def install_error_scrubber(scrub: Callable[[str], str]) -> None:
     gradio.queueing.error_payload = error_payload  # imported by name there
 
 
+def _with_options(fn: Callable[..., Any], keys: list[str]) -> inspect.Signature:
+    """``fn``'s signature, its ``*extra`` replaced by one keyword parameter per option (default ``None``)."""
+    signature = inspect.signature(fn)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    extra = [inspect.Parameter(k, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for k in keys]
+    return signature.replace(parameters=[*fixed, *extra])
+
+
 def build_demo(ctx: Context | None = None) -> gr.Blocks:
     """The Blocks app around one :class:`handlers.Context` (a fresh one from the environment by default)."""
     ctx = ctx or Context(Settings.from_env())
@@ -166,6 +175,10 @@ def build_demo(ctx: Context | None = None) -> gr.Blocks:
         if not single:
             clips[: len(result.videos)] = result.videos
         return (result.videos[0] if single else None), *clips, result.question, result.sample_id, result.info
+
+    # The extra options as keyword parameters with a default of None: gradio_client then fills any a caller
+    # leaves out, so /generate called with its first six values keeps working.
+    on_generate.__signature__ = _with_options(on_generate, extra_keys)
 
     @handlers.friendly("updating the page")
     def after_generate(info: dict | None, request: gr.Request):

@@ -260,9 +260,13 @@ def test_model_card_shows_the_global_batch_not_the_layout():
 
     model = SimpleNamespace(model_name_or_path="tiny:qwen3_vl", use_peft=False)
     summaries = []
-    for per_device, world in ((8, 1), (4, 2), (1, 8)):
+    for per_device, world in ((8, 1), (4, 2), (2, 4)):
         args = GRPOConfig(
-            output_dir="/tmp/x", use_cpu=True, bf16=False, per_device_train_batch_size=per_device
+            output_dir="/tmp/x",
+            use_cpu=True,
+            bf16=False,
+            per_device_train_batch_size=per_device,
+            num_generations=2,
         )
         summary = recipe_summary(
             GRPOScriptArguments(), SimpleNamespace(**vars(args), world_size=world), model

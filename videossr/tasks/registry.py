@@ -102,6 +102,19 @@ class Registry(Mapping[str, type[Task]]):
         self._tasks.pop(name, None)
         self._derived.clear()
 
+    # Item assignment is register / unregister under the task's own name, so a test can add a task for its
+    # duration with ``monkeypatch.setitem(TASKS, cls.name, cls)`` and have it removed afterwards.
+    def __setitem__(self, name: str, cls: type[Task]) -> None:
+        if name != cls.name:
+            raise ValueError(f"a task is registered under its own name {cls.name!r}, not {name!r}")
+        self._tasks.pop(name, None)  # replacing a task of the same name is allowed here, as for a dict
+        self.register(cls)
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._tasks:
+            raise KeyError(name)
+        self.unregister(name)
+
     def discover(self) -> None:
         """Register the installed plugins' tasks (entry-point group ``videossr.tasks``), once per process."""
         if self._discovered:

@@ -152,8 +152,16 @@ def test_upload_through_the_client(client):
 
 
 def raw_call(base: str, api_name: str, data: list) -> str:
-    """Call an endpoint over plain HTTP, the way any script could (gradio_client would upload local files)."""
+    """Call an endpoint over plain HTTP, the way any script could (gradio_client would upload local files).
+
+    A raw call must send every input of ``/generate``: the six fixed ones, then one per extra task option
+    the registry adds (today the jigsaw's clip count). A six-value ``generate`` call is padded with empty
+    values for those, as gradio_client fills their defaults itself."""
     import httpx
+
+    if api_name == "generate" and len(data) == 6:
+        info = httpx.get(f"{base}gradio_api/info", timeout=60).json()
+        data = list(data) + [None] * (len(info["named_endpoints"]["/generate"]["parameters"]) - 6)
 
     event = httpx.post(f"{base}gradio_api/call/{api_name}", json={"data": data}, timeout=30).json()[
         "event_id"
@@ -270,7 +278,9 @@ def test_layout_events_are_not_api_routes(server, client, name, data):
         response = raw_fn_index(base, index, data)
         assert response.status_code == 200, response.text
         updates = response.json()["data"]
-        assert [u.get("visible") for u in updates] == [False, True]  # counting: difficulty, no perturbation
+        visible = [u.get("visible") for u in updates]
+        # counting: difficulty, no perturbation; every other task's option widget (from the registry) hidden
+        assert visible[:2] == [False, True] and not any(visible[2:])
 
 
 def test_junk_uploads_are_deleted_at_once(server):

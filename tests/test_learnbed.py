@@ -344,18 +344,23 @@ def _fake_runs(out: Path, items: int, videos: list[str]) -> dict:
     }  # fmt: skip
 
 
+def _fake_split(videos: list[str]) -> dict:
+    """The split description ``summarize_task`` reads, for items on ``videos``."""
+    return {
+        "train_videos": ["a"],
+        "dev_videos": ["b"],
+        "test_videos": sorted(set(videos)),
+        "test_items": len(videos),
+        "train_rows": 6,
+        "dev_items": 2,
+    }
+
+
 def test_summary_criteria_and_plot(tmp_path):
     items = 12
     videos = [f"v{i // 3}.mp4" for i in range(items)]
     baselines = _fake_runs(tmp_path, items, videos)
-    split = {
-        "train_videos": ["a"],
-        "dev_videos": ["b"],
-        "test_videos": sorted(set(videos)),
-        "test_items": items,
-        "train_rows": 6,
-        "dev_items": 2,
-    }
+    split = _fake_split(videos)
     entry = summarize_task(tmp_path, ["video", "control"], [0, 1], split, baselines, "mIoU")
     video, control = entry["arms"]["video"][0], entry["arms"]["control"][0]
     assert set(video) >= {"seed", "start", "end", "interval", "dev_curve", "swap"}
@@ -511,14 +516,7 @@ def test_markdown_tables(tmp_path):
     items = 12
     videos = [f"v{i // 3}.mp4" for i in range(items)]
     baselines = _fake_runs(tmp_path, items, videos)
-    split = {
-        "train_videos": ["a"],
-        "dev_videos": ["b"],
-        "test_videos": sorted(set(videos)),
-        "test_items": items,
-        "train_rows": 6,
-        "dev_items": 2,
-    }
+    split = _fake_split(videos)
     entry = summarize_task(tmp_path, ["video", "control"], [0, 1], split, baselines, "mIoU")
     text = markdown({"tasks": {"grounding_invert": entry}})
     assert "### grounding_invert: 12 test items on 4 unseen videos" in text

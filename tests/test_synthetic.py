@@ -140,3 +140,19 @@ def test_contact_sheet(made, tmp_path):
     path = contact_sheet(videos, tmp_path / "sheet.png", per_row=4, max_videos=8)
     with Image.open(path) as img:
         assert img.width > 4 * 3 * 96 and img.height > 2 * 96
+
+
+def test_two_beds_sharing_the_cache_at_once(made):
+    # Two tasks' beds started together read and rewrite the same cached set's manifest: each writer has its
+    # own temporary file, so neither renames the other's away (a FileNotFoundError on the second bed).
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder, videos = made
+
+    def again(_):
+        return make_videos(folder, COUNT, seed=0, progress=False)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(again, range(24)))
+    assert all(r == videos for r in results)
+    assert not list(folder.glob("*.tmp"))

@@ -33,6 +33,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 import subprocess
 import sysconfig
 from collections.abc import Callable, Sequence
@@ -527,7 +528,9 @@ def _make_simple(vseed: int, family: str, height: int, width: int, frames: int, 
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    # One temporary name per writer: two beds sharing the cache (two tasks started together) each write
+    # their own and the last rename wins, instead of one renaming the other's file away.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     os.replace(tmp, path)  # a reader never sees half a manifest
 

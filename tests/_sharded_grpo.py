@@ -80,6 +80,7 @@ def main(result: str, argv: list[str]) -> None:
         "vision_params": len(after),
         "vision_changed_every_rank": changed_on_every_rank(before, after),
         "vision_changed_here": sorted(n for n in after if not torch.equal(before[n], after[n])),
+        "vision_nonempty": sorted(n for n in after if after[n].numel() > 0),
         "log_history": trainer.state.log_history,
         "shared_prefix_stats": dict(trainer.shared_prefix_stats),
     }

@@ -18,11 +18,11 @@ are drawn with the keyed sampler, so both sample the same tokens.
   whole change, not each element, is the sharp criterion; the max bound still catches a real divergence.
   The same three bounds hold in each tensor group (vision tower ``model.visual.*``, language model
   ``model.language_model.*``, ``lm_head``), checked separately so that a small group (``lm_head`` is an
-  eighth of the tiny model's parameters) cannot hide in the whole model's norm. This per-group reading was added before
-  the first 10-step weight comparison ran; the bounds are the ones above. Through AdamW over 10 steps:
-  where ``|g| >> eps`` Adam's step ``lr * m / (sqrt(v) + eps)`` does not depend on the gradient's scale, so
-  a relative gradient error ``d ~ 1e-6`` moves each step by ``~lr * d`` and the weights by
-  ``~10 * lr * d = 1e-8``; where ``|g| <~ eps`` the step is ``~lr * g / eps``, so an absolute gradient error
+  eighth of the tiny model's parameters) cannot hide in the whole model's norm. This per-group reading was
+  added before the first 10-step weight comparison ran; the bounds are the ones above. Through AdamW over 10
+  steps: where ``|g| >> eps`` Adam's step ``lr * m / (sqrt(v) + eps)`` does not depend on the gradient's
+  scale, so a relative gradient error ``d ~ 1e-6`` moves each step by ``~lr * d`` and the weights by ``~10 *
+  lr * d = 1e-8``; where ``|g| <~ eps`` the step is ``~lr * g / eps``, so an absolute gradient error
   ``~1e-10`` (1e-7 of terms ~1e-3 that cancel) moves it by ``~1e-5`` per step, ``1e-4`` over 10 steps: the
   max bound. Weight decay is 0; clipping at ``max_grad_norm`` 1.0 scales the whole gradient by a factor the
   layouts compute ~1e-7 apart, which Adam's scale invariance absorbs.

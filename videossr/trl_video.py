@@ -43,7 +43,9 @@ Dataset rows
 Rows follow the project's row schema (``docs/CONTRACT.md``): ``prompt`` is a conversation whose user content
 has ``{"type": "video"}`` placeholders, ``videos`` holds the clips (each a list of PIL frames or a
 ``(T, H, W, 3)`` uint8 array), ``fps`` is the frame rate of every clip on the virtual timeline. Other columns
-(``answer``, ``task``...) reach the reward functions untouched.
+(``answer``, ``task``...) reach the reward functions untouched. Turning one row into model inputs is
+:mod:`videossr.row_video`'s (:func:`process_row_videos`, :func:`frames_as_images_prompt`...), whose names
+stay importable from here.
 """
 
 from __future__ import annotations
@@ -52,28 +54,35 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import torch
 import trl
 from trl import GRPOTrainer
 
 from videossr.keyed_sampling import KeyedSampler, greedy_copy, rollout_keys, sampling_warpers
-from videossr.rows import decode_frame
+from videossr.row_video import (  # the row-video helpers, re-exported from here as before
+    RowVideoInputs,
+    _rows_video_kwargs,
+    _video_kwargs,
+    clean_prompt,
+    clip_to_array,
+    count_video_parts,
+    frames_as_images_prompt,
+    process_row_videos,
+    prompt_groups,
+    video_metadata,  # one home, in videossr.types (also importable from here)
+    video_size_kwargs,  # one home in videossr.vlm, shared with evaluation and the callback
+)
 from videossr.sharding import fsdp_on_cpu_processes, needs_synced_generation
 from videossr.shared_prefix import (
     SUPPORTED_ATTENTION,
     attention_implementation,
     find_rope_index,
-    group_keys,
     group_rows,
     pack_micro_batch,
     unpack,
 )
-from videossr.types import video_metadata  # one home, in videossr.types (also importable from here)
-from videossr.vlm import video_size_kwargs  # re-exported; one home, shared with evaluation and the callback
 
 logger = logging.getLogger(__name__)
 
@@ -104,163 +113,6 @@ def check_trl_version(version: str | None = None) -> None:
     )
 
 
-def clip_to_array(clip: Any) -> np.ndarray:
-    """A clip (PIL frames, encoded-frame dicts, arrays, or a ``(T, H, W, 3)`` array) as uint8
-    ``(T, H, W, 3)``."""
-    if isinstance(clip, np.ndarray) and clip.ndim == 4:
-        array = clip
-    elif isinstance(clip, torch.Tensor):
-        array = clip.cpu().numpy()
-    else:
-        # Frames as stored by the datasets area: PIL images, {"bytes", "path"} dicts, bytes or arrays.
-        array = np.stack([decode_frame(np.asarray(f) if isinstance(f, list) else f) for f in clip])
-    if array.ndim != 4 or array.shape[-1] != 3:
-        raise ValueError(f"a clip must have shape (T, H, W, 3); got {array.shape}")
-    return array.astype(np.uint8, copy=False)
-
-
-def count_video_parts(prompt: Sequence[dict[str, Any]]) -> int:
-    """Number of ``{"type": "video"}`` parts in a conversation."""
-    return sum(
-        1
-        for message in prompt
-        if isinstance(message.get("content"), list)
-        for part in message["content"]
-        if isinstance(part, dict) and part.get("type") == "video"
-    )
-
-
-def clean_prompt(prompt: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop the ``None`` fields Arrow adds to content parts (``{"type": "video", "text": None}``)."""
-    cleaned = []
-    for message in prompt:
-        content = message.get("content")
-        if isinstance(content, list):
-            content = [{k: v for k, v in part.items() if v is not None} for part in content]
-        cleaned.append({**message, "content": content})
-    return cleaned
-
-
-def frames_as_images_prompt(
-    prompt: Sequence[dict[str, Any]], clips: Sequence[np.ndarray], fps: float
-) -> tuple[list[dict[str, Any]], list[Any]]:
-    """Rewrite each video placeholder as its frames, each preceded by its ``<t seconds>`` label.
-
-    Returns the new conversation (image placeholders) and the flat list of PIL frames in prompt order.
-    """
-    from PIL import Image
-
-    clip_iter = iter(clips)
-    images: list[Any] = []
-    new_prompt = []
-    for message in clean_prompt(prompt):
-        content = message.get("content")
-        if not isinstance(content, list):
-            new_prompt.append(message)
-            continue
-        parts: list[dict[str, Any]] = []
-        for part in content:
-            if part.get("type") != "video":
-                parts.append(part)
-                continue
-            clip = next(clip_iter)
-            for i, frame in enumerate(clip):
-                # Keep the timeline the video path would have given (Qwen3-VL style labels).
-                parts.append({"type": "text", "text": f"<{i / fps:.1f} seconds>"})
-                parts.append({"type": "image"})
-                images.append(Image.fromarray(frame))
-        new_prompt.append({**message, "content": parts})
-    return new_prompt, images
-
-
-@dataclass
-class RowVideoInputs:
-    """One row's prompt, tokenised together with its clips.
-
-    Attributes:
-        prompt_ids: prompt token ids (no padding), video placeholders expanded.
-        pixel_values_videos: the processor's flattened patches of all the row's clips, in prompt order
-            (``None`` for a row without videos).
-        video_grid_thw: ``(num_clips, 3)`` temporal/height/width patch grid of each clip (``None`` likewise).
-        second_per_grid_ts: seconds per temporal patch of each clip (Qwen2.5-VL time ids), or ``None``.
-    """
-
-    prompt_ids: list[int]
-    pixel_values_videos: torch.Tensor | None
-    video_grid_thw: torch.Tensor | None
-    second_per_grid_ts: torch.Tensor | None = None
-
-
-def process_row_videos(
-    processor: Any,
-    prompt: Sequence[dict[str, Any]],
-    clips: Sequence[np.ndarray],
-    fps: float,
-    *,
-    chat_template: str | None = None,
-    chat_template_kwargs: dict[str, Any] | None = None,
-    max_pixels: int | None = None,
-    min_pixels: int | None = None,
-) -> RowVideoInputs:
-    """Tokenise one conversation with its clips as videos at their real frame rate.
-
-    The clips are passed pre-sampled (``do_sample_frames=False``) with ``video_metadata`` at ``fps``: without
-    it Qwen3-VL resamples to 2 fps and both Qwen models assume 24 fps for timing.
-    """
-    prompt = clean_prompt(prompt)
-    n_parts = count_video_parts(prompt)
-    if n_parts != len(clips):
-        raise ValueError(f"the prompt has {n_parts} video placeholders but the row has {len(clips)} clips")
-    text = processor.apply_chat_template(
-        prompt,
-        chat_template=chat_template,
-        add_generation_prompt=True,
-        tokenize=False,
-        **(chat_template_kwargs or {}),
-    )
-    if not clips:
-        out = processor(text=[text], return_tensors="pt")
-        return RowVideoInputs(
-            prompt_ids=out["input_ids"][0].tolist(), pixel_values_videos=None, video_grid_thw=None
-        )
-    metadata = [video_metadata(len(clip), fps) for clip in clips]
-    frames = clips[0].shape[0] if clips else 0
-    size_kwargs = video_size_kwargs(processor.video_processor, frames, max_pixels, min_pixels)
-    out = processor(
-        text=[text],
-        videos=list(clips),
-        video_metadata=metadata,
-        do_sample_frames=False,
-        return_tensors="pt",
-        **size_kwargs,
-    )
-    seconds = out.get("second_per_grid_ts")
-    if seconds is not None:
-        seconds = torch.as_tensor(seconds, dtype=torch.float32).reshape(-1)
-    return RowVideoInputs(
-        prompt_ids=out["input_ids"][0].tolist(),
-        pixel_values_videos=out["pixel_values_videos"],
-        video_grid_thw=out["video_grid_thw"],
-        second_per_grid_ts=seconds,
-    )
-
-
-def prompt_groups(rows: Sequence[RowVideoInputs]) -> tuple[list[int], list[int]]:
-    """Which rows of a generation batch have the same prompt (same processed ids and visual tensors).
-
-    Returns ``(row_group, firsts)``: each row's group index, and the first row of every group.
-    """
-    visuals = [
-        [getattr(r, f) for r in rows] for f in ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
-    ]
-    groups = group_keys([tuple(r.prompt_ids) for r in rows], visuals)
-    row_group = [0] * len(rows)
-    for g, members in enumerate(groups):
-        for row in members:
-            row_group[row] = g
-    return row_group, [members[0] for members in groups]
-
-
 def shuffle_groups(batch: dict[str, Any]) -> dict[str, Any]:
     """TRL's ``shuffle_sequence_dict``, but rows of the same prompt stay together (groups in random order,
     rows in random order within their group), so an even split gives micro-batches of whole groups."""
@@ -288,44 +140,6 @@ def rope_module(model: torch.nn.Module) -> torch.nn.Module:
         if callable(getattr(module, "get_rope_index", None)) and hasattr(module, "rope_deltas"):
             return module
     raise ValueError(f"{type(model).__name__} has no M-RoPE backbone (get_rope_index / rope_deltas)")
-
-
-def _concat_rows(
-    rows: Sequence[torch.Tensor | None], device: torch.device | None = None
-) -> torch.Tensor | None:
-    """Concatenate the rows' tensors, skipping rows without videos; ``None`` when no row has any."""
-    present = [t for t in rows if t is not None]
-    if not present:
-        return None
-    tensor = torch.cat(present, dim=0)
-    return tensor.to(device) if device is not None else tensor
-
-
-def _video_kwargs(
-    pixels: Sequence[torch.Tensor | None],
-    grids: Sequence[torch.Tensor | None],
-    seconds: Sequence[torch.Tensor | None],
-    device: torch.device | None = None,
-) -> dict[str, torch.Tensor]:
-    """The model's video keyword arguments for some rows' tensors; empty when none of them has a video."""
-    pixel_values = _concat_rows(pixels, device)
-    if pixel_values is None:
-        return {}
-    out = {"pixel_values_videos": pixel_values, "video_grid_thw": _concat_rows(grids, device)}
-    second_per_grid = _concat_rows(seconds, device)
-    if second_per_grid is not None:  # Qwen2.5-VL's absolute time ids
-        out["second_per_grid_ts"] = second_per_grid
-    return out
-
-
-def _rows_video_kwargs(rows: Sequence[RowVideoInputs], device: torch.device | None = None) -> dict[str, Any]:
-    """:func:`_video_kwargs` for processed rows (:class:`RowVideoInputs`)."""
-    return _video_kwargs(
-        [r.pixel_values_videos for r in rows],
-        [r.video_grid_thw for r in rows],
-        [r.second_per_grid_ts for r in rows],
-        device,
-    )
 
 
 class DistinctRowsView(torch.utils.data.Dataset):
@@ -953,9 +767,12 @@ __all__ = [
     "RowVideoInputs",
     "VideoGRPOTrainer",
     "check_trl_version",
+    "clean_prompt",
     "clip_to_array",
+    "count_video_parts",
     "frames_as_images_prompt",
     "process_row_videos",
+    "prompt_groups",
     "video_metadata",
     "video_size_kwargs",
 ]

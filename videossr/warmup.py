@@ -9,7 +9,7 @@ the rough spread of answers the generator makes, and nothing about where the per
 after the warm-up is then the reward's.
 
 The inputs are built exactly as :class:`~videossr.trl_video.VideoGRPOTrainer` builds them
-(:func:`~videossr.trl_video.process_row_videos`: clips as videos at their real frame rate, the row's system
+(:func:`~videossr.row_video.process_row_videos`: clips as videos at their real frame rate, the row's system
 turn, the chat template's generation prompt), so the warm-up trains on the token layout GRPO will see.
 
 Example::
@@ -28,8 +28,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from videossr.row_video import RowVideoInputs, clip_to_array, process_row_videos
 from videossr.tasks import task_for_subtype
-from videossr.trl_video import RowVideoInputs, clip_to_array, process_row_videos
 
 logger = logging.getLogger(__name__)
 

@@ -69,7 +69,7 @@ def answer_rows(
     times faster for small models whose cost is per call. Every call has the same number of rows except
     the last of each layout, so a sharded run (``synced_gpus``) must give every process the same rows count.
     """
-    from videossr.trl_video import clean_prompt, clip_to_array  # pulls in datasets: imported when used
+    from videossr.row_video import clean_prompt, clip_to_array  # pulls in torch: imported when used
 
     prepared = []
     for row in rows:

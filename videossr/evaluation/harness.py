@@ -187,8 +187,6 @@ def run_bench(
     Raises:
         BenchError: when ``out_dir`` holds a run with different settings (and ``overwrite`` is off).
     """
-    from tqdm.auto import tqdm
-
     if mode not in ("strict", "lenient"):
         raise ValueError(f"mode must be 'strict' or 'lenient', got {mode!r}")
     bench = (
@@ -201,10 +199,26 @@ def run_bench(
     spec = model if isinstance(model, str) else backend.name
     out = Path(out_dir) if out_dir is not None else Path("outputs") / "bench" / model_slug(spec)
     out.mkdir(parents=True, exist_ok=True)
-    pred_path, run_path = out / PREDICTIONS, out / RUN_FILE
-
     description = backend.describe()
-    key = _resume_key(spec, description, mode, bench.info)
+    _start_run(out, _resume_key(spec, description, mode, bench.info), overwrite)
+
+    done = read_predictions(out / PREDICTIONS)
+    batch_size = batch_size or backend.default_batch_size
+    new, elapsed = _predict_missing(
+        backend, bench, done, out / PREDICTIONS, mode, batch_size, spec, progress, owned
+    )
+
+    wanted = {item.id for item in bench.items}
+    records = [done[i] for i in (item.id for item in bench.items) if i in wanted and i in done]
+    results = _results(model_name or spec, spec, mode, records, description, bench, new, elapsed, batch_size)
+    _write_results(out, results, report)
+    return results
+
+
+def _start_run(out: Path, key: dict[str, Any], overwrite: bool) -> None:
+    """Check that ``out`` holds no run with other settings (unless ``overwrite``, which discards its
+    predictions) and write this run's ``run.json``."""
+    pred_path, run_path = out / PREDICTIONS, out / RUN_FILE
     if overwrite:
         pred_path.unlink(missing_ok=True)
     elif run_path.is_file() and pred_path.is_file():
@@ -219,8 +233,22 @@ def run_bench(
         json.dumps({"resume_key": key, "versions": package_versions()}, indent=2, default=str)
     )
 
-    done = read_predictions(pred_path)
-    wanted = {item.id for item in bench.items}
+
+def _predict_missing(
+    backend: Backend,
+    bench: Benchmark,
+    done: dict[str, dict[str, Any]],
+    pred_path: Path,
+    mode: str,
+    batch_size: int,
+    spec: str,
+    progress: bool,
+    owned: bool,
+) -> tuple[int, float]:
+    """Predict and score the items not in ``done``, appending each batch's records to ``pred_path`` (and
+    to ``done``); closes the backend when ``owned``. Returns ``(new items, seconds)``."""
+    from tqdm.auto import tqdm
+
     todo = [item for item in bench.items if item.id not in done]
     start = time.perf_counter()
     new = 0
@@ -233,7 +261,7 @@ def run_bench(
     )
     try:
         if todo:
-            batches = backend.predict(todo, batch_size or backend.default_batch_size)
+            batches = backend.predict(todo, batch_size)
             with pred_path.open("a", encoding="utf-8") as fh:
                 for batch in batches:
                     for pred in batch:
@@ -249,12 +277,24 @@ def run_bench(
         bar.close()
         if owned:
             backend.close()
-    elapsed = time.perf_counter() - start
+    return new, time.perf_counter() - start
 
-    records = [done[i] for i in (item.id for item in bench.items) if i in wanted and i in done]
+
+def _results(
+    name: str,
+    spec: str,
+    mode: str,
+    records: list[dict[str, Any]],
+    description: dict[str, Any],
+    bench: Benchmark,
+    new: int,
+    elapsed: float,
+    batch_size: int,
+) -> dict[str, Any]:
+    """The run's ``results.json``: Table 1 scores and the full record of the run."""
     scores, unparsed = tally(records)
-    results = {
-        "name": model_name or spec,
+    return {
+        "name": name,
         "model": spec,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "scores": scores,
@@ -275,11 +315,15 @@ def run_bench(
             "resumed_items": len(records) - new,
             "seconds": round(elapsed, 3),
             "items_per_s": round(new / elapsed, 4) if new and elapsed > 0 else None,
-            "batch_size": batch_size or backend.default_batch_size,
+            "batch_size": batch_size,
         },
         "versions": package_versions(),
         "files": {"predictions": PREDICTIONS, "table": TABLE, "plot": PLOT},
     }
+
+
+def _write_results(out: Path, results: dict[str, Any], report: bool) -> None:
+    """``results.json``, and with ``report`` the table and the plot (matplotlib being optional)."""
     (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
     if report:
         (out / TABLE).write_text(table1_markdown([results]))
@@ -287,7 +331,6 @@ def run_bench(
             plot_results([results], out / PLOT)
         except ImportError:  # matplotlib is optional: the table and JSON are the results
             pass
-    return results
 
 
 def prompt_sha1(text: str) -> str:

@@ -1,63 +1,28 @@
-"""Adaptive difficulty for training on generated data: keep each task's pass rate where the gradient is.
-
-GRPO learns only from groups whose rollouts disagree. A question every rollout gets right, or every
-rollout gets wrong, gives a zero advantage and a wasted step. Generated questions have a difficulty knob
-(:mod:`videossr.tasks.base`), so the training data can follow the model: :class:`DifficultyController`
-reads the rewards of each task as they are computed, keeps a running pass rate per task, and moves that
-task's difficulty to hold the pass rate inside a band. The online stream
-(:func:`videossr.data.streaming.stream_dataset`) asks the controller for the current level of a task each
-time it makes a row.
-
-The pieces and where they hook into TRL:
-
-* :class:`CurriculumReward` wraps each reward function given to ``GRPOTrainer``. It returns exactly what the
-  wrapped function returns; on the way it hands the controller the rewards of its task's rows (with the
-  level each row was made at, read from the row's ``subtype``, e.g. ``counting@0.45``). The last wrapper of
-  the list closes the batch: :meth:`DifficultyController.sync` gathers the batch from every process, updates
-  every process's controller identically, and logs ``curriculum/<task>/difficulty``, ``.../pass_rate`` and
-  ``.../frac_zero_std`` through TRL's ``log_metric``.
-* :class:`CurriculumCallback` saves the controller's state as ``curriculum.json`` in every checkpoint folder
-  and reads it back when training resumes from one.
-
-Agreement across processes. Under ``accelerate`` each process computes the rewards of its own rows; TRL then
-gathers them. Reward functions are called on every process at the same point of every generation batch, so
-the sync there is a collective every process reaches: the batches of all ranks are gathered
-(``torch.distributed.all_gather_object``) in rank order, and every rank runs the same deterministic update on
-the same data. Every rank therefore holds the same levels at the same point of the stream, and the stream
-(which every rank generates in full and slices, see :mod:`videossr.data.streaming`) makes the same rows.
-
-Lag. A changed level reaches the rows generated after it. TRL reads the stream one generation batch at a
-time and the dataloader fetches one batch ahead, so the rows of the next one or two generation batches were
-already made at the old level. The controller judges a level only by rows made at that level (rows whose
-subtype names another level are counted as stale and skipped), so the lag delays a decision but never
-corrupts it.
-"""
+"""The decision: :class:`DifficultyController` reads each task's rewards and moves its level to hold the
+pass rate inside a band (see :mod:`videossr.curriculum`)."""
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import numbers
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videossr.errors import VideoSSRError
-from videossr.tasks.base import PAPER_DIFFICULTY, parse_difficulty, split_level
-
-logger = logging.getLogger(__name__)
-
-#: The file the controller's state is written to inside each checkpoint folder.
-STATE_FILE = "curriculum.json"
-#: The largest ``curriculum.json`` read back: a real one is a few hundred kB after a long run.
-MAX_STATE_BYTES = 64 * 1024 * 1024
-
-
-class CurriculumStateError(VideoSSRError, ValueError):
-    """A ``curriculum.json`` (or a state dict) that cannot be resumed from; the message is one line."""
+from videossr.curriculum.state import (
+    MAX_STATE_BYTES,
+    CurriculumStateError,
+    TaskLevel,
+    _is_real,
+    _is_whole,
+    _refuse_constant,
+    _task_name,
+    check_state,
+)
+from videossr.tasks.base import PAPER_DIFFICULTY, parse_difficulty
 
 
 def usable_reward(value: Any) -> float | None:
@@ -95,16 +60,6 @@ def _level_of(value: Any) -> float | None:
     if not _is_real(value) or not 0.0 <= float(value) <= 1.0:
         return None
     return float(value) + 0.0
-
-
-@dataclass
-class TaskLevel:
-    """One task's state: its level, its running pass rate at that level, and the rows behind it."""
-
-    level: float
-    pass_rate: float | None = None  # exponential moving average over batches at this level; None: no data yet
-    rows: int = 0  # fresh rows seen since the level last moved
-    moves: int = 0  # how many times the level has moved
 
 
 @dataclass
@@ -382,110 +337,6 @@ class DifficultyController:
             raise CurriculumStateError(f"{path}: {err}") from None
 
 
-def _is_real(value: Any) -> bool:
-    """A finite real number that is not a bool."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:  # an int beyond any float
-        return False
-
-
-def _is_whole(value: Any) -> bool:
-    """A whole number that is not a bool (``16`` or ``16.0``; not NaN, not 16.5)."""
-    return _is_real(value) and float(value) == int(value)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number this file can hold")
-
-
-#: Keys of a saved state (:meth:`DifficultyController.state_dict`).
-_STATE_KEYS = {"version", "config", "updates", "tasks", "history"}
-_TASK_KEYS = {"level", "pass_rate", "rows", "moves"}
-#: Counters above this are not from a real run (and would not survive a float round trip).
-_MAX_COUNT = 2**53
-
-
-def check_state(data: Any, tasks: Sequence[str]) -> tuple[dict[str, TaskLevel], int, list[dict[str, Any]]]:
-    """Check a saved state as a whole and return what it restores: ``(task levels, updates, history)``.
-
-    Schema and ranges: ``version`` 1; ``tasks`` maps tasks of ``tasks`` (names or short names) to a level
-    in ``[0, 1]``, a pass rate in ``[0, 1]`` or null, and whole ``rows`` and ``moves`` from 0; ``updates``
-    a whole number from 0; ``history`` a list of objects. Raises :class:`CurriculumStateError` with one
-    line naming the first bad field.
-    """
-
-    def bad(where: str, what: str, got: Any) -> CurriculumStateError:
-        shown = repr(got)
-        return CurriculumStateError(f"{where} must be {what}, got {shown[:80]}")
-
-    def count(where: str, value: Any) -> int:
-        if not (_is_whole(value) and 0 <= value <= _MAX_COUNT):
-            raise bad(where, f"a whole number from 0 to {_MAX_COUNT}", value)
-        return int(value)
-
-    if not isinstance(data, dict):
-        raise bad("the curriculum state", "a JSON object", type(data).__name__)
-    unknown = sorted(set(data) - _STATE_KEYS, key=str)
-    if unknown:
-        raise CurriculumStateError(f"unknown key {unknown[0]!r} in the curriculum state")
-    version = data.get("version")
-    if isinstance(version, bool) or version != 1:
-        raise CurriculumStateError(f"unknown curriculum state version {version!r}")
-    if not isinstance(data.get("config", {}), dict):
-        raise bad("config", "an object", data.get("config"))
-    saved = data.get("tasks")
-    if not isinstance(saved, dict):
-        raise bad("tasks", "an object of task name -> state", saved)
-    known = {_task_name(t): t for t in tasks}
-    out: dict[str, TaskLevel] = {}
-    for key, entry in saved.items():
-        name = _task_name(str(key))
-        if name not in known:
-            raise CurriculumStateError(
-                f"tasks names {str(key)[:80]!r}, which this run does not train (it trains {', '.join(known)})"
-            )
-        if name in out:
-            raise CurriculumStateError(f"tasks names {name} twice")
-        where = f"tasks.{name}"
-        if not isinstance(entry, dict):
-            raise bad(where, "an object", entry)
-        extra = sorted(set(entry) - _TASK_KEYS, key=str)
-        if extra:
-            raise CurriculumStateError(f"unknown key {extra[0]!r} in {where}")
-        for need in ("level", "pass_rate", "rows"):
-            if need not in entry:
-                raise CurriculumStateError(f"{where} has no {need!r}")
-        level = entry["level"]
-        if not (_is_real(level) and 0.0 <= level <= 1.0):
-            raise bad(f"{where}.level", "a number in [0, 1]", level)
-        rate = entry["pass_rate"]
-        if rate is not None and not (_is_real(rate) and 0.0 <= rate <= 1.0):
-            raise bad(f"{where}.pass_rate", "a number in [0, 1] or null", rate)
-        out[name] = TaskLevel(
-            level=float(level) + 0.0,
-            pass_rate=None if rate is None else float(rate) + 0.0,
-            rows=count(f"{where}.rows", entry["rows"]),
-            moves=count(f"{where}.moves", entry.get("moves", 0)),
-        )
-    updates = count("updates", data.get("updates", 0))
-    history = data.get("history", [])
-    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
-        raise bad("history", "a list of objects", history if not isinstance(history, list) else "a list")
-    return out, updates, [dict(r) for r in history]
-
-
-def _task_name(task: str) -> str:
-    from videossr.tasks import task_class
-
-    try:
-        return task_class(task).name
-    except ValueError:
-        return task
-
-
 def _short(name: str) -> str:
     from videossr.tasks import TASKS
 
@@ -504,119 +355,3 @@ def _all_gather(obj: Any) -> list[Any]:
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
-
-
-# ------------------------------------------------------------------------------------------ reward wrapper
-class CurriculumReward:
-    """A reward function that also reports its rewards to a :class:`DifficultyController`.
-
-    It keeps the wrapped function's ``__name__`` (TRL's ``rewards/<name>/mean`` stays the same) and returns
-    its output unchanged. ``task`` is the task whose rows the function scores (``None``: not reported, e.g.
-    the format reward); ``closes_batch`` marks the wrapper TRL calls last, which runs the sync.
-    """
-
-    def __init__(
-        self,
-        fn: Callable[..., list[float | None]],
-        controller: DifficultyController,
-        task: str | None,
-        closes_batch: bool = False,
-    ):
-        self.fn, self.controller, self.task, self.closes_batch = fn, controller, task, closes_batch
-        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> list[float | None]:
-        out = self.fn(*args, **kwargs)
-        if self.task is not None:
-            subtypes = kwargs.get("subtype")
-            levels = [split_level(str(s))[1] for s in subtypes] if subtypes is not None else None
-            self.controller.observe(self.task, list(out), levels)
-        if self.closes_batch:
-            state = kwargs.get("trainer_state")
-            metrics = self.controller.sync(step=getattr(state, "global_step", None))
-            log_metric = kwargs.get("log_metric")
-            if log_metric is not None:
-                for name, value in metrics.items():
-                    log_metric(name, value)
-        return out
-
-    def __repr__(self) -> str:
-        return f"CurriculumReward({self.fn!r}, task={self.task!r})"
-
-
-def wrap_reward_funcs(
-    funcs: Sequence[Callable[..., Any]], controller: DifficultyController
-) -> list[CurriculumReward]:
-    """Wrap a list of reward functions for the controller.
-
-    The first function that scores a task (a ``TaskReward``'s ``task``) reports that task's rewards; later
-    ones for the same task (a strict 0/1 variant next to the smooth one) and task-free ones (``format``) do
-    not. The last function closes each batch.
-    """
-    seen: set[str] = set()
-    wrapped = []
-    for k, fn in enumerate(funcs):
-        task = getattr(fn, "task", None)
-        if task is not None:
-            task = _task_name(str(task))
-        report = task if task is not None and task not in seen and task in controller.state else None
-        if report is not None:
-            seen.add(report)
-        wrapped.append(CurriculumReward(fn, controller, report, closes_batch=k == len(funcs) - 1))
-    missing = set(controller.tasks) - seen
-    if missing:
-        logger.warning(
-            "curriculum: no reward function scores %s; their levels will not move", sorted(missing)
-        )
-    return wrapped
-
-
-# ------------------------------------------------------------------------------------------ callback
-def _callback_base() -> type:
-    from transformers import TrainerCallback
-
-    return TrainerCallback
-
-
-class CurriculumCallback(_callback_base()):
-    """Saves the controller in every checkpoint (``curriculum.json``) and restores it on resume.
-
-    Resuming: at ``on_train_begin`` the Trainer has already loaded the checkpoint's state, so a
-    ``global_step`` above 0 names the checkpoint folder ``<output_dir>/checkpoint-<step>``, whose
-    ``curriculum.json`` is read (``resume_from`` overrides the folder).
-    """
-
-    def __init__(self, controller: DifficultyController, resume_from: str | os.PathLike | None = None):
-        self.controller = controller
-        self.resume_from = resume_from
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        folder = self.resume_from
-        if folder is None and state.global_step > 0:
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if folder is None:
-            return
-        path = Path(folder) / STATE_FILE
-        if path.is_file():
-            self.controller.load(path)
-            logger.info("curriculum: resumed levels %s from %s", self.controller.levels(), path)
-        else:
-            logger.warning("curriculum: %s not found; starting from level %s", path, self.controller.start)
-
-    def on_save(self, args, state, control, **kwargs):
-        # Every process holds the same state; one writes it.
-        if state.is_world_process_zero:
-            self.controller.save(Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE)
-
-
-__all__ = [
-    "STATE_FILE",
-    "CurriculumCallback",
-    "CurriculumStateError",
-    "CurriculumReward",
-    "DifficultyController",
-    "TaskLevel",
-    "check_state",
-    "usable_reward",
-    "wrap_reward_funcs",
-]

@@ -11,14 +11,23 @@ On one H100/H200, in well under 10 minutes, with random weights (nothing is down
 2. VIUBench throughput of the same model (saved, then loaded as ``hf:<dir>``): one item at a time against
    batched generation, on a small VIUBench-style set built from synthetic videos (``videossr.synthetic``);
 
+3. the README's sharded launch paths on the GPU(s): ``recipes/grpo.py`` with the tiny model for 4 GRPO steps
+   under ``accelerate launch`` with ``recipes/accelerate_configs/zero3.yaml`` (DeepSpeed ZeRO-3; skipped with
+   the reason when deepspeed is not installed: carry its wheel) and with ``fsdp.yaml`` (FSDP2), bf16, on
+   every GPU of the machine: exit status, seconds, and whether the consolidated ``model.safetensors`` loads.
+   The numerical checks of both layouts (against one process, resume, the vision tower's shards) run on CPU
+   processes in ``tests/test_sharded_grpo.py``; this is the part only a GPU can show (NCCL, bf16, DeepSpeed's
+   CUDA accelerator).
+
 and prints one table (and writes it with the raw figures to ``--out``). Without a GPU it falls back to the
-tiny offline model and small inputs, so the whole path is exercised on CPU (``tests/test_gpu_acceptance.py``).
+tiny offline model and small inputs, so parts 1 and 2 are exercised on CPU (part 3 is skipped there).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import json
 import os
 import subprocess
@@ -28,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# (name in the table, accelerate config, the module it needs)
+SHARDED = (("ZeRO-3", "zero3.yaml", "deepspeed"), ("FSDP2", "fsdp.yaml", None))
 REDUCED = "qwen3_vl_8b_reduced"
 
 
@@ -180,7 +192,83 @@ def bench_rows(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def table(grpo: dict[str, Any], bench: dict[str, Any], device: str) -> str:
+def sharded_argv(config: str, processes: int, workdir: Path, port: int) -> list[str]:
+    """``accelerate launch --config_file recipes/accelerate_configs/<config>`` of the tiny sharded recipe on
+    ``processes`` GPUs: the same global batch of 8 completions, bf16, a checkpoint after step 2."""
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ROOT / "recipes" / "accelerate_configs" / config),
+        "--num_processes",
+        str(processes),
+        "--main_process_port",
+        str(port),
+        str(ROOT / "recipes" / "grpo.py"),
+        "--config",
+        str(ROOT / "recipes" / "tiny" / "grpo" / "config_tiny_fsdp.yaml"),
+        "--use_cpu",
+        "false",
+        "--bf16",
+        "true",
+        "--max_steps",
+        "4",
+        "--save_steps",
+        "2",
+        "--per_device_train_batch_size",
+        str(max(1, 8 // processes)),
+        "--output_dir",
+        str(workdir / "run"),
+        "--tiny_model_dir",
+        str(workdir / "tiny"),
+    ]
+
+
+def sharded_rows(args: argparse.Namespace) -> dict[str, Any]:
+    """Part 3: each sharded launch path once (GPU only)."""
+    if args.cpu:
+        reason = "skipped: no GPU (tests/test_sharded_grpo.py runs both layouts on CPU processes)"
+        return {name: {"status": reason} for name, _, _ in SHARDED}
+    import torch
+
+    processes = max(1, torch.cuda.device_count())
+    rows: dict[str, Any] = {}
+    for k, (name, config, module) in enumerate(SHARDED):
+        if module and importlib.util.find_spec(module) is None:
+            rows[name] = {"status": f"skipped: {module} is not installed (carry its wheel in .whl/)"}
+            continue
+        workdir = Path(args.workdir) / f"sharded_{config.split('.')[0]}"
+        argv = sharded_argv(config, processes, workdir, port=29700 + 10 * k)
+        start = time.perf_counter()
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=args.sharded_timeout, cwd=ROOT
+            )
+            code, log = done.returncode, done.stdout + done.stderr
+        except subprocess.TimeoutExpired as exc:
+            code, log = "timeout", f"{exc.stdout or ''}{exc.stderr or ''}"
+        seconds = round(time.perf_counter() - start, 1)
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "log.txt").write_text(str(log))
+        row: dict[str, Any] = {"processes": processes, "seconds": seconds, "exit": code}
+        if code == 0:
+            from transformers import AutoModelForImageTextToText
+
+            try:
+                AutoModelForImageTextToText.from_pretrained(workdir / "run")
+                row["status"] = "ok: 4 steps, checkpoint, consolidated model loads"
+            except Exception as exc:  # reported in the table, not raised: the other rows still count
+                row["status"] = f"trained, but the saved model does not load: {type(exc).__name__}: {exc}"
+        else:
+            row["status"] = f"failed (exit {code}; log in {workdir / 'log.txt'})"
+        rows[name] = row
+    return rows
+
+
+def table(
+    grpo: dict[str, Any], bench: dict[str, Any], device: str, sharded: dict[str, Any] | None = None
+) -> str:
     lines = [f"videossr GPU acceptance on {device}", "", "| measurement | value |", "| --- | --- |"]
     for mode, label in (("on", "shared prefix on"), ("off", "shared prefix off")):
         mean = grpo[mode]["mean"]
@@ -196,6 +284,9 @@ def table(grpo: dict[str, Any], bench: dict[str, Any], device: str) -> str:
     one, many = bench["one_at_a_time"]["items_per_s"], bench["batched"]["items_per_s"]
     if one and many:
         lines.append(f"| VIUBench, batched / one at a time | {many / one:.2f}x |")
+    for name, row in (sharded or {}).items():
+        where = f", {row['processes']} GPU(s), {row['seconds']} s" if "seconds" in row else ""
+        lines.append(f"| {name} launch (tiny recipe{where}) | {row['status']} |")
     return "\n".join(lines)
 
 
@@ -220,6 +311,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--max_new_tokens", type=int, default=32)
     parser.add_argument("--peak_tflops", type=float, default=989.0)
+    parser.add_argument(
+        "--sharded_timeout", type=int, default=120, help="seconds for each sharded launch (part 3)"
+    )
     parser.add_argument("--child_mode", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child_out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -242,9 +336,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     device = "cpu (fallback: tiny model)" if args.cpu else torch.cuda.get_device_name()
     grpo = grpo_rows(args)
     bench = bench_rows(args)
-    text = table(grpo, bench, device)
+    sharded = sharded_rows(args)
+    text = table(grpo, bench, device, sharded)
     print(text)
-    report = {"device": device, "table": text, "grpo": grpo, "bench": bench, "argv": argv or sys.argv[1:]}
+    report = {
+        "device": device,
+        "table": text,
+        "grpo": grpo,
+        "bench": bench,
+        "sharded": sharded,
+        "argv": argv or sys.argv[1:],
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2, default=str) + "\n")
     return report

@@ -33,7 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _recipe_helpers import load_recipe  # noqa: E402
 
-from videossr.sharding import changed_on_every_rank, initial_local_shards, local_shards  # noqa: E402
+from videossr.sharding import (  # noqa: E402
+    changed_on_every_rank,
+    initial_local_shards,
+    is_partitioned,
+    local_shards,
+)
 
 
 def varied(completions, completion_ids=None, **kwargs):
@@ -75,7 +80,7 @@ def main(result: str, argv: list[str]) -> None:
         "rank": rank,
         "world_size": trainer.accelerator.num_processes,
         "distributed_type": str(trainer.accelerator.distributed_type),
-        "sharded_params": sum(hasattr(p, "to_local") for p in wrapped.parameters()),
+        "sharded_params": sum(is_partitioned(p) for p in wrapped.parameters()),
         "params": sum(1 for _ in wrapped.parameters()),
         "vision_params": len(after),
         "vision_changed_every_rank": changed_on_every_rank(before, after),

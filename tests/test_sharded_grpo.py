@@ -47,6 +47,7 @@ torch = pytest.importorskip("torch")
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("_sharded_grpo.py")
 FSDP_CPU = ROOT / "recipes" / "accelerate_configs" / "fsdp_cpu.yaml"
+ZERO3_CPU = ROOT / "recipes" / "accelerate_configs" / "zero3_cpu.yaml"
 CONFIG = ROOT / "recipes" / "tiny" / "grpo" / "config_tiny_fsdp.yaml"
 
 # The tolerance (see the module docstring; fixed before the first run).
@@ -73,10 +74,17 @@ LOGGED = (
 
 # ------------------------------------------------------------------------------------------ run helpers
 def run_recipe(
-    out: Path, processes: int, *extra: str, steps: int = 10, port: int = 29641, env: dict | None = None
+    out: Path,
+    processes: int,
+    *extra: str,
+    steps: int = 10,
+    port: int = 29641,
+    env: dict | None = None,
+    config_file: Path = FSDP_CPU,
 ) -> subprocess.CompletedProcess:
-    """``recipes/grpo.py`` through the worker: on ``processes`` FSDP2 ranks (accelerate launch) or on one
-    plain process with the same global batch (8 completions per step)."""
+    """``recipes/grpo.py`` through the worker: on ``processes`` sharded ranks (accelerate launch with
+    ``config_file``: FSDP2 or ZeRO-3) or on one plain process with the same global batch (8 completions per
+    step)."""
     args = [
         "--config",
         str(CONFIG),
@@ -97,7 +105,7 @@ def run_recipe(
         cmd = [
             *accelerate,
             "--config_file",
-            str(FSDP_CPU),
+            str(config_file),
             "--num_processes",
             str(processes),
             "--main_process_port",
@@ -346,6 +354,92 @@ def test_fsdp_cpu_config_keeps_the_gpu_config_wrapping():
         assert cpu["fsdp_config"][key] == gpu["fsdp_config"][key], key
 
 
+def test_zero3_cpu_config_keeps_the_gpu_config_settings():
+    """``zero3_cpu.yaml`` (+ its DeepSpeed JSON) is ``zero3.yaml`` on two CPU processes in fp32, with every
+    parameter partitioned (the tiny model's are all under DeepSpeed's default persistence threshold)."""
+    import yaml
+
+    gpu = yaml.safe_load((ROOT / "recipes" / "accelerate_configs" / "zero3.yaml").read_text())
+    cpu = yaml.safe_load(ZERO3_CPU.read_text())
+    assert gpu["distributed_type"] == cpu["distributed_type"] == "DEEPSPEED"
+    assert cpu["num_processes"] == 2 and cpu["use_cpu"] is False  # torchrun launcher; CPU via the recipe
+    ds = cpu["deepspeed_config"]
+    assert ds["zero3_init_flag"] == gpu["deepspeed_config"]["zero3_init_flag"]
+    config = json.loads((ROOT / ds["deepspeed_config_file"]).read_text())
+    zero = config["zero_optimization"]
+    assert zero["stage"] == gpu["deepspeed_config"]["zero_stage"] == 3
+    assert (
+        zero["stage3_gather_16bit_weights_on_model_save"] is gpu["deepspeed_config"]["zero3_save_16bit_model"]
+    )
+    assert zero["stage3_param_persistence_threshold"] == 0
+    assert not config["bf16"]["enabled"] and not config["fp16"]["enabled"]
+
+
+def test_tiny_model_is_built_whole_under_zero3_init(tmp_path, monkeypatch):
+    """Under ``accelerate launch`` with ZeRO-3 (``zero3_init_flag``) transformers builds every model inside
+    DeepSpeed's ``zero.Init``, which leaves each parameter an empty partition; the tiny model must still be
+    built, and saved, whole. (Were ZeRO-3 seen here, transformers would import deepspeed, or call it with this
+    stand-in config, and fail.)"""
+    from safetensors.torch import load_file
+    from transformers.integrations import deepspeed as hf_deepspeed
+
+    from videossr.tiny import build_tiny_model
+
+    class Zero3:
+        def is_zero3(self):
+            return True
+
+    config = Zero3()
+    monkeypatch.setattr(hf_deepspeed, "_hf_deepspeed_config_weak_ref", lambda: config)
+    assert hf_deepspeed.is_deepspeed_zero3_enabled()
+    folder = build_tiny_model(tmp_path / "tiny")
+    assert hf_deepspeed.is_deepspeed_zero3_enabled()  # the setting is back afterwards
+    weights = load_file(str(folder / "model.safetensors"))
+    assert weights and all(w.numel() > 0 for w in weights.values())
+
+
+def test_saved_keys_stay_as_loaded_after_a_zero3_style_load(tmp_path):
+    """transformers' ZeRO-3 loading path keeps every checkpoint renaming, used or not, and reverses them all
+    on save (``model.language_model.layers`` saved as ``model.language_model.model.layers``): ``load_model``
+    keeps only the used ones, as the ordinary path does."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForImageTextToText
+    from transformers.conversion_mapping import get_model_conversion_mapping
+
+    from videossr.tiny import build_tiny_model
+    from videossr.training.models import keep_used_weight_conversions
+
+    model = AutoModelForImageTextToText.from_pretrained(build_tiny_model(tmp_path / "tiny"))
+    expected = set(model.state_dict())
+    model._weight_conversions = get_model_conversion_mapping(model, add_legacy=True)  # the ZeRO-3 path's list
+    model.save_pretrained(tmp_path / "bug", state_dict=model.state_dict())
+    assert set(load_file(str(tmp_path / "bug" / "model.safetensors"))) != expected  # the renaming, reversed
+    keep_used_weight_conversions(model)
+    model.save_pretrained(tmp_path / "fixed", state_dict=model.state_dict())
+    assert set(load_file(str(tmp_path / "fixed" / "model.safetensors"))) == expected
+
+
+def test_gpu_acceptance_launches_zero3_and_fsdp():
+    """``scripts/gpu_acceptance.sh`` runs the README's ZeRO-3 and FSDP2 launch paths when a GPU is there."""
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_acceptance", ROOT / "scripts" / "gpu_acceptance.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert {config for _, config, _ in script.SHARDED} == {"zero3.yaml", "fsdp.yaml"}
+    argv = script.sharded_argv("zero3.yaml", 8, Path("/tmp/w"), port=29700)
+    config = Path(argv[argv.index("--config_file") + 1])
+    assert config.is_file() and argv[argv.index("--num_processes") + 1] == "8"
+    assert argv[argv.index("--per_device_train_batch_size") + 1] == "1"  # the global batch of 8
+    assert argv[argv.index("--use_cpu") + 1] == "false" and str(ROOT / "recipes" / "grpo.py") in argv
+    rows = script.sharded_rows(argparse.Namespace(cpu=True))
+    assert set(rows) == {"ZeRO-3", "FSDP2"} and all(r["status"].startswith("skipped") for r in rows.values())
+    step = {"mean": {"step_s": 1.0, "peak_rss_gib": 1.0}}
+    bench = {name: {"batch_size": 1, "items_per_s": 1.0} for name in ("one_at_a_time", "batched")}
+    assert "| ZeRO-3 launch" in script.table({"on": step, "off": step}, bench, "cpu", rows)
+
+
 def test_lockstep_generation_is_asked_for_every_sharded_layout():
     """The ZeRO-3 and FSDP decisions the package makes itself (no DeepSpeed run here; docs/sharding.md)."""
     from types import SimpleNamespace
@@ -380,33 +474,35 @@ def test_recipe_saves_on_every_rank_and_writes_outputs_on_the_main_one():
 
 
 # ------------------------------------------------------------------------------------------ the slow test
-@pytest.mark.slow
-def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_after_a_sigkill(tmp_path):
-    """FSDP2 on two CPU ranks (accelerate launch, the recipe, shared prefix, video, the paper's rewards):
-    rank 1 is SIGKILLed after the step-2 checkpoint, the relaunched run resumes by itself, and its 4 logged
-    steps and final weights match an uninterrupted single-process run; the vision tower changed on every
-    rank's shard; the consolidated checkpoint loads, is scored by `videossr bench`, and has the single run's
-    model card."""
-    steps = int(os.environ.get("VIDEOSSR_SHARDED_STEPS", "4"))
+def sharded_run_matches_one_process(
+    tmp_path: Path, config_file: Path, kind: str, port: int, env: dict | None = None
+) -> dict:
+    """Two sharded CPU ranks (accelerate launch with ``config_file``, the recipe, shared prefix, video, the
+    paper's rewards) against one process: rank 1 is SIGKILLed after the middle checkpoint, the relaunched run
+    resumes by itself, and its logged steps and final weights match an uninterrupted single-process run; the
+    vision tower changed on every rank's shard; the consolidated checkpoint loads, is scored by
+    `videossr bench`, and has the single run's model card. Returns the comparison (the numbers in
+    docs/sharding.md)."""
+    steps = int(os.environ.get("VIDEOSSR_SHARDED_STEPS", "10"))
     kill_after = steps // 2
     common = ("--save_steps", str(kill_after))
     single = run_recipe(tmp_path / "one", 1, *common, steps=steps)
     assert single.returncode == 0, single.stderr[-3000:]
 
     sharded = tmp_path / "two"
-    killed = run_recipe(
-        sharded, 2, *common, steps=steps, port=29661, env={"VIDEOSSR_KILL_RANK1_AT_STEP": str(kill_after + 1)}
-    )
+    launch = {"steps": steps, "config_file": config_file}
+    kill = {**(env or {}), "VIDEOSSR_KILL_RANK1_AT_STEP": str(kill_after + 1)}
+    killed = run_recipe(sharded, 2, *common, port=port, env=kill, **launch)
     assert killed.returncode != 0, "rank 1 was not killed"
     assert (sharded / "run" / f"checkpoint-{kill_after}" / "trainer_state.json").is_file()
     assert not (sharded / "run" / "model.safetensors").exists()
-    resumed = run_recipe(sharded, 2, *common, steps=steps, port=29662)
+    resumed = run_recipe(sharded, 2, *common, port=port + 1, env=env, **launch)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming from {sharded / 'run' / f'checkpoint-{kill_after}'}" in resumed.stderr
 
     ranks = rank_results(sharded, 2)
-    assert [r["distributed_type"] for r in ranks] == ["DistributedType.FSDP"] * 2
-    assert all(r["sharded_params"] == r["params"] for r in ranks)  # every parameter is a DTensor
+    assert [r["distributed_type"] for r in ranks] == [f"DistributedType.{kind}"] * 2
+    assert all(r["sharded_params"] == r["params"] for r in ranks)  # every parameter is split over the ranks
     assert all(r["vision_changed_every_rank"] for r in ranks)
     # Not just some: every vision-tower parameter's shard changed on every rank (all 39 here, none empty).
     for r in ranks:
@@ -415,10 +511,9 @@ def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_after_a_sigk
     # Steps after the checkpoint were run again after the kill; all of them match the uninterrupted run.
     tiny = tmp_path / "tiny" / "tiny-qwen3_vl"
     report = check_against_single(sharded, tmp_path / "one", range(1, steps + 1), tiny)
-    report.update(steps=steps, vision_changed={r["rank"]: len(r["vision_changed_here"]) for r in ranks})
-    print(json.dumps(report, indent=1))  # the numbers docs/sharding.md quotes (pytest -s)
-    if os.environ.get("VIDEOSSR_SHARDED_REPORT"):
-        Path(os.environ["VIDEOSSR_SHARDED_REPORT"]).write_text(json.dumps(report, indent=1) + "\n")
+    report.update(
+        layout=kind, steps=steps, vision_changed={r["rank"]: len(r["vision_changed_here"]) for r in ranks}
+    )
 
     from transformers import AutoModelForImageTextToText
 
@@ -439,3 +534,23 @@ def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_after_a_sigk
     )
     assert code == 0
     assert json.loads((out / "results.json").read_text())["scores"]["overall"] is not None
+    print(json.dumps(report, indent=1))  # the numbers docs/sharding.md quotes (pytest -s)
+    if os.environ.get("VIDEOSSR_SHARDED_REPORT"):
+        Path(os.environ["VIDEOSSR_SHARDED_REPORT"]).write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+@pytest.mark.slow
+def test_fsdp2_on_two_cpu_processes_matches_one_process_and_resumes_after_a_sigkill(tmp_path):
+    """FSDP2 (``fsdp_cpu.yaml``): SIGKILL after the middle checkpoint, resume, against one process (see
+    ``sharded_run_matches_one_process``)."""
+    sharded_run_matches_one_process(tmp_path, FSDP_CPU, "FSDP", port=29661)
+
+
+@pytest.mark.slow
+def test_zero3_on_two_cpu_processes_matches_one_process_and_resumes_after_a_sigkill(tmp_path):
+    """DeepSpeed ZeRO-3 (``zero3_cpu.yaml``, DeepSpeed's CPU accelerator): the same checks as FSDP2. Skipped
+    where deepspeed is not installed (it is not in the package's extras: a source build; docs/sharding.md)."""
+    pytest.importorskip("deepspeed")
+    env = {"DS_ACCELERATOR": "cpu"}
+    sharded_run_matches_one_process(tmp_path, ZERO3_CPU, "DEEPSPEED", port=29671, env=env)

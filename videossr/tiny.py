@@ -17,8 +17,10 @@ timestamps or time ids, generation, gradients through the vision tower) is the r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -295,6 +297,24 @@ def _marker(arch: str, seed: int, hidden: int, layers: int) -> dict:
     return meta
 
 
+@contextlib.contextmanager
+def _without_zero3_init() -> Iterator[None]:
+    """Turn off transformers' ZeRO-3 ``zero.Init`` within the block (set when accelerate launches DeepSpeed
+    ZeRO-3 with ``zero3_init_flag``): the tiny model is built whole, then saved and loaded like a
+    checkpoint."""
+    try:
+        from transformers.integrations import deepspeed as hf_deepspeed
+    except ImportError:  # pragma: no cover - transformers always has it
+        yield
+        return
+    ref = getattr(hf_deepspeed, "_hf_deepspeed_config_weak_ref", None)
+    hf_deepspeed._hf_deepspeed_config_weak_ref = None
+    try:
+        yield
+    finally:
+        hf_deepspeed._hf_deepspeed_config_weak_ref = ref
+
+
 def build_tiny_model(
     out_dir: str | Path,
     arch: Arch = "qwen3_vl",
@@ -338,8 +358,9 @@ def build_tiny_model(
     vocab_size = (len(tokenizer) + 7) // 8 * 8
     config = build_config(arch, ids, vocab_size, hidden=hidden, layers=layers)
 
-    # Seed a private generator state so building never disturbs the caller's random stream.
-    with torch.random.fork_rng(devices=[]):
+    # Seed a private generator state so building never disturbs the caller's random stream. Whole tensors even
+    # under `accelerate launch` with ZeRO-3 (zero.Init would leave empty partitions, saved as such).
+    with torch.random.fork_rng(devices=[]), _without_zero3_init():
         torch.manual_seed(seed)
         model = AutoModelForImageTextToText.from_config(config)
     model.generation_config = GenerationConfig(

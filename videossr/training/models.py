@@ -62,7 +62,25 @@ def load_model(model_args: Any, training_args: Any) -> Any:
         from accelerate import PartialState
 
         kwargs.update(quantization_config=quantization, device_map={"": PartialState().local_process_index})
-    return AutoModelForImageTextToText.from_pretrained(model_args.model_name_or_path, **kwargs)
+    model = AutoModelForImageTextToText.from_pretrained(model_args.model_name_or_path, **kwargs)
+    keep_used_weight_conversions(model)
+    return model
+
+
+def keep_used_weight_conversions(model: Any) -> None:
+    """Forget the checkpoint key renamings that did not apply when ``model`` was loaded.
+
+    transformers (5.25) remembers the renamings it applied while loading and reverses them when saving.
+    Its ZeRO-3 loading path (``from_pretrained`` inside ``zero.Init``, i.e. ``accelerate launch`` with
+    ``zero3.yaml``) remembers all of them, used or not; for Qwen3-VL the unused legacy renaming
+    ``model.language_model.model.* -> model.language_model.*`` is then reversed on save, and the
+    consolidated ZeRO-3 checkpoint is written as ``model.language_model.model.layers...`` instead of
+    ``model.language_model.layers...`` (found on two CPU ZeRO-3 ranks; docs/sharding.md). The other
+    loading path keeps only the used ones; this does the same.
+    """
+    conversions = getattr(model, "_weight_conversions", None)
+    if conversions:
+        model._weight_conversions = [c for c in conversions if getattr(c, "was_used", lambda: True)()]
 
 
 def last_checkpoint(output_dir: str | os.PathLike) -> str | None:

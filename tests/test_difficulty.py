@@ -268,6 +268,30 @@ def test_difficulty_option_refuses_non_ascii_and_never_says_minus_zero():
     assert difficulty_value("hard") == "hard" and difficulty_value("0.25") == 0.25
 
 
+@pytest.mark.parametrize("value", ["-0", "-0.0", " -0 ", "-1e-400", -0.0, -1e-400])
+def test_parse_difficulty_never_returns_minus_zero(value):
+    """The library itself gives 0.0 (the CLI used to correct -0.0 on its own): rows say @0, never @-0."""
+    import math
+
+    level = parse_difficulty(value)
+    assert level == 0.0 and math.copysign(1.0, level) == 1.0
+    assert split_level(f"jigsaw@{value}") == ("jigsaw", 0.0)
+    for name in ("temporal_jigsaw", "object_counting"):
+        subtype = get_task(name, difficulty=value).subtype
+        assert subtype.endswith("@0") and "@-" not in subtype, subtype
+
+
+@pytest.mark.parametrize("text", ["\u0660.\u0665", "\uff10.\uff15", "\u0661", "0.\u0665"])
+def test_parse_difficulty_refuses_non_ascii_digits(text):
+    """float() reads other scripts' digits; the knob, like every number of the CLI, takes 0-9 only."""
+    with pytest.raises(ValueError, match="ASCII digits"):
+        parse_difficulty(text)
+    with pytest.raises(ValueError):
+        get_task("temporal_jigsaw", difficulty=text)
+    with pytest.raises(ValueError):
+        split_level(f"counting@{text}")
+
+
 # ------------------------------------------------------------------------------------------ solvers see it
 def _mean_score(task, clips, seeds, solver) -> float:
     rng = np.random.default_rng(0)

@@ -69,7 +69,10 @@ def parse_difficulty(value: float | str) -> float:
     """The knob's value from a float, a numeric string (``"0.3"``) or a named point (``"easy"``, ``"hard"``).
 
     Raises ``ValueError`` for anything else or a value outside ``[0, 1]``. The value is rounded to
-    :data:`LEVEL_DECIMALS` decimals.
+    :data:`LEVEL_DECIMALS` decimals and is never ``-0.0`` (``"-0"``, ``"-0.0"`` and ``"-1e-400"`` give
+    ``0.0``, so a row is labelled ``@0``, not ``@-0``). A string must be written with ASCII characters:
+    ``float`` would also read other scripts' digits (``"٠.٥"``, ``"０.５"``), which every number of the
+    CLI refuses.
 
     Example:
         >>> parse_difficulty("hard"), parse_difficulty("0.25"), parse_difficulty(1)
@@ -77,6 +80,8 @@ def parse_difficulty(value: float | str) -> float:
     """
     if isinstance(value, str) and value.strip() in NAMED_DIFFICULTIES:
         return NAMED_DIFFICULTIES[value.strip()]
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError(f"difficulty must be written with ASCII digits (0-9), got {value!r}")
     try:
         level = float(value)
     except (TypeError, ValueError):
@@ -85,7 +90,7 @@ def parse_difficulty(value: float | str) -> float:
         ) from None
     if not (math.isfinite(level) and 0.0 <= level <= 1.0):
         raise ValueError(f"difficulty must be in [0, 1], got {value!r}")
-    return round(level, LEVEL_DECIMALS)
+    return round(level, LEVEL_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def option_level(difficulty: float | str, named: Iterable[str]) -> float:

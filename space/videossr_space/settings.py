@@ -43,7 +43,11 @@ class Settings:
         max_duration_s: longest accepted uploaded video.
         timeout_s: wall-clock budget of one request (decoding + generation, or one answer).
         concurrency: requests doing heavy work at the same time; the rest wait in the queue.
-        queue_size: requests allowed to wait; more are turned away with a "busy" message.
+        queue_size: requests allowed to wait for a worker. A request beyond it is refused at once (HTTP 503;
+            the page says "This application is currently busy. Please try again."); a waiting one is shown
+            its place ("queue: 3/16"). The last in the queue waits about ``queue_size`` x the time of one
+            call / ``concurrency``: 16 keeps that under a minute at the few seconds a call takes on a
+            small CPU machine, where 64 let 50 users wait minutes (issue 28).
         keep: generated samples kept on disk (older ones are deleted).
         max_pixels: frame area of generated samples (the paper trains at 256x256).
         cache_max_mb: bytes gradio's file cache (uploads and the copies of served clips) may hold; the
@@ -59,7 +63,7 @@ class Settings:
     max_duration_s: float = 180.0
     timeout_s: float = 120.0
     concurrency: int = 2
-    queue_size: int = 64
+    queue_size: int = 16
     keep: int = 64
     max_pixels: int = 256 * 256
     cache_max_mb: float = 512.0

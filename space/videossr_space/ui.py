@@ -28,6 +28,7 @@ from videossr.tasks import TASKS, task_name_of_subtype
 
 from . import handlers
 from .handlers import MAX_CLIPS, MAX_SEED, Context, Settings, option_widgets, task_choices
+from .uploads import NOT_AN_UPLOAD
 
 #: The app's checkout (the folder above ``space/``): one of the server folders no message names.
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -121,14 +122,22 @@ def install_error_scrubber(scrub: Callable[[str], str]) -> None:
 
     gradio builds those messages in ``gradio.utils.error_payload`` (the queue imports it by name), after
     our handlers have returned, so the app wraps that function: ours carry no paths, gradio's may.
+
+    gradio's refusal of a file path that was never uploaded (``InvalidPathError``, raised before any
+    handler runs) names the path resolved against the server's working directory: ``../x/secret.mp4``
+    comes back as ``Cannot move /srv/x/secret.mp4 ...``, a folder no list of known folders covers. That
+    refusal is replaced as a whole by the app's own (:data:`uploads.NOT_AN_UPLOAD`), which names no path.
     """
     import gradio.queueing
     import gradio.utils
+    from gradio.exceptions import InvalidPathError
 
     original = getattr(gradio.utils.error_payload, "__wrapped__", gradio.utils.error_payload)
 
     @functools.wraps(original)
     def error_payload(error: BaseException | None, show_error: bool) -> dict:
+        if isinstance(error, InvalidPathError):
+            error = gr.Error(NOT_AN_UPLOAD, print_exception=False)
         content = original(error, show_error)
         if isinstance(content.get("error"), str):
             content["error"] = scrub(content["error"])

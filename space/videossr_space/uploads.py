@@ -52,6 +52,11 @@ def default_example() -> str | None:
 # --------------------------------------------------------------------------------------------------
 # Uploads
 # --------------------------------------------------------------------------------------------------
+#: The answer to any file path that is not an upload or a bundled example, from the app or from gradio's
+#: own path checks (``ui.install_error_scrubber``): it names no path, the caller's or the server's.
+NOT_AN_UPLOAD = "Only videos uploaded through this page (or the bundled examples) can be used."
+
+
 def upload_roots() -> list[Path]:
     """Folders where gradio keeps uploaded files (its cache): the only place uploads may come from."""
     from gradio.utils import get_upload_folder
@@ -96,18 +101,20 @@ def _refuse(real: Path, message: str) -> gr.Error:
     return gr.Error(message)
 
 
-def _duration(path: Path, limit_s: float) -> float:
-    """Seconds of video in ``path``, refusing what must never be decoded.
+def _duration(path: Path, limit_s: float) -> tuple[float, bool]:
+    """Seconds of video in ``path``, and whether that is a count stopped at ``limit_s`` (so a lower
+    bound, not the length); refusing what must never be decoded.
 
     ffprobe checks the container first (:func:`videossr.video.check_container`: playlists and other
     demuxers that follow references to other files are refused before anything is opened). A stream
     that states no duration (a raw H.264 stream named ``.mp4``) is measured by counting its packets,
-    stopping just past ``limit_s``, so it cannot pass as 0 s. OpenCV is the fallback where ffprobe is
-    not installed.
+    stopping just past ``limit_s``, so it cannot pass as 0 s; a count past the limit says only that the
+    stream is longer. OpenCV is the fallback where ffprobe is not installed.
     """
     info = videossr.video.check_container(path, timeout=20)
     if info:
-        return videossr.video.measure_duration(path, limit_s, timeout=20, info=info)
+        seconds = videossr.video.measure_duration(path, limit_s, timeout=20, info=info)
+        return seconds, not info.get("duration") and seconds > limit_s
     import cv2
 
     cap = cv2.VideoCapture(str(path))
@@ -120,7 +127,28 @@ def _duration(path: Path, limit_s: float) -> float:
     if frames <= 0 or fps <= 0:
         # No frame count: the length is unknown, and an unknown length is refused, never read as 0 s.
         raise VideoError(path, "no_video_stream", "the file has no readable video track of known length")
-    return frames / fps
+    return frames / fps, False
+
+
+def _plain(seconds: float, decimals: int = 2) -> str:
+    """``180.0`` -> ``"180"``, ``5.5`` -> ``"5.5"``: at most ``decimals`` decimals, no trailing zeros."""
+    text = f"{seconds:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _too_long(duration: float, counted: bool, limit: float) -> str:
+    """The refusal of a video longer than ``limit``: its length, with as many decimals (up to 2) as it
+    takes to differ from the limit (180.4 s reads "180.4 s", not "180 s", beside a limit of 180 s). When
+    counting stopped at the limit (a stream stating no duration), or the two cannot be told apart at 2
+    decimals, it says the video is longer than the limit instead."""
+    if not counted:
+        for decimals in range(3):
+            if round(duration, decimals) > round(limit, decimals):
+                return (
+                    f"The video is {_plain(duration, decimals)} s long; the limit is {_plain(limit)} s. "
+                    "Please trim it."
+                )
+    return f"The video is longer than {_plain(limit)} s, the limit. Please trim it."
 
 
 def check_upload(path: str | os.PathLike, settings: Settings) -> Path:
@@ -134,7 +162,7 @@ def check_upload(path: str | os.PathLike, settings: Settings) -> Path:
     if real in set(examples().values()):
         return real
     if not any(_inside(real, root) for root in upload_roots()):
-        raise gr.Error("Only videos uploaded through this page (or the bundled examples) can be used.")
+        raise gr.Error(NOT_AN_UPLOAD)
     if not real.is_file():
         raise _refuse(real, "The uploaded video is no longer available; please upload it again.")
     if real.suffix.lower() not in VIDEO_EXTENSIONS:
@@ -145,17 +173,13 @@ def check_upload(path: str | os.PathLike, settings: Settings) -> Path:
     if size_mb > settings.max_upload_mb:
         raise _refuse(real, f"The video is {size_mb:.0f} MB; the limit is {settings.max_upload_mb:.0f} MB.")
     try:
-        duration = _duration(real, settings.max_duration_s)
+        duration, counted = _duration(real, settings.max_duration_s)
     except VideoError as err:
         raise _refuse(
             real, f"This file cannot be read as a video ({err.reason.replace('_', ' ')})."
         ) from None
     if duration > settings.max_duration_s:
-        raise _refuse(
-            real,
-            f"The video is {duration:.0f} s long; the limit is {settings.max_duration_s:.0f} s. "
-            "Please trim it.",
-        )
+        raise _refuse(real, _too_long(duration, counted, settings.max_duration_s))
     return real
 
 

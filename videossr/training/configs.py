@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from trl import ScriptArguments
 
 from videossr.data.plan import parse_mix
+from videossr.rewards import DEFAULT_REWARDS
 
 
 @dataclass
@@ -60,7 +61,7 @@ class GRPOScriptArguments(ScriptArguments):
         },
     )
     reward_funcs: list[str] = field(
-        default_factory=lambda: ["grounding", "counting", "jigsaw"],
+        default_factory=lambda: list(DEFAULT_REWARDS),
         metadata={
             "help": "Reward names from videossr.rewards.REWARD_FUNCS (e.g. grounding_strict01, format)."
         },

@@ -24,6 +24,23 @@ def test_tasks_dict():
             assert type(task_for_subtype(subtype)) is cls
 
 
+def test_prior_answer_is_the_generators_own_distribution():
+    """The warm-up's target guess: each task's random_answer, except grounding's, which draws the segment
+    length from the generator's range instead of the benchmark's fixed longest segment."""
+    for name, cls in TASKS.items():
+        task, kw = cls(), {"fps": 4.0, "num_frames": 48, "num_clips": 6}
+        extra = {"grounding": "prior"} if name == "anomaly_grounding" else {}
+        for seed in range(5):
+            expected = task.random_answer(np.random.default_rng(seed), **kw, **extra)
+            assert task.prior_answer(np.random.default_rng(seed), **kw) == expected
+    grounding = TASKS["anomaly_grounding"]()
+    lengths = {
+        round(float(b) - float(a), 3)
+        for a, b in (grounding.prior_answer(np.random.default_rng(s), fps=1.0).split("-") for s in range(40))
+    }
+    assert len(lengths) > 1  # the fixed benchmark guess would give one length
+
+
 def test_every_perturbation_is_described_in_plain_words():
     # The paper's 14 in three families, plus the reference release's rotate90/270, zoom-in and swap.
     paper = {

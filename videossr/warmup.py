@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from videossr.row_video import RowVideoInputs, clip_to_array, process_row_videos
+from videossr.row_video import RowVideoInputs, _rows_video_kwargs, clip_to_array, process_row_videos
 from videossr.tasks import task_for_subtype
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,50 @@ def _target_text(row: dict[str, Any], targets: Targets, rng: np.random.Generator
         task = task_cache[row["subtype"]] = task_for_subtype(row["subtype"])
     clips = row.get("videos") or []
     num_frames = len(clips[0]) if clips else 48
-    options: dict[str, Any] = {"fps": float(row["fps"]), "num_frames": num_frames, "num_clips": len(clips)}
-    if row["task"] == "anomaly_grounding":
-        options["grounding"] = "prior"  # the generator's own distribution, not the benchmark's fixed guess
-    return task.random_answer(rng, **options)
+    # The generator's own distribution of answers (for grounding, not the benchmark's fixed guess).
+    return task.prior_answer(rng, fps=float(row["fps"]), num_frames=num_frames, num_clips=len(clips))
+
+
+def _batch_inputs(
+    rows: Sequence[dict[str, Any]],
+    encoded: Sequence[RowVideoInputs],
+    picks: np.ndarray,
+    targets: Targets,
+    rng: np.random.Generator,
+    task_cache: dict,
+    tokenizer: Any,
+    video_token: int | None,
+    device: torch.device,
+) -> dict[str, Any]:
+    """One step's model inputs: the picked rows' prompts followed by their target replies (the loss on
+    the reply tokens only), right-padded, with the rows' videos."""
+    eos = tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    seqs, labels = [], []
+    for i in picks:
+        reply = _target_text(rows[int(i)], targets, rng, task_cache)
+        reply_ids = tokenizer(reply, add_special_tokens=False)["input_ids"] + [eos]
+        prompt_ids = list(encoded[int(i)].prompt_ids)
+        seqs.append(prompt_ids + reply_ids)
+        labels.append([-100] * len(prompt_ids) + reply_ids)
+    width = max(len(s) for s in seqs)
+    # Right padding: positions (and M-RoPE ids) of the real tokens do not depend on the padding.
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    target = torch.full((len(seqs), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for j, (s, lab) in enumerate(zip(seqs, labels)):
+        ids[j, : len(s)] = torch.tensor(s)
+        target[j, : len(lab)] = torch.tensor(lab)
+        mask[j, : len(s)] = 1
+    inputs: dict[str, Any] = {
+        "input_ids": ids.to(device),
+        "attention_mask": mask.to(device),
+        "labels": target.to(device),
+    }
+    if video_token is not None:
+        inputs["mm_token_type_ids"] = (ids == video_token).long().mul(2).to(device)
+    inputs.update(_rows_video_kwargs([encoded[int(i)] for i in picks], device))
+    return inputs
 
 
 def supervised_warmup(
@@ -90,8 +130,6 @@ def supervised_warmup(
     if targets not in ("random", "truth"):
         raise ValueError(f"targets must be 'random' or 'truth', got {targets!r}")
     tokenizer = processor.tokenizer
-    eos = tokenizer.eos_token_id
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
     video_token = getattr(model.config, "video_token_id", None)
     device = next(model.parameters()).device
     # Each row's prompt and pixels once: they do not change between steps (only the targets do).
@@ -117,41 +155,9 @@ def supervised_warmup(
     try:
         for _ in bar:
             picks = rng.integers(0, len(rows), size=batch_size)
-            seqs, labels = [], []
-            for i in picks:
-                reply = _target_text(rows[int(i)], targets, rng, task_cache)
-                reply_ids = tokenizer(reply, add_special_tokens=False)["input_ids"] + [eos]
-                prompt_ids = list(encoded[int(i)].prompt_ids)
-                seqs.append(prompt_ids + reply_ids)
-                labels.append([-100] * len(prompt_ids) + reply_ids)
-            width = max(len(s) for s in seqs)
-            # Right padding: positions (and M-RoPE ids) of the real tokens do not depend on the padding.
-            ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-            target = torch.full((len(seqs), width), -100, dtype=torch.long)
-            mask = torch.zeros((len(seqs), width), dtype=torch.long)
-            for j, (s, lab) in enumerate(zip(seqs, labels)):
-                ids[j, : len(s)] = torch.tensor(s)
-                target[j, : len(lab)] = torch.tensor(lab)
-                mask[j, : len(s)] = 1
-            inputs: dict[str, Any] = {
-                "input_ids": ids.to(device),
-                "attention_mask": mask.to(device),
-                "labels": target.to(device),
-            }
-            if video_token is not None:
-                inputs["mm_token_type_ids"] = (ids == video_token).long().mul(2).to(device)
-            picked = [encoded[int(i)] for i in picks]
-            if any(r.pixel_values_videos is not None for r in picked):
-                inputs["pixel_values_videos"] = torch.cat(
-                    [r.pixel_values_videos for r in picked if r.pixel_values_videos is not None]
-                ).to(device)
-                inputs["video_grid_thw"] = torch.cat(
-                    [r.video_grid_thw for r in picked if r.video_grid_thw is not None]
-                ).to(device)
-                if any(r.second_per_grid_ts is not None for r in picked):
-                    inputs["second_per_grid_ts"] = torch.cat(
-                        [r.second_per_grid_ts for r in picked if r.second_per_grid_ts is not None]
-                    ).to(device)
+            inputs = _batch_inputs(
+                rows, encoded, picks, targets, rng, task_cache, tokenizer, video_token, device
+            )
             loss = model(**inputs).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -287,6 +287,14 @@ class Task:
         """A uniform guess in this task's answer space, written in the strict answer format."""
         raise _must_define(self, "random_answer")
 
+    def prior_answer(
+        self, rng: np.random.Generator, *, fps: float, num_frames: int = 48, num_clips: int = 1
+    ) -> str:
+        """A guess drawn from the generator's own distribution of answers, never from the frames: the
+        supervised warm-up's target (format and prior, no video information). By default the task's
+        :meth:`random_answer`; a task whose benchmark guess is not its generator's prior overrides it."""
+        return self.random_answer(rng, fps=fps, num_frames=num_frames, num_clips=num_clips)
+
     @classmethod
     def random_rule(cls, **options: Any) -> str:
         """The random guess in words (a benchmark run's ``rules``): by default the first line of the task's

@@ -223,6 +223,12 @@ class AnomalyGrounding(Task):
         start = int(rng.integers(0, num_frames - length + 1))
         return format_interval(start / fps, (start + length) / fps)
 
+    def prior_answer(
+        self, rng: np.random.Generator, *, fps: float, num_frames: int = 48, num_clips: int = 1
+    ) -> str:
+        # The generator's own distribution, not the benchmark's fixed longest-segment guess.
+        return self.random_answer(rng, fps=fps, num_frames=num_frames, num_clips=num_clips, grounding="prior")
+
     @classmethod
     def random_rule(cls, grounding: str = "max_length", **options: Any) -> str:
         return {

@@ -20,25 +20,26 @@ How a build runs:
 A sharded build (``num_shards > 1``) stops after step 4 and leaves a *part* folder; :func:`merge`
 assembles the parts.
 
-Steps 2-4 live in :mod:`videossr.data.jobs`, step 5 in :mod:`videossr.data.assembly`; this module holds
-the recipes, the entry points and provenance (:func:`regenerate_row`).
+Steps 2-4 live in :mod:`videossr.data.jobs`, step 5 in :mod:`videossr.data.assembly`, the output folder's
+lock and manifest in :mod:`videossr.data.outdir`; this module holds the recipes, the entry points and
+provenance (:func:`regenerate_row`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from videossr.data.assembly import MAX_SHARD_BYTES, assemble
 from videossr.data.jobs import JobRunner, RowLoc, atomic_write_text, run_waves
+from videossr.data.outdir import already_built, output_lock, prepare_out
 from videossr.data.plan import (
     VIUBENCH_SUBTYPES,
     BuildError,
@@ -49,7 +50,7 @@ from videossr.data.plan import (
     video_order,
 )
 from videossr.data.remote import is_url, local_path_of, resolve_url_videos, run_job_fetching
-from videossr.data.report import PREVIEW_FILE, REPORT_FILE, WORK_DIR, stored_files, total_rows
+from videossr.data.report import WORK_DIR, total_rows
 from videossr.data.sources import (
     VideoSource,
     check_output_location,
@@ -111,138 +112,6 @@ def videossr30k_recipe(size: int = 30000, seed: int = 0, mix: str | dict | None 
 # --------------------------------------------------------------------------------------------------
 # Entry points
 # --------------------------------------------------------------------------------------------------
-def _prepare_out(out: Path, recipe: Recipe, overwrite: bool) -> Path:
-    """Check (or create) the output folder and its progress manifest; returns the work folder."""
-    work = out / WORK_DIR
-    manifest = work / "manifest.json"
-    want = {"format": 1, "recipe": recipe.to_dict()}
-    if out.exists() and overwrite:
-        for name in ("data", WORK_DIR):
-            if (out / name).exists():
-                shutil.rmtree(out / name)
-        for name in ("README.md", REPORT_FILE, PREVIEW_FILE, "part.json"):
-            (out / name).unlink(missing_ok=True)
-    if out.exists() and any(out.iterdir()):
-        if manifest.exists():
-            have = json.loads(manifest.read_text())
-            if have != want:
-                raise BuildError(
-                    f"{out} holds an unfinished build with other options; re-run with the same options "
-                    "to resume, or pass --overwrite"
-                )
-        elif (out / REPORT_FILE).exists():
-            if "files" not in json.loads((out / REPORT_FILE).read_text()):
-                raise BuildError(
-                    f"{out} holds a build in the older layout (rows stored once per config); "
-                    "pass --overwrite to rebuild it"
-                )
-            raise BuildError(
-                f"{out} holds a finished build made with other options; choose another --out or "
-                "pass --overwrite"
-            )
-        else:
-            raise BuildError(
-                f"{out} is not empty and holds no resumable build; choose another --out or pass --overwrite"
-            )
-    work.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(manifest, json.dumps(want, sort_keys=True))
-    return work
-
-
-#: Descriptors of the output folders this process holds locked (closed in forked children, see below).
-_HELD_LOCKS: set[int] = set()
-
-
-def _drop_locks_in_child() -> None:
-    # A forked child (an isolated decoder) shares the parent's lock; closing its copy keeps the lock the
-    # parent's alone, so a child left behind by a killed build never blocks the re-run.
-    for fd in list(_HELD_LOCKS):
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _HELD_LOCKS.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_drop_locks_in_child)
-
-
-def _lock_holder(folder: Path) -> str:
-    """Who holds the lock on ``folder``: ``pid N (command line)`` from ``/proc/locks``, where Linux lists
-    it; ``another process`` elsewhere."""
-    try:
-        inode = folder.stat().st_ino
-        for line in Path("/proc/locks").read_text().splitlines():
-            fields = line.split()
-            if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
-                pid = int(fields[4])
-                try:
-                    raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-                    cmd = " ".join(os.fsdecode(a) for a in raw.split(b"\0") if a)
-                except OSError:
-                    cmd = ""
-                cmd = (cmd[:117] + "...") if len(cmd) > 120 else cmd
-                return f"pid {pid}" + (f": {cmd!r}" if cmd else "")
-    except (OSError, ValueError):
-        pass
-    return "another process"
-
-
-@contextlib.contextmanager
-def output_lock(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the output folder while a build writes it (created if missing).
-
-    Two builds into one ``--out`` would overwrite each other's job files and remove each other's work
-    folder; the second one is refused at once instead, naming the folder and the process holding it. The
-    lock is the folder's own (``flock`` on the directory), so it adds no file to the repo folder, and the
-    kernel releases it when the holder dies (``kill -9`` included), so a re-run resumes at once. On a
-    file system without ``flock`` the build runs unlocked, as before.
-
-    Raises:
-        BuildError: another process holds the lock.
-    """
-    import fcntl
-
-    created = not os.path.lexists(out)
-    out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BuildError(
-                f"{out} is being written by another build ({_lock_holder(out)}); wait for it to finish "
-                "or stop it, or choose another --out"
-            ) from None
-        except OSError:  # no flock here (some network file systems): unlocked, as before
-            pass
-        _HELD_LOCKS.add(fd)
-        try:
-            yield
-        except BaseException:
-            # A build that failed before writing anything (a refused Ray address...) leaves no empty
-            # folder it made itself.
-            if created:
-                with contextlib.suppress(OSError):
-                    out.rmdir()  # only succeeds when empty
-            raise
-    finally:
-        _HELD_LOCKS.discard(fd)
-        os.close(fd)
-
-
-def _already_built(out: Path, recipe: Recipe) -> dict | None:
-    report = out / REPORT_FILE
-    if not report.exists() or (out / WORK_DIR).exists():
-        return None
-    data = json.loads(report.read_text())
-    if data.get("recipe") != recipe.to_dict() | {"shard_index": 0}:
-        return None
-    # "files" marks the stored-once layout: a folder of the older layout is rebuilt, not reused.
-    if "files" in data and all((out / f).exists() for f in stored_files(data)):
-        return data
-    return None
-
-
 def _runner(engine: str | JobRunner, address: str | None, num_proc: int) -> JobRunner | None:
     """The job runner of an ``engine`` argument: ``None`` runs jobs locally."""
     if callable(engine):
@@ -260,6 +129,56 @@ def _runner(engine: str | JobRunner, address: str | None, num_proc: int) -> JobR
 
         return default_engine(address, num_proc)
     raise ValueError(f"unknown engine {engine!r}: use 'local' or 'ray'")
+
+
+@dataclasses.dataclass
+class _Videos:
+    """The videos of a build: every source found, where they come from, the candidates left after
+    ``--exclude``, and this shard's share of them."""
+
+    sources: list[VideoSource]
+    origin: Any
+    rejected: dict[str, dict[str, str]]  # candidates that are no video file at all (see resolve_videos)
+    remote: bool
+    excluded_ids: Any
+    candidates: list[VideoSource]
+    mine: list[VideoSource]
+
+    @property
+    def n_excluded(self) -> int:
+        return len(self.sources) - len(self.candidates)
+
+
+def _select_videos(
+    recipe: Recipe,
+    videos: str | os.PathLike | list[VideoSource],
+    out: Path,
+    exclude: Iterable[str | os.PathLike] | None,
+) -> _Videos:
+    """List the build's videos (a folder, an fsspec URL, ``"default"`` or a list), drop the excluded ones
+    and take this shard's share, in the recipe's seeded order."""
+    rejected: dict[str, dict[str, str]] = {}
+    if is_url(videos):
+        # file://, local:// and caches over them name a local folder: it is built as one, so the scan,
+        # the reports and the refusal to write into the source folder are the local build's own.
+        local_root = local_path_of(str(videos))
+        if local_root is not None:
+            videos = str(local_root)
+    remote = is_url(videos)
+    if remote:
+        sources, origin = resolve_url_videos(str(videos), rejected)
+    else:
+        sources, origin = resolve_videos(videos if isinstance(videos, list) else str(videos), rejected)
+        if not isinstance(videos, list):
+            check_output_location(out, str(videos))
+    excluded_ids = load_exclusions(list(exclude or []))
+    candidates = [v for v in sources if not is_excluded(v, excluded_ids)]
+    if not candidates:
+        raise BuildError(f"all {len(sources)} videos are excluded by --exclude")
+    mine = my_videos(video_order(candidates, recipe.seed), recipe.num_shards, recipe.shard_index)
+    if not mine:
+        raise BuildError(f"shard {recipe.shard_index} of {recipe.num_shards} gets no video: use fewer shards")
+    return _Videos(sources, origin, rejected, remote, excluded_ids, candidates, mine)
 
 
 def build_dataset(
@@ -308,74 +227,31 @@ def build_dataset(
     """
     t0 = time.perf_counter()
     out = Path(out)
-    rejected: dict[str, dict[str, str]] = {}  # candidates that are no video file at all (see resolve_videos)
-    if is_url(videos):
-        # file://, local:// and caches over them name a local folder: it is built as one, so the scan,
-        # the reports and the refusal to write into the source folder are the local build's own.
-        local_root = local_path_of(str(videos))
-        if local_root is not None:
-            videos = str(local_root)
-    remote = is_url(videos)
-    if remote:
-        sources, origin = resolve_url_videos(str(videos), rejected)
-    else:
-        sources, origin = resolve_videos(videos if isinstance(videos, list) else str(videos), rejected)
-        if not isinstance(videos, list):
-            check_output_location(out, str(videos))
-    excluded_ids = load_exclusions(list(exclude or []))
-    candidates = [v for v in sources if not is_excluded(v, excluded_ids)]
-    n_excluded = len(sources) - len(candidates)
-    if not candidates:
-        raise BuildError(f"all {len(sources)} videos are excluded by --exclude")
-    mine = my_videos(video_order(candidates, recipe.seed), recipe.num_shards, recipe.shard_index)
-    if not mine:
-        raise BuildError(f"shard {recipe.shard_index} of {recipe.num_shards} gets no video: use fewer shards")
+    found = _select_videos(recipe, videos, out, exclude)
     # Everything that writes --out runs under its lock: a second build into it is refused at once.
     with output_lock(out):
         if recipe.num_shards == 1 and not overwrite:
-            done = _already_built(out, recipe)
+            done = already_built(out, recipe)
             if done is not None:
                 configs = {c: v["rows"] for c, v in done["configs"].items()}
                 return BuildResult(
                     out, total_rows(done), configs, {s["id"]: s for s in done["skipped"]}, True
                 )
-        # A cluster's address is tried before anything is written: a wrong --address leaves --out as it
-        # was. (A local cluster starts when the first jobs are sent, after the folder checks.)
         runner = _runner(engine, address, num_proc)
-        try:
-            if getattr(runner, "address", None) and hasattr(runner, "start"):
-                runner.start()
-            work = _prepare_out(out, recipe, overwrite)
-            index, bad, stats = run_waves(
-                recipe,
-                mine,
-                work,
-                num_proc,
-                progress,
-                decode_timeout,
-                runner,
-                run_job_fetching if remote else None,
-            )
-        finally:
-            if hasattr(runner, "close"):
-                runner.close()
+        work, (index, bad, stats) = _run_jobs(
+            recipe, found, out, overwrite, runner, num_proc, progress, decode_timeout
+        )
         # Never given to a worker, but reported with the videos that failed: every candidate is used or
         # listed.
+        excluded_ids = found.excluded_ids
         listed = {
-            k: v for k, v in rejected.items() if k not in excluded_ids and Path(k).name not in excluded_ids
+            k: v
+            for k, v in found.rejected.items()
+            if k not in excluded_ids and Path(k).name not in excluded_ids
         }
         bad = {**listed, **bad}
         if recipe.num_shards > 1:
-            part = {
-                "recipe": recipe.to_dict(),
-                "origin": origin,
-                "found": len(sources),
-                "excluded": n_excluded,
-                "sources": [dataclasses.asdict(v) for v in mine],
-                "bad": bad,
-                "index": {k: loc.stored() for k, loc in index.items()},
-            }
-            atomic_write_text(out / "part.json", json.dumps(part, sort_keys=True))
+            _write_part(out, recipe, found, bad, index)
             return BuildResult(out, len(index), {}, bad, False, time.perf_counter() - t0, **stats)
         report = assemble(
             out,
@@ -383,9 +259,9 @@ def build_dataset(
             {"p0": work / "jobs"},
             index,
             bad,
-            candidates,
-            origin,
-            n_excluded,
+            found.candidates,
+            found.origin,
+            found.n_excluded,
             progress,
             max_shard_bytes,
         )
@@ -393,6 +269,55 @@ def build_dataset(
             shutil.rmtree(work)
         configs = {c: v["rows"] for c, v in report["configs"].items()}
         return BuildResult(out, len(index), configs, bad, True, time.perf_counter() - t0, **stats)
+
+
+def _run_jobs(
+    recipe: Recipe,
+    found: _Videos,
+    out: Path,
+    overwrite: bool,
+    runner: JobRunner | None,
+    num_proc: int,
+    progress: bool,
+    decode_timeout: float | None,
+) -> tuple[Path, tuple[dict[str, RowLoc], dict[str, dict[str, str]], dict[str, int]]]:
+    """Prepare the work folder and run every wave of jobs; returns the work folder and
+    :func:`~videossr.data.jobs.run_waves`' ``(index, bad, stats)``."""
+    # A cluster's address is tried before anything is written: a wrong --address leaves --out as it
+    # was. (A local cluster starts when the first jobs are sent, after the folder checks.)
+    try:
+        if getattr(runner, "address", None) and hasattr(runner, "start"):
+            runner.start()
+        work = prepare_out(out, recipe, overwrite)
+        return work, run_waves(
+            recipe,
+            found.mine,
+            work,
+            num_proc,
+            progress,
+            decode_timeout,
+            runner,
+            run_job_fetching if found.remote else None,
+        )
+    finally:
+        if hasattr(runner, "close"):
+            runner.close()
+
+
+def _write_part(
+    out: Path, recipe: Recipe, found: _Videos, bad: dict[str, dict[str, str]], index: dict[str, RowLoc]
+) -> None:
+    """A sharded build's ``part.json``: what :func:`merge` needs of this part."""
+    part = {
+        "recipe": recipe.to_dict(),
+        "origin": found.origin,
+        "found": len(found.sources),
+        "excluded": found.n_excluded,
+        "sources": [dataclasses.asdict(v) for v in found.mine],
+        "bad": bad,
+        "index": {k: loc.stored() for k, loc in index.items()},
+    }
+    atomic_write_text(out / "part.json", json.dumps(part, sort_keys=True))
 
 
 def merge(

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # GPU acceptance check of videossr (docs/sharding.md): a few GRPO steps of a random-initialised Qwen3-VL with
 # the 8B architecture at reduced depth, shared prefix on and off (step time, peak memory), and VIUBench
-# throughput batched against one item at a time; prints one table. About 10 minutes at most on one H100/H200.
+# throughput batched against one item at a time, and the README's sharded launch paths (zero3.yaml, fsdp.yaml)
+# on the GPU(s); prints one table. About 10 minutes at most on one H100/H200.
 #
 #   bash scripts/gpu_acceptance.sh [--out FILE] [--text_layers 4] [--vision_blocks 4] ...   (see --help)
 #
 # The GPU machine's own Python has torch, transformers, accelerate, numpy, pyarrow, pandas and opencv, but
 # not trl, datasets or evaluate: put their x86_64 wheels in .whl/ (`pip download --no-deps trl==1.16.0
-# datasets dill xxhash multiprocess -d .whl`); they are installed without dependencies first. Without a GPU it
-# runs the same path on CPU with the tiny offline model (a check of the script, not a measurement).
+# datasets dill xxhash multiprocess -d .whl`); they are installed without dependencies first. For the ZeRO-3
+# launch also carry deepspeed (a pure-Python wheel built from its sdist; hjson, py-cpuinfo, msgpack, ninja,
+# einops, pydantic): without it that row says "skipped". Without a GPU it runs the same path on CPU with the
+# tiny offline model (a check of the script, not a measurement; the sharded launches are skipped there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}

@@ -7,19 +7,19 @@ as a short message with a reference code (see :func:`friendly`).
 
 The rest lives next to this module: operator settings and the shared context in ``settings.py``, videos
 (examples, uploads, decoded clips, gradio's bounded file cache) in ``uploads.py``, the VIUBench tab in
-``bench.py``, who answers in ``answerers.py``. Their public names are re-exported here, so ``handlers``
-stays the one import of the layout. Nothing here names a task: the option widgets, the task list and the
-timeline come from the registered tasks (``videossr.tasks.TASKS``).
+``bench.py``, who answers in ``answerers.py``, the form (task list, option widgets, clip players, input
+checks) in ``form.py``, the verdict on a reply and its timeline in ``verdicts.py``. Their public names are
+re-exported here, so ``handlers`` stays the one import of the layout. Nothing here names a task: the option
+widgets, the task list, the clip players and the timeline come from the registered tasks
+(``videossr.tasks.TASKS``).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import functools
-import inspect
 import json
 import logging
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,11 +32,11 @@ import numpy as np
 import videossr
 from videossr.export import save_sample
 from videossr.metrics import TABLE1_KEYS
-from videossr.tasks import TASKS
 from videossr.types import Sample
 
 from .answerers import BackendUnavailable, reply_for
 from .bench import bench_figure, bench_table, local_results, result_row
+from .form import MAX_SEED, OptionWidget, _seed, make_task, max_clips, option_widgets, task_choices
 from .settings import Abandoned, Budget, Context, Settings, current_budget, run_budgeted
 from .tempstore import UnknownSample
 from .uploads import (
@@ -52,66 +52,10 @@ from .uploads import (
     sweep_cache,
     upload_roots,
 )
+from .verdicts import Verdict, has_timeline, timeline_figure, verify
 
 log = logging.getLogger("videossr.space")
 T = TypeVar("T")
-
-
-def task_choices() -> list[tuple[str, str]]:
-    """The page's task choices, one per task registered in ``videossr.tasks.TASKS``: (label, name)."""
-    return [(name.replace("_", " ").capitalize(), name) for name in TASKS]
-
-
-@dataclass(frozen=True)
-class OptionWidget:
-    """One option widget of the page: a task keyword some registered task declares in its ``options``.
-
-    Attributes:
-        key: the keyword (``perturbation``, ``difficulty``...).
-        choices: ``(label, value)`` pairs, every choice some task declares for it, in first-seen order.
-        value: the preselected value: a task's ``option_defaults``, else its constructor's default when that
-            is one of the choices, else ``None`` (the task keeps its own default).
-        info: the declaring task's help text.
-    """
-
-    key: str
-    choices: tuple[tuple[str, Any], ...]
-    value: Any
-    info: str
-
-
-def _preselect(cls: type[videossr.Task], key: str) -> Any:
-    if key in cls.option_defaults:
-        return cls.option_defaults[key]
-    parameter = inspect.signature(cls).parameters.get(key)
-    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
-
-
-def option_widgets() -> list[OptionWidget]:
-    """The page's option widgets, one per keyword that any registered task declares with choices.
-
-    ``perturbation`` and ``difficulty`` come first (the ``/generate`` API takes them by position); the others
-    follow in first-seen order. Read from ``TASKS`` now, so a task registered later brings its own widget.
-    """
-    found: dict[str, list[type[videossr.Task]]] = {key: [] for key in ("perturbation", "difficulty")}
-    for cls in TASKS.values():
-        for key, (choices, _help) in cls.options.items():
-            if choices is not None:
-                found.setdefault(key, []).append(cls)
-    widgets = []
-    for key, owners in found.items():
-        pairs: dict[Any, str] = {}
-        for cls in owners:
-            for value, label in cls.option_labels(key):
-                pairs.setdefault(value, label)
-        value = next((v for v in map(functools.partial(_preselect, key=key), owners) if v in pairs), None)
-        info = " ".join(cls.options[key][1] for cls in owners)
-        widgets.append(OptionWidget(key, tuple((label, v) for v, label in pairs.items()), value, info))
-    return widgets
-
-
-MAX_CLIPS = 8  # the hard jigsaw has 8 clips: the page holds that many players
-MAX_SEED = 2**31 - 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -178,64 +122,6 @@ class Generated:
     labels: list[str]
     info: dict[str, Any]
     answer: str
-
-
-def make_task(task: str, perturbation: Any = None, difficulty: Any = None, **options: Any) -> videossr.Task:
-    """The task object for the page's choices (validated: these arrive from API callers too).
-
-    Each task takes the option widgets that appear in its own ``options`` (grounding: the perturbation;
-    counting and jigsaw: the difficulty), checked against the choices it declares; it ignores the others.
-    A widget left empty (``None``) keeps the task's own default.
-    """
-    cls = TASKS.get(str(task))
-    if cls is None:
-        raise gr.Error(f"Unknown task {task!r}. Choose one of: {', '.join(v for _, v in task_choices())}.")
-    values = {"perturbation": perturbation, "difficulty": difficulty, **options}
-    kwargs = {}
-    for key in cls.options:
-        if values.get(key) is None:
-            continue
-        try:
-            kwargs[key] = cls.check_option(key, values[key])
-        except ValueError:
-            choices = cls.options[key][0] or ()
-            raise gr.Error(
-                f"Unknown {key} {values[key]!r}. Choose one of: {', '.join(map(str, choices))}."
-            ) from None
-    return cls(**kwargs)
-
-
-def _seed(seed: Any) -> int:
-    """A whole number in ``[0, MAX_SEED]`` from what the page or an API caller sent, or the app's message.
-
-    Text is read too (raw HTTP callers send ``"7"``), but never rounded: ``1.5`` is refused, not
-    silently turned into 2, and huge, ``nan`` or ``inf`` values get the same plain message.
-    """
-    message = f"The seed must be a whole number between 0 and {MAX_SEED}."
-    if seed is None or seed == "":
-        return 0
-    if isinstance(seed, bool):
-        raise gr.Error(message)
-    if isinstance(seed, str):
-        text = seed.strip()
-        # longer than any allowed seed can be written, or not ASCII: int() would read "٣" as 3 and
-        # "１２" as 12, a seed nobody typed on purpose.
-        if len(text) > 32 or not text.isascii():
-            raise gr.Error(message)
-        try:
-            seed = int(text)
-        except ValueError:
-            try:
-                seed = float(text)
-            except ValueError:
-                raise gr.Error(message) from None
-    if isinstance(seed, float):
-        if not math.isfinite(seed) or not seed.is_integer():
-            raise gr.Error(message)
-        seed = int(seed)
-    if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise gr.Error(message)
-    return seed
 
 
 def _other_example(source: Path) -> Path:
@@ -380,46 +266,6 @@ def load_sample(ctx: Context, sample_id: str) -> Sample:
     )
 
 
-@dataclass
-class Verdict:
-    """A reply and what the verifiers make of it."""
-
-    reply: str
-    reward: float  # the paper's smooth training reward
-    score: float  # the VIUBench metric of this item
-    exact: float  # the strict 0/1 reward (exact match)
-    answer: str
-    sample: Sample
-    parsing: str = "strict"
-
-    @property
-    def summary(self) -> str:
-        mark = (
-            # Plain words, no emoji: not every browser or font can draw them.
-            "Exactly right" if self.exact == 1.0 else ("Partly right" if self.reward > 0 else "No credit")
-        )
-        return (
-            f"**{mark}** · reward {self.reward:.3f} · VIUBench score {self.score:.3f} · "
-            f"true answer `{self.answer}` ({self.parsing} parsing)"
-        )
-
-
-def verify(sample: Sample, reply: str, parsing: str = "strict") -> Verdict:
-    """Score ``reply`` against the sample with the task's own verifiers (they never raise)."""
-    if parsing not in ("strict", "lenient"):
-        raise gr.Error("Parsing must be 'strict' or 'lenient'.")
-    task = videossr.task_for_subtype(sample.subtype)
-    return Verdict(
-        reply=reply,
-        reward=task.reward(reply, sample.answer, parsing),
-        score=task.score(reply, sample.answer, parsing),
-        exact=task.strict_reward(reply, sample.answer, parsing),
-        answer=sample.answer,
-        sample=sample,
-        parsing=parsing,
-    )
-
-
 def _reply(who: Any, sample: Sample, sample_id: str, typed: str, endpoint: tuple[str, str, str]) -> str:
     # An endpoint call gets only the time the request has left, so it cannot outlive the request.
     return reply_for(who, sample, sample_id, typed, endpoint, max(current_budget().remaining(), 0.1))
@@ -477,60 +323,9 @@ def reveal(ctx: Context, sample_id: str) -> str:
     return load_sample(ctx, sample_id).answer
 
 
-# --------------------------------------------------------------------------------------------------
-# Plots
-# --------------------------------------------------------------------------------------------------
-def has_timeline(task: str) -> bool:
-    """Whether the task draws its replies on the clip's timeline (its ``timeline`` view; grounding)."""
-    cls = TASKS.get(task)
-    return cls is not None and cls.has_timeline()
-
-
-def timeline_figure(verdict: Verdict) -> Any:
-    """The task's timeline view, the true and the predicted interval on the clip (``None`` for tasks
-    without one)."""
-    sample = verdict.sample
-    if not has_timeline(sample.task):
-        return None
-    view = (
-        TASKS[sample.task]
-        .from_subtype(sample.subtype)
-        .timeline(verdict.reply, sample.answer, verdict.parsing)
-    )
-    if view is None:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on a server
-    from matplotlib.figure import Figure
-
-    true, pred = view
-    duration = sample.videos[0].shape[0] / sample.fps
-    fig = Figure(figsize=(7, 1.8), layout="constrained")
-    ax = fig.add_subplot()
-    rows = [("true", true, "#2e7d32")]
-    rows.append(("predicted", pred, "#ef6c00"))
-    for y, (_name, interval, color) in enumerate(rows):
-        if interval is not None:
-            start, end = interval
-            ax.barh(y, max(end - start, duration * 0.004), left=start, height=0.6, color=color)
-            ax.text(
-                min(end, duration) + duration * 0.01, y, f"{start:.1f}-{end:.1f} s", va="center", fontsize=9
-            )
-        else:
-            ax.text(duration * 0.01, y, "unparsable reply", va="center", fontsize=9, color="#b71c1c")
-    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
-    ax.set_xlim(0, duration * 1.18)
-    ax.set_ylim(-0.6, len(rows) - 0.4)
-    ax.invert_yaxis()
-    ax.axvline(duration, color="#9e9e9e", lw=1, ls="--")
-    ax.set_xlabel("seconds on the clip's timeline")
-    ax.set_title(f"{TASKS[sample.task].metric_name} {verdict.score:.3f}", fontsize=10)
-    return fig
-
-
 __all__ = [
     "CLIPS",
+    "MAX_SEED",
     "ClipCache",
     "Context",
     "OptionWidget",
@@ -551,6 +346,7 @@ __all__ = [
     "load_sample",
     "local_results",
     "make_task",
+    "max_clips",
     "option_widgets",
     "resolve_video",
     "result_row",

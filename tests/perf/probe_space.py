@@ -357,7 +357,7 @@ def probe_space(tmp: Path, generates: int) -> None:
     kind, text = call("generate", gen(seed=1))
     for part in text.split("data:")[1:]:
         try:
-            sample_id = json.loads(part)[10]
+            sample_id = json.loads(part)[-2]  # the outputs end with question, task id, details
         except (ValueError, IndexError, TypeError, KeyError):
             pass
     slow_paths = []

@@ -277,6 +277,61 @@ def _finished(job: Job, jobs_dir: Path) -> dict[str, Any] | None:
     return None
 
 
+def _start_pool(num_proc: int) -> ProcessPoolExecutor:
+    """The pool of ``num_proc`` worker processes a build's waves share."""
+    import multiprocessing as mp
+
+    # spawn, not fork: decord and OpenCV keep threads and global state a fork would copy half-initialised.
+    return ProcessPoolExecutor(
+        num_proc,
+        mp_context=mp.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
+
+
+def _run_here(
+    todo: list[Job],
+    fn: Callable[..., dict[str, Any]],
+    args: tuple,
+    pool: ProcessPoolExecutor | None,
+    results: dict[str, dict],
+    advance: Callable[[dict[str, Any]], None],
+) -> None:
+    """Run a wave's unfinished jobs on this machine: in ``pool`` when there is one and more than one job,
+    else in this process. Each marker goes into ``results`` and the progress bar as it comes."""
+    if pool is not None and len(todo) > 1:
+        futures = {pool.submit(fn, job, *args): job for job in todo}
+        for fut in as_completed(futures):
+            results[futures[fut].name] = fut.result()
+            advance(results[futures[fut].name])
+    else:
+        for job in todo:
+            results[job.name] = fn(job, *args)
+            advance(results[job.name])
+
+
+def _merge_wave(
+    jobs: list[Job],
+    results: dict[str, dict],
+    index: dict[str, RowLoc],
+    bad: dict[str, dict[str, str]],
+    stats: Counter[str],
+) -> set[str]:
+    """Fold a wave's job markers into the row index, the failed videos and the counters; returns the keys
+    of the slots to make again in the next wave."""
+    pending_keys: set[str] = set()
+    for job in jobs:  # in job order, so failures are merged the same way every time
+        res = results[job.name]
+        stats["videos_decoded"] += res.get("decoded", 0)
+        for k in sorted(res["failures"]):
+            bad.setdefault(k, res["failures"][k])
+        for row_group, (key, vid, nbytes) in enumerate(res["rows"]):
+            index[key] = RowLoc("p0", f"{job.name}.parquet", row_group, nbytes, vid)
+        pending_keys.update(res["failed_slots"])
+    return pending_keys
+
+
 def run_waves(
     recipe: Recipe,
     videos: list[VideoSource],
@@ -351,38 +406,10 @@ def run_waves(
                     advance(res)
             else:
                 if todo and num_proc > 1 and pool is None:
-                    import multiprocessing as mp
-
-                    # spawn, not fork: decord and OpenCV keep threads and global state a fork would copy
-                    # half-initialised.
-                    pool = ProcessPoolExecutor(
-                        num_proc,
-                        mp_context=mp.get_context("spawn"),
-                        initializer=_worker_init,
-                        initargs=(os.getpid(),),
-                    )
-                if pool is not None and len(todo) > 1:
-                    futures = {
-                        pool.submit(fn, job, recipe_d, str(jobs_dir), decode_timeout, schema): job
-                        for job in todo
-                    }
-                    for fut in as_completed(futures):
-                        results[futures[fut].name] = fut.result()
-                        advance(results[futures[fut].name])
-                else:
-                    for job in todo:
-                        results[job.name] = fn(job, recipe_d, str(jobs_dir), decode_timeout, schema)
-                        advance(results[job.name])
+                    pool = _start_pool(num_proc)  # here, so that the finally below shuts it down
+                _run_here(todo, fn, (recipe_d, str(jobs_dir), decode_timeout, schema), pool, results, advance)
             stats["jobs_run"] += len(todo)
-            pending_keys: set[str] = set()
-            for job in jobs:  # in job order, so failures are merged the same way every time
-                res = results[job.name]
-                stats["videos_decoded"] += res.get("decoded", 0)
-                for k in sorted(res["failures"]):
-                    bad.setdefault(k, res["failures"][k])
-                for row_group, (key, vid, nbytes) in enumerate(res["rows"]):
-                    index[key] = RowLoc("p0", f"{job.name}.parquet", row_group, nbytes, vid)
-                pending_keys.update(res["failed_slots"])
+            pending_keys = _merge_wave(jobs, results, index, bad, stats)
             pending = [s for s in pending if s.key in pending_keys]
         else:  # pragma: no cover - cannot happen: every wave marks at least one video bad or finishes
             raise BuildError("the build did not converge")

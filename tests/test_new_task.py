@@ -274,7 +274,8 @@ def test_space_generate_and_answer(arrow, tmp_path, monkeypatch):
         )
         client = gradio_client.Client(demo.local_url, verbose=False)
         out = client.predict(None, SMALL, "arrow_of_time", "mirror", "easy", 3, api_name="/generate")
-        video, question, sample_id, info = out[0], out[9], out[10], out[11]
+        n = handlers.max_clips()  # the video, one player per clip the page can show, then the question
+        video, question, sample_id, info = out[0], out[1 + n], out[2 + n], out[3 + n]
         assert Path(video).is_file() and "forward or backward" in question
         assert info["subtype"] == "arrow_random" and info["num_videos"] == 1
         answer = client.predict(sample_id, api_name="/reveal")

@@ -277,10 +277,42 @@ def load_benchmark(
     Returns:
         A :class:`Benchmark` with lazily decoded items and a description of the source.
     """
+    info: dict[str, Any] = {"data": str(data), "split": split, "limit": limit}
+    loaded = _load_configs(data, configs, split, info)
+    items: list[BenchItem] = []
+    layouts = set()
+    for config, ds, base in loaded:
+        layout = detect_layout(ds.column_names)
+        layouts.add(layout)
+        if layout == "videossr":
+            items.extend(_items_videossr(ds, config))
+        else:
+            items.extend(_items_verl(ds, config, base, max_pixels))
+        info.setdefault("fingerprints", {})[config] = ds._fingerprint
+    info["layout"] = sorted(layouts)[0] if len(layouts) == 1 else sorted(layouts)
+    if layouts == {"verl"}:
+        info["max_pixels"] = max_pixels
+    _make_ids_unique(items)
+    items = _select(items, subtypes, limit)
+    if not items:
+        raise BenchmarkError(
+            f"no items to score in {data} (configs {info.get('configs')}, subtypes {subtypes})"
+        )
+    info["num_items"] = len(items)
+    info["subtypes"] = {
+        s: sum(1 for it in items if it.subtype == s) for s in dict.fromkeys(it.subtype for it in items)
+    }
+    return Benchmark(items=items, info=info)
+
+
+def _load_configs(
+    data: str | os.PathLike, configs: Sequence[str] | None, split: str | None, info: dict[str, Any]
+) -> list[tuple[str, Any, Path | None]]:
+    """``(config, dataset, folder its relative paths start from)`` for each config to score, one split
+    each; records the configs and the split used in ``info``."""
     import datasets
 
     path = Path(data)
-    info: dict[str, Any] = {"data": str(data), "split": split, "limit": limit}
     loaded: list[tuple[str, Any, Path | None]] = []
     parquet_files: list[str] = []
     if path.is_file() and path.suffix == ".parquet":
@@ -318,22 +350,12 @@ def load_benchmark(
             loaded.append((config, ds, path if path.is_dir() else None))
         info["configs"] = chosen
     info["split"] = used_split
+    return loaded
 
-    items: list[BenchItem] = []
-    layouts = set()
-    for config, ds, base in loaded:
-        layout = detect_layout(ds.column_names)
-        layouts.add(layout)
-        if layout == "videossr":
-            items.extend(_items_videossr(ds, config))
-        else:
-            items.extend(_items_verl(ds, config, base, max_pixels))
-        info.setdefault("fingerprints", {})[config] = ds._fingerprint
-    info["layout"] = sorted(layouts)[0] if len(layouts) == 1 else sorted(layouts)
-    if layouts == {"verl"}:
-        info["max_pixels"] = max_pixels
 
-    # Ids must be unique: several configs may reuse "row-0"-style ids.
+def _make_ids_unique(items: list[BenchItem]) -> None:
+    """Ids must be unique: several configs may reuse "row-0"-style ids, which then get the config as a
+    prefix."""
     seen: dict[str, int] = {}
     for item in items:
         seen[item.id] = seen.get(item.id, 0) + 1
@@ -343,6 +365,9 @@ def load_benchmark(
         if len({item.id for item in items}) != len(items):
             raise BenchmarkError("item ids are not unique, even within a config")
 
+
+def _select(items: list[BenchItem], subtypes: Sequence[str] | None, limit: int | None) -> list[BenchItem]:
+    """Only ``subtypes`` (when given), and at most ``limit`` items per subtype, the first ones."""
     if subtypes:
         wanted = set(subtypes)
         items = [it for it in items if it.subtype in wanted]
@@ -354,12 +379,4 @@ def load_benchmark(
                 per[item.subtype] = per.get(item.subtype, 0) + 1
                 kept.append(item)
         items = kept
-    if not items:
-        raise BenchmarkError(
-            f"no items to score in {data} (configs {info.get('configs')}, subtypes {subtypes})"
-        )
-    info["num_items"] = len(items)
-    info["subtypes"] = {
-        s: sum(1 for it in items if it.subtype == s) for s in dict.fromkeys(it.subtype for it in items)
-    }
-    return Benchmark(items=items, info=info)
+    return items

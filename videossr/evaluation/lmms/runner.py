@@ -130,18 +130,7 @@ def run_lmms_bench(
     from lmms_eval.tasks import TaskManager
 
     spec = model if isinstance(model, str) else model.name
-    owned = False
-    wrapper = None
-    if isinstance(model, str) and model.startswith("lmms-eval:"):
-        lm: Any = model.partition(":")[2]
-        description: dict[str, Any] = {"backend": "lmms-eval", "model": lm, "model_args": lmms_model_args}
-    else:
-        backend = model if isinstance(model, Backend) else load_backend(model, **(backend_options or {}))
-        owned = not isinstance(model, Backend)
-        from videossr.evaluation.lmms.model import lmms_model  # imports lmms-eval (optional)
-
-        wrapper = lm = lmms_model(backend, batch_size)
-        description = backend.describe()
+    lm, wrapper, owned, description = _lmms_model(model, backend_options, batch_size, lmms_model_args)
     out = Path(out_dir) if out_dir is not None else Path("outputs") / "bench" / f"{model_slug(spec)}-lmms"
     out.mkdir(parents=True, exist_ok=True)
 
@@ -165,15 +154,65 @@ def run_lmms_bench(
         return {}
 
     records = _records(evaluated["samples"], wrapper.inputs if wrapper is not None else {})
+    results = _results(
+        evaluated,
+        records,
+        model_name or spec,
+        spec,
+        description,
+        {"data": str(data), "configs": wanted, "split": "test", "limit": limit},
+        {"version": version, "tasks": tasks, "include_path": str(folder)},
+        elapsed,
+    )
+    with (out / PREDICTIONS).open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+    (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    if report:
+        (out / TABLE).write_text(table1_markdown([results]))
+    return results
+
+
+def _lmms_model(
+    model: str | Any,
+    backend_options: dict[str, Any] | None,
+    batch_size: int | None,
+    lmms_model_args: str | None,
+) -> tuple[Any, Any, bool, dict[str, Any]]:
+    """``(the model lmms-eval runs, the videossr wrapper or None, whether this run owns the backend,
+    the backend's description)``: one of lmms-eval's own models (``lmms-eval:NAME``), or a videossr
+    backend wrapped as an lmms-eval model."""
+    if isinstance(model, str) and model.startswith("lmms-eval:"):
+        lm: Any = model.partition(":")[2]
+        return lm, None, False, {"backend": "lmms-eval", "model": lm, "model_args": lmms_model_args}
+    backend = model if isinstance(model, Backend) else load_backend(model, **(backend_options or {}))
+    owned = not isinstance(model, Backend)
+    from videossr.evaluation.lmms.model import lmms_model  # imports lmms-eval (optional)
+
+    wrapper = lmms_model(backend, batch_size)
+    return wrapper, wrapper, owned, backend.describe()
+
+
+def _results(
+    evaluated: dict[str, Any],
+    records: list[dict[str, Any]],
+    name: str,
+    spec: str,
+    description: dict[str, Any],
+    benchmark: dict[str, Any],
+    lmms: dict[str, Any],
+    elapsed: float,
+) -> dict[str, Any]:
+    """The run's ``results.json``, in ``videossr bench``'s layout plus lmms-eval's own numbers."""
     scores, unparsed = tally(records)
     lmms_numbers = {
-        name: {
+        task: {
             k.partition(",")[0]: v for k, v in values.items() if k.endswith(",none") and "_stderr" not in k
         }
-        for name, values in evaluated["results"].items()
+        for task, values in evaluated["results"].items()
     }
-    results = {
-        "name": model_name or spec,
+    return {
+        "name": name,
         "model": spec,
         "via": "lmms-eval",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -187,26 +226,19 @@ def run_lmms_bench(
             "unparsable": "scored 0 and kept in the denominator",
         },
         "backend": description,
-        "benchmark": {"data": str(data), "configs": wanted, "split": "test", "limit": limit},
+        "benchmark": benchmark,
         "inputs": _inputs_summary(records),
         "lmms_eval": {
-            "version": version,
-            "tasks": tasks,
+            "version": lmms["version"],
+            "tasks": lmms["tasks"],
             "results": lmms_numbers,
-            "include_path": str(folder),
+            "include_path": lmms["include_path"],
         },
         "timing": {
             "new_items": len(records),
             "seconds": round(elapsed, 3),
             "items_per_s": round(len(records) / elapsed, 4) if elapsed > 0 and records else None,
         },
-        "versions": {**package_versions(), "lmms-eval": version},
+        "versions": {**package_versions(), "lmms-eval": lmms["version"]},
         "files": {"predictions": PREDICTIONS, "table": TABLE},
     }
-    with (out / PREDICTIONS).open("w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
-    (out / RESULTS).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
-    if report:
-        (out / TABLE).write_text(table1_markdown([results]))
-    return results

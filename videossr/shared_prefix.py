@@ -206,20 +206,7 @@ def pack_micro_batch(
     for k, p in enumerate(positions):
         position_ids[:, k, : p.size(1)] = p
 
-    idx = torch.arange(length, device=device)
-    causal = idx[None, :] <= idx[:, None]  # (q, k)
-    same_block = (seg[:, None, :] == -1) | (seg[:, None, :] == seg[:, :, None])  # (U, q, k)
-    allowed = causal[None] & same_block & ok[:, None, :] & (seg[:, :, None] != -2)
-    # Every query sees at least itself, so padding queries never hit an all-masked softmax row (NaN).
-    allowed |= torch.eye(length, dtype=torch.bool, device=device)[None]
-    allowed = allowed[:, None]
-    if mask_kind == "eager":
-        mask = torch.zeros(allowed.shape, dtype=mask_dtype, device=device)
-        mask.masked_fill_(~allowed, torch.finfo(mask_dtype).min)
-    elif mask_kind == "sdpa":
-        mask = allowed
-    else:
-        raise ValueError(f"no packed mask for attention {mask_kind!r}; expected one of {SUPPORTED_ATTENTION}")
+    mask = _block_mask(seg, ok, mask_kind, mask_dtype)
     row_group = torch.empty(n_rows, dtype=torch.long)
     for u, group in enumerate(groups):
         row_group[group] = u
@@ -233,6 +220,27 @@ def pack_micro_batch(
         groups=groups,
         prompt_lengths=lengths,
     )
+
+
+def _block_mask(seg: torch.Tensor, ok: torch.Tensor, mask_kind: str, mask_dtype: torch.dtype) -> torch.Tensor:
+    """The ``(U, 1, L, L)`` attention mask of packed sequences: causal, the shared prompt (segment -1)
+    seen by every block, each reply block only by itself, no padding keys (``ok``) or padding rows
+    (segment -2). ``"sdpa"``: booleans; ``"eager"``: additive floats of ``mask_dtype``."""
+    length, device = seg.size(1), seg.device
+    idx = torch.arange(length, device=device)
+    causal = idx[None, :] <= idx[:, None]  # (q, k)
+    same_block = (seg[:, None, :] == -1) | (seg[:, None, :] == seg[:, :, None])  # (U, q, k)
+    allowed = causal[None] & same_block & ok[:, None, :] & (seg[:, :, None] != -2)
+    # Every query sees at least itself, so padding queries never hit an all-masked softmax row (NaN).
+    allowed |= torch.eye(length, dtype=torch.bool, device=device)[None]
+    allowed = allowed[:, None]
+    if mask_kind == "eager":
+        mask = torch.zeros(allowed.shape, dtype=mask_dtype, device=device)
+        mask.masked_fill_(~allowed, torch.finfo(mask_dtype).min)
+        return mask
+    if mask_kind == "sdpa":
+        return allowed
+    raise ValueError(f"no packed mask for attention {mask_kind!r}; expected one of {SUPPORTED_ATTENTION}")
 
 
 def unpack(values: torch.Tensor, packed: PackedBatch) -> torch.Tensor:

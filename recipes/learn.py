@@ -7,6 +7,7 @@ Usage::
     python recipes/learn.py --config recipes/tiny/grpo/config_learn_jigsaw.yaml    # the jigsaw bed
     python recipes/learn.py --config recipes/tiny/grpo/config_learn.yaml --seeds 0 --max_steps 40 \\
         --output_dir learn_quick                                                 # a quick look
+    python recipes/learn.py --config recipes/tiny/grpo/config_learn_curriculum.yaml  # the curriculum bed
 
 What it does (``videossr.learnbed`` has the details), per task under ``<output_dir>/<subtype>/``:
 
@@ -24,6 +25,16 @@ What it does (``videossr.learnbed`` has the details), per task under ``<output_d
 
 Runs go ``jobs`` at a time, each in its own process with ``torch_threads`` threads (on a small CPU the tiny
 model is faster as two one-thread processes than as one two-thread process).
+
+The curriculum bed (arms ``fixed-strict``, ``curriculum-strict``, ``fixed-smooth``, ``curriculum-smooth``;
+``make learn-curriculum``) goes into ``<output_dir>/jigsaw_curriculum/`` and adds two steps before the GRPO
+runs (``videossr.learnbed.levels``): jigsaw rows at every clip count from the training and dev videos
+(``levels/``; the warm-up trains on the training ones), and each seed's start scored on the dev ones; from
+those pass rates code picks the evaluation level and each seed's comfortable start (``levels.json``), and
+only then are the bed's data (``data/``: dev and test items at the evaluation level) made. Every arm trains
+on the online stream of the training videos through ``recipes/grpo.py``, the ``curriculum-*`` arms with
+``curriculum: true``; the summary (``summary.json``, ``summary.md``) and the figure
+(``curriculum_bed.png``) are ``videossr.learnbed.curriculum_report``'s.
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ from trl import GRPOConfig, ModelConfig, TrlParser
 from videossr.learnbed import (
     BedData,
     bed_baselines,
+    bed_videos,
     link_videos,
     load_split,
     markdown,
@@ -52,6 +64,15 @@ from videossr.learnbed import (
     summarize_task,
     write_summary,
 )
+from videossr.learnbed.curriculum_report import (
+    CURRICULUM_ARMS,
+    arm_settings,
+    curriculum_markdown,
+    plot_curriculum_bed,
+    summarize_curriculum_bed,
+    write_curriculum_summary,
+)
+from videossr.learnbed.levels import EVAL_CANDIDATES, choose_levels, level_pass_rates, prepare_level_data
 from videossr.training import GRPOScriptArguments
 from videossr.video import NUM_FRAMES
 
@@ -61,6 +82,8 @@ STORED_ARMS = ("video", "control")
 #: Not GRPO: cross-entropy on the right answers from the same start (the skyline GRPO can approach).
 SUPERVISED_ARM = "supervised"
 ONLINE_ARMS = ("online", "curriculum")
+#: The curriculum bed's folder under output_dir (its arms: ``CURRICULUM_ARMS``).
+CURRICULUM_BED = "jigsaw_curriculum"
 HERE = Path(__file__).resolve().parent
 
 
@@ -76,7 +99,8 @@ class LearnBedArguments:
         metadata={
             "help": "Arms to run: video, control (the stored training rows); online, curriculum (rows "
             "generated while training from the training videos, at the fixed difficulty or the "
-            "controller's)."
+            "controller's); or the curriculum bed's fixed-strict, curriculum-strict, fixed-smooth, "
+            "curriculum-smooth (jigsaw at the evaluation level or the controller's, strict or smooth reward)."
         },
     )
     control: str = field(default="swap", metadata={"help": "The control arm's video_control: swap or blank."})
@@ -115,6 +139,27 @@ class LearnBedArguments:
         default="random",
         metadata={"help": "`random`: the task's random guesses (no video information); `truth`."},
     )
+    level_clips: list[int] = field(
+        default_factory=lambda: [2, 3, 4, 5, 6, 7, 8, 9],
+        metadata={"help": "Curriculum bed: the clip counts of the warm-up rows and of the level search."},
+    )
+    level_train_per_video: int = field(
+        default=2, metadata={"help": "Curriculum bed: warm-up rows per training video and clip count."}
+    )
+    level_dev_per_video: int = field(
+        default=6, metadata={"help": "Curriculum bed: dev items per dev video and clip count (level search)."}
+    )
+    eval_pass_below: float = field(
+        default=0.05,
+        metadata={
+            "help": "Curriculum bed: the evaluation level is the smallest clip count (3..9) where every "
+            "seed's start passes fewer dev items than this."
+        },
+    )
+    curriculum_figure: str | None = field(
+        default=None,
+        metadata={"help": "Curriculum bed: also write the figure here (e.g. docs/curriculum_bed.png)."},
+    )
     jobs: int = field(default=2, metadata={"help": "Runs at the same time (one process each)."})
     torch_threads: int = field(default=1, metadata={"help": "torch threads per run process."})
     rerun: bool = field(
@@ -134,8 +179,11 @@ def make_parser() -> TrlParser:
     return TrlParser((LearnBedArguments, GRPOScriptArguments, GRPOConfig, ModelConfig))
 
 
-def warm_start(bed: LearnBedArguments, out: Path, seed: int, train_dir: Path) -> Path:
-    """The seed's starting model: the tiny Qwen3-VL after the format warm-up (built once, then reused)."""
+def warm_start(
+    bed: LearnBedArguments, out: Path, seed: int, train_dir: Path, data: str | None = None
+) -> Path:
+    """The seed's starting model: the tiny Qwen3-VL after the format warm-up (built once, then reused).
+    ``data`` names the rows in the settings it is reused by (default: the bed's subtype)."""
     folder = out / "start" / f"seed{seed}"
     marker = folder / "warmup.json"
     settings = {
@@ -146,7 +194,7 @@ def warm_start(bed: LearnBedArguments, out: Path, seed: int, train_dir: Path) ->
         "batch_size": bed.format_warmup_batch_size,
         "learning_rate": bed.format_warmup_learning_rate,
         "targets": bed.format_warmup_targets,
-        "data": bed.bed_subtype,
+        "data": data or bed.bed_subtype,
     }
     if marker.is_file() and json.loads(marker.read_text()).get("settings") == settings:
         return folder
@@ -202,13 +250,38 @@ def run_one(bed: LearnBedArguments, script_args, training_args, model_args) -> N
     arm, seed = bed.run.split(":")
     out = Path(training_args.output_dir)
     data = out / "data"
+    if arm == "start" and is_curriculum_bed(bed):
+        warm_start(bed, out, int(seed), out / "levels" / "train", data=_levels_data_name(bed))
+        return
     if arm == "start":
         warm_start(bed, out, int(seed), data / "train")
+        return
+    if arm == "levels":
+        score_levels(bed, out, int(seed))
         return
     if arm == SUPERVISED_ARM:
         run_supervised(bed, out, int(seed))
         return
-    if arm in STORED_ARMS:
+    if arm in CURRICULUM_ARMS:
+        # The curriculum bed: the online stream of the training videos, as a user turns it on. Fixed arms
+        # make every question at the evaluation level; curriculum arms start at the seed's comfortable level
+        # and let the package's controller move it (`curriculum: true`, the YAML's band and step).
+        levels = json.loads((out / "levels.json").read_text())
+        curriculum, reward = arm_settings(arm)
+        start = levels["start"][str(seed)]
+        script_args.dataset_name = "none"
+        script_args.video_dir = str(data / "videos")
+        script_args.online_streaming = True
+        script_args.online_keep_clips = True
+        script_args.max_pixels = bed.bed_max_pixels
+        script_args.reward_funcs = [reward]
+        script_args.curriculum = curriculum
+        if curriculum:
+            script_args.online_mix = f"{start['subtype']}=1"
+            script_args.curriculum_start = float(start["level"])
+        else:
+            script_args.online_mix = f"{levels['eval_subtype']}=1"
+    elif arm in STORED_ARMS:
         script_args.dataset_name = str(data / "train")
         script_args.video_control = None if arm == "video" else bed.control
     else:
@@ -286,6 +359,128 @@ def run_supervised(bed: LearnBedArguments, out: Path, seed: int) -> None:
     score_test(bed, model, processor, start, out, run_dir)
 
 
+def is_curriculum_bed(bed: LearnBedArguments) -> bool:
+    return any(arm in CURRICULUM_ARMS for arm in bed.arms)
+
+
+def _levels_spec(bed: LearnBedArguments) -> dict:
+    return {
+        "clips": sorted(bed.level_clips),
+        "train_per_video": bed.level_train_per_video,
+        "dev_per_video": bed.level_dev_per_video,
+        "videos": bed.bed_videos,
+        "video_seed": bed.video_seed,
+        "test_videos": bed.test_videos,
+        "dev_videos": bed.dev_videos,
+        "num_frames": bed.bed_num_frames,
+        "max_pixels": bed.bed_max_pixels,
+    }
+
+
+def _levels_data_name(bed: LearnBedArguments) -> str:
+    return f"jigsaw levels {sorted(bed.level_clips)} x {bed.level_train_per_video} per training video"
+
+
+def prepare_levels(bed: LearnBedArguments, out: Path) -> dict:
+    """The curriculum bed's rows at every clip count (``levels/{train,dev}``), written once per settings."""
+    marker = out / "levels" / "spec.json"
+    wanted = json.dumps(_levels_spec(bed), sort_keys=True)
+    if marker.is_file() and marker.read_text() == wanted:
+        return json.loads((out / "levels" / "split.json").read_text())
+    logger.info("writing the level rows (clips %s) under %s", sorted(bed.level_clips), out / "levels")
+    info = prepare_level_data(
+        out / "levels",
+        _bed_spec(bed, "jigsaw"),
+        bed.level_clips,
+        bed.level_train_per_video,
+        bed.level_dev_per_video,
+    )
+    marker.write_text(wanted)
+    return info
+
+
+def score_levels(bed: LearnBedArguments, out: Path, seed: int) -> dict:
+    """Seed ``seed``'s start model on the level dev items: the exact-order pass rate per clip count
+    (``start/seed<k>/level_scores.json``; kept while its start and the level rows are unchanged)."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    start = out / "start" / f"seed{seed}"
+    path = start / "level_scores.json"
+    inputs = {
+        "warmup": json.loads((start / "warmup.json").read_text())["settings"],
+        "levels": _levels_spec(bed),
+    }
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("inputs") == inputs:
+            return saved
+    rows = list(load_split(out / "levels", "dev"))
+    model = AutoModelForImageTextToText.from_pretrained(start, dtype=torch.float32).eval()
+    processor = AutoProcessor.from_pretrained(start)
+    started = time.time()
+    scores = level_pass_rates(model, processor, rows, batch_size=bed.test_batch_size, max_new_tokens=12)
+    result = {
+        "inputs": inputs,
+        "scores": {str(n): s for n, s in scores.items()},
+        "seconds": round(time.time() - started, 1),
+    }
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    for n, s in scores.items():
+        logger.info(
+            "seed %d start, %d clips: pass %.3f, parsable %.3f (%d items)",
+            seed,
+            n,
+            s["pass_rate"],
+            s["parsable"],
+            s["items"],
+        )
+    return result
+
+
+def decide_levels(bed: LearnBedArguments, out: Path, seeds: list[int], band_low: float) -> dict:
+    """The evaluation level and each seed's comfortable start (``levels.json``), from the seeds' start
+    scores on the dev level items. Once written it is final: a bed whose runs were chosen on one levels.json
+    refuses to go on with another."""
+    scores = {
+        seed: json.loads((out / "start" / f"seed{seed}" / "level_scores.json").read_text())["scores"]
+        for seed in seeds
+    }
+    levels = choose_levels(
+        {seed: {int(n): s["pass_rate"] for n, s in by.items()} for seed, by in scores.items()},
+        band_low=band_low,
+        candidates=[n for n in EVAL_CANDIDATES if n in bed.level_clips],
+        below=bed.eval_pass_below,
+        lowest=min(bed.level_clips),
+    )
+    levels["parsable"] = {str(seed): {n: s["parsable"] for n, s in by.items()} for seed, by in scores.items()}
+    levels["items_per_level"] = {n: s["items"] for n, s in next(iter(scores.values())).items()}
+    path = out / "levels.json"
+    if path.is_file():
+        # Written before: kept as it is, for these seeds or a subset of the seeds it was chosen with, as long
+        # as their starts still score what it holds.
+        saved = json.loads(path.read_text())
+        same = all(
+            saved.get("pass_rates", {}).get(str(seed)) == levels["pass_rates"][str(seed)]
+            and str(seed) in saved.get("start", {})
+            for seed in seeds
+        )
+        if not same:
+            raise SystemExit(
+                f"{path} was chosen from other start models or seeds than these; the evaluation level is "
+                "fixed before any run: use a new output_dir (or remove the bed's folder) to choose again"
+            )
+        return saved
+    path.write_text(json.dumps(levels, indent=2) + "\n")
+    logger.info(
+        "evaluation level: %d clips (%s); curriculum starts: %s",
+        levels["eval_clips"],
+        levels["eval_subtype"],
+        {seed: s["clips"] for seed, s in levels["start"].items()},
+    )
+    return levels
+
+
 def score_test(bed: LearnBedArguments, model, processor, start: Path, out: Path, run_dir: Path) -> dict:
     """Score the start model and the trained ``model`` on every test item (and the swap test)."""
     import torch
@@ -305,10 +500,9 @@ def score_test(bed: LearnBedArguments, model, processor, start: Path, out: Path,
     return result
 
 
-def prepare(bed: LearnBedArguments, out: Path) -> dict:
-    """The task's data and baselines (``data/``, ``baselines.json``), written once per settings."""
-    spec = BedData(
-        subtype=bed.bed_subtype,
+def _bed_spec(bed: LearnBedArguments, subtype: str) -> BedData:
+    return BedData(
+        subtype=subtype,
         videos=bed.bed_videos,
         video_seed=bed.video_seed,
         test_videos=bed.test_videos,
@@ -319,6 +513,12 @@ def prepare(bed: LearnBedArguments, out: Path) -> dict:
         num_frames=bed.bed_num_frames,
         max_pixels=bed.bed_max_pixels,
     )
+
+
+def prepare(bed: LearnBedArguments, out: Path, subtype: str | None = None) -> dict:
+    """The task's data and baselines (``data/``, ``baselines.json``), written once per settings (the rows
+    of ``subtype``, default the bed's)."""
+    spec = _bed_spec(bed, subtype or bed.bed_subtype)
     marker = out / "data" / "spec.json"
     wanted = json.dumps(asdict(spec), sort_keys=True)
     if marker.is_file() and marker.read_text() == wanted and (out / "baselines.json").is_file():
@@ -343,6 +543,139 @@ def _elapsed_minutes(out: Path) -> float:
     return (last - first) / 60
 
 
+def launch_run(
+    bed: LearnBedArguments, out: Path, task_argv: list[str], run: tuple[str, int]
+) -> tuple[str, int, int]:
+    """Run ``--run <arm>:<seed>`` of this script in its own process (log in the run's folder); a finished
+    run (its test scores written) is kept unless ``rerun``. Returns ``(arm, seed, exit code)``."""
+    arm, seed = run
+    folder = out / arm / f"seed{seed}"
+    log_name = "log.txt"
+    if arm == "levels":
+        folder, log_name = out / "start" / f"seed{seed}", "levels_log.txt"
+        logger.info("seed %d: scoring the start on the level dev items", seed)
+    elif arm == "start":
+        logger.info("seed %d: format warm-up (%d steps)", seed, bed.format_warmup_steps)
+    elif (folder / "test_scores.json").is_file() and not bed.rerun:
+        # A finished run (its test scores written) is kept: an interrupted bed resumes where it stopped.
+        logger.info("%s seed %d: already finished, kept (--rerun to train it again)", arm, seed)
+        return arm, seed, 0
+    folder.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(bed.torch_threads), TOKENIZERS_PARALLELISM="false")
+    with open(folder / log_name, "w") as log:
+        code = subprocess.call(
+            [sys.executable, str(Path(__file__).resolve()), *task_argv, "--run", f"{arm}:{seed}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    logger.info("%s seed %d finished (exit %d): %s", arm, seed, code, folder)
+    return arm, seed, code
+
+
+def _run_all(bed: LearnBedArguments, out: Path, task_argv: list[str], runs: list[tuple[str, int]]) -> None:
+    """``runs`` ``jobs`` at a time; exits naming the failed ones."""
+    with ThreadPoolExecutor(max_workers=max(1, bed.jobs)) as pool:
+        results = list(pool.map(lambda run: launch_run(bed, out, task_argv, run), runs))
+    failed = [f"{arm}:{seed}" for arm, seed, code in results if code != 0]
+    if failed:
+        raise SystemExit(f"runs failed: {failed}; see the log.txt (levels_log.txt) of each under {out}")
+
+
+def curriculum_bed(bed: LearnBedArguments, script_args, training_args, argv: list[str]) -> dict:
+    """The curriculum bed: level rows, warm-ups, the start's pass rate per clip count, the levels chosen
+    (``levels.json``), the data at the evaluation level, the four arms, then the summary and the figure."""
+    unknown = set(bed.arms) - set(CURRICULUM_ARMS)
+    if unknown:
+        raise ValueError(
+            f"the curriculum bed runs only its own arms ({', '.join(CURRICULUM_ARMS)}); got {sorted(unknown)}"
+        )
+    if bed.bed_num_frames != NUM_FRAMES:
+        raise ValueError(
+            f"the online arms decode {NUM_FRAMES} frames per video; set bed_num_frames {NUM_FRAMES}"
+        )
+    if len(bed.seeds) < 2:
+        logger.warning(
+            "one seed: the noise floor (a second fixed-smooth seed against the first) is not measured"
+        )
+    started = time.time()
+    root = Path(training_args.output_dir)
+    out = root / CURRICULUM_BED
+    out.mkdir(parents=True, exist_ok=True)
+    task_argv = [*argv, "--output_dir", str(out)]
+    if not bed.summarize_only:
+        prepare_levels(bed, out)
+        _run_all(bed, out, task_argv, [("start", seed) for seed in bed.seeds])
+        _run_all(bed, out, task_argv, [("levels", seed) for seed in bed.seeds])
+        levels = decide_levels(bed, out, list(bed.seeds), float(script_args.curriculum_band[0]))
+        # Only now, with the evaluation level fixed, are the dev and test items at that level made.
+        split = prepare(bed, out, subtype=levels["eval_subtype"])
+        if bed.prepare_only:
+            return {"levels": levels, "split": split}
+        train = set(split["train_videos"])
+        spec = BedData(videos=bed.bed_videos, video_seed=bed.video_seed, num_frames=bed.bed_num_frames)
+        link_videos(out / "data" / "videos", [v.path for v in bed_videos(spec) if Path(v.path).name in train])
+        _run_all(bed, out, task_argv, [(arm, seed) for seed in bed.seeds for arm in bed.arms])
+    levels = json.loads((out / "levels.json").read_text())
+    split = json.loads((out / "data" / "split.json").read_text())
+    baselines = json.loads((out / "baselines.json").read_text())
+    entry = summarize_curriculum_bed(out, bed.arms, bed.seeds, split, baselines, levels)
+    entry["settings"] = {
+        "model": {"arch": "qwen3_vl", "hidden": bed.tiny_hidden, "layers": bed.tiny_layers},
+        "warmup": {
+            "steps": bed.format_warmup_steps,
+            "batch_size": bed.format_warmup_batch_size,
+            "learning_rate": bed.format_warmup_learning_rate,
+            "targets": bed.format_warmup_targets,
+            "rows": _levels_data_name(bed),
+        },
+        "levels": _levels_spec(bed),
+        "curriculum": {
+            "band": list(script_args.curriculum_band),
+            "step": script_args.curriculum_step,
+            "ema": script_args.curriculum_ema,
+            "min_rows": script_args.curriculum_min_rows,
+            "pass_threshold": script_args.curriculum_pass_threshold,
+        },
+        "rewards": {arm: arm_settings(arm)[1] for arm in bed.arms},
+        "grpo": {
+            "max_steps": training_args.max_steps,
+            "learning_rate": training_args.learning_rate,
+            "num_generations": training_args.num_generations,
+            "per_device_train_batch_size": training_args.per_device_train_batch_size,
+            "temperature": training_args.temperature,
+            "beta": training_args.beta,
+            "viubench_steps": script_args.viubench_steps,
+        },
+    }
+    if bed.summarize_only:
+        first = (out / "levels" / "split.json").stat().st_mtime
+        last = max((p.stat().st_mtime for p in out.glob("*/seed*/test_scores.json")), default=first)
+        minutes = (last - first) / 60
+    else:
+        minutes = (time.time() - started) / 60
+    summary = write_curriculum_summary(out / "summary.json", entry, minutes)
+    (out / "summary.md").write_text(curriculum_markdown(summary))
+    figures = [out / "curriculum_bed.png"] + ([Path(bed.curriculum_figure)] if bed.curriculum_figure else [])
+    for figure in figures:
+        plot_curriculum_bed(summary, figure)
+    for arm, runs in entry["arms"].items():
+        for r in runs:
+            logger.info(
+                "%s seed %d: test %.3f -> %.3f; zero-variance groups %s; level end %s",
+                arm,
+                r["seed"],
+                r["start"],
+                r["end"],
+                r["mean_frac_reward_zero_std"],
+                r.get("clips_end"),
+            )
+    logger.info(
+        "summary: %s, %s; figure: %s", out / "summary.json", out / "summary.md", ", ".join(map(str, figures))
+    )
+    return summary
+
+
 def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -350,6 +683,8 @@ def main(argv: list[str] | None = None) -> dict:
     if bed.run:
         run_one(bed, script_args, training_args, model_args)
         return {}
+    if is_curriculum_bed(bed):
+        return curriculum_bed(bed, script_args, training_args, argv)
     known = (*STORED_ARMS, *ONLINE_ARMS, SUPERVISED_ARM)
     unknown = set(bed.arms) - set(known)
     if unknown:
@@ -380,25 +715,7 @@ def main(argv: list[str] | None = None) -> dict:
     task_argv = [*argv, "--output_dir", str(out)]
 
     def launch(run: tuple[str, int]) -> tuple[str, int, int]:
-        arm, seed = run
-        folder = out / arm / f"seed{seed}"
-        if arm == "start":
-            logger.info("seed %d: format warm-up (%d steps)", seed, bed.format_warmup_steps)
-        elif (folder / "test_scores.json").is_file() and not bed.rerun:
-            # A finished run (its test scores written) is kept: an interrupted bed resumes where it stopped.
-            logger.info("%s seed %d: already finished, kept (--rerun to train it again)", arm, seed)
-            return arm, seed, 0
-        folder.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, OMP_NUM_THREADS=str(bed.torch_threads), TOKENIZERS_PARALLELISM="false")
-        with open(folder / "log.txt", "w") as log:
-            code = subprocess.call(
-                [sys.executable, str(Path(__file__).resolve()), *task_argv, "--run", f"{arm}:{seed}"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        logger.info("%s seed %d finished (exit %d): %s", arm, seed, code, folder)
-        return arm, seed, code
+        return launch_run(bed, out, task_argv, run)
 
     with ThreadPoolExecutor(max_workers=max(1, bed.jobs)) as pool:
         # The seeds' warm-ups first, side by side (each arm of a seed starts from its folder), then the arms.

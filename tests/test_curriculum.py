@@ -309,6 +309,84 @@ def test_recipe_with_curriculum_logs_plots_and_resumes(tmp_path):
     assert after and after[-1]["curriculum/counting/difficulty"] == pytest.approx(0.2)
 
 
+def test_controller_raises_the_jigsaw_level_as_a_simulated_model_learns():
+    """The curriculum bed's controller settings (band 0.3-0.7, one clip per move, a pass = the exact order)
+    on a simulated model whose skill grows: it starts at 2 clips and the level climbs with the skill, one
+    clip at a time, never far from where the pass rate is inside the band."""
+    from videossr.tasks.jigsaw.task import clips_at
+
+    controller = DifficultyController(
+        tasks=["jigsaw"], band=(0.3, 0.7), start=0.0, step=0.125, min_rows=16, pass_threshold=1.0
+    )
+    rng = np.random.default_rng(0)
+    batches, skill = 240, []
+    made_at = [0.0, 0.0]  # one batch of lag: rows were made at the level of the batch before
+    trace = []
+    for b in range(batches):
+        ability = 3.0 + 4.0 * b / batches  # the clip count solved half of the time: 3 -> 7
+        skill.append(ability)
+        level = made_at[-2]
+        p = 1.0 / (1.0 + np.exp(2.0 * (clips_at(level) - ability)))
+        rewards = (rng.random(64) < p).astype(float).tolist()  # 8 groups of 8, a pass is a reward of 1
+        controller.observe("jigsaw", rewards, [level] * 64)
+        controller.sync(step=b)
+        made_at.append(controller.difficulty("jigsaw"))
+        trace.append(controller.difficulty("jigsaw"))
+    clips = [clips_at(level) for level in trace]
+    assert clips[0] == 3 and trace[0] == 0.125  # 2 clips pass ~90 % from the first batch: up one clip
+    assert all(b - a in (-0.125, 0.0, 0.125) for a, b in zip(trace, trace[1:]))  # one clip per move
+    quarters = [float(np.mean(clips[i : i + 60])) for i in range(0, batches, 60)]
+    assert quarters == sorted(quarters) and quarters[-1] - quarters[0] >= 2.5, quarters
+    # it follows the skill: at the end it asks about as many clips as the model solves half of the time
+    assert abs(float(np.mean(clips[-30:])) - float(np.mean(skill[-30:]))) <= 1.0
+    assert controller.state["temporal_jigsaw"].moves >= 4
+
+
+def test_tiny_jigsaw_run_raises_and_logs_the_level(tmp_path):
+    """Two GRPO steps of the recipe with ``curriculum: true`` on the jigsaw stream, with a pass threshold of
+    0 (every rollout passes, so the pass rate is 1, above the band): the level rises after the first batch,
+    is logged as ``curriculum/jigsaw/difficulty``, and the bed reads it back from the trainer's log."""
+    pytest.importorskip("trl")
+    torch = pytest.importorskip("torch")
+    from videossr.learnbed.curriculum_report import level_curve
+    from videossr.learnbed.report import read_curves
+    from videossr.video import sample_videos
+
+    if not sample_videos():
+        pytest.skip("no sample videos installed")
+    torch.set_num_threads(1)
+    recipe = load_recipe()
+    args = tiny_run_args(
+        tmp_path,
+        "--video_dir",
+        "samples",
+        "--online_streaming",
+        "true",
+        "--online_mix",
+        "jigsaw@0.125=1",
+        "--reward_funcs",
+        "jigsaw_strict01",
+        "--curriculum",
+        "true",
+        "--curriculum_start",
+        "0.125",
+        "--curriculum_step",
+        "0.125",
+        "--curriculum_min_rows",
+        "1",
+        "--curriculum_pass_threshold",
+        "0.0",
+        steps=2,
+    )
+    trainer = recipe.main(*recipe.make_parser().parse_args_and_config(args))
+    logged = [h for h in trainer.state.log_history if "curriculum/jigsaw/difficulty" in h]
+    # Step 1's rows (3 clips) all pass: the level moves to 0.25 (4 clips). Step 2's rows were generated
+    # before the move (the dataloader's look-ahead), so they are stale and the level holds.
+    assert [h["curriculum/jigsaw/difficulty"] for h in logged] == pytest.approx([0.25, 0.25])
+    assert all("frac_reward_zero_std" in h for h in logged)
+    assert level_curve(read_curves(tmp_path / "run")["train"]) == [[1, 0.25], [2, 0.25]]
+
+
 # ------------------------------------------------------------------------------------------ hostile inputs
 def _unusable_rewards() -> list:
     import torch

@@ -472,6 +472,47 @@ def test_bed_end_to_end_on_a_small_bed(tmp_path, monkeypatch):
     assert again["tasks"]["grounding_invert"]["arms"] == summary["tasks"]["grounding_invert"]["arms"]
 
 
+@pytest.mark.slow
+def test_curriculum_bed_end_to_end_on_a_small_bed(tmp_path, monkeypatch):
+    """`make learn-curriculum`'s command on a small bed, one seed, few steps: level rows, warm-up, the level
+    search and levels.json, the data at the evaluation level, the four arms through recipes/grpo.py, the
+    summary, its tables and the figure. Checks the plumbing, not learning."""
+    sys.path.insert(0, str(ROOT / "recipes"))
+    from learn import main
+
+    monkeypatch.setenv("VIDEOSSR_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "learn"
+    small = ["--bed_videos", "16", "--test_videos", "3", "--dev_videos", "2", "--level_clips", "2", "3", "4"]
+    small += ["--level_train_per_video", "1", "--level_dev_per_video", "2", "--train_per_video", "1"]
+    small += ["--dev_per_video", "2", "--test_per_video", "2", "--format_warmup_steps", "2", "--seeds", "0"]
+    small += ["--max_steps", "2", "--viubench_steps", "1", "--per_device_train_batch_size", "16"]
+    small += ["--logging_steps", "1", "--curriculum_figure", str(tmp_path / "docs" / "curriculum_bed.png")]
+    summary = main(
+        ["--config", str(ROOT / "recipes/tiny/grpo/config_learn_curriculum.yaml"), "--output_dir", str(out)]
+        + small
+    )
+    bed = out / "jigsaw_curriculum"
+    levels = json.loads((bed / "levels.json").read_text())
+    assert levels == summary["levels"] and set(levels["pass_rates"]["0"]) == {"2", "3", "4"}
+    assert levels["eval_clips"] in (3, 4) and levels["start"]["0"]["clips"] < levels["eval_clips"]
+    test = list(load_split(bed / "data", "test"))
+    assert {len(r["videos"]) for r in test} == {levels["eval_clips"]} and len(test) == summary["split"][
+        "test_items"
+    ]
+    assert set(summary["arms"]) == {"fixed-strict", "curriculum-strict", "fixed-smooth", "curriculum-smooth"}
+    for arm, runs in summary["arms"].items():
+        (run,) = runs
+        assert [step for step, _ in run["dev_curve"]] == [0, 1, 2]
+        assert run["mean_frac_reward_zero_std"] is not None
+        assert bool(run["level_curve"]) == arm.startswith("curriculum")
+    starts = {runs[0]["start"] for runs in summary["arms"].values()}
+    assert len(starts) == 1  # every arm starts from the seed's one start model
+    assert len(summary["differences"]["curriculum-strict - fixed-strict"]) == 1
+    assert summary["noise_floor"]["second_against_first"] is None  # one seed: no noise floor
+    assert (bed / "summary.md").read_text().startswith("### Jigsaw curriculum bed")
+    assert (bed / "curriculum_bed.png").is_file() and (tmp_path / "docs" / "curriculum_bed.png").is_file()
+
+
 #: The quick run: what the slow test changes from the full bed (one seed; everything else as `make learn`).
 # 300 steps: the grounding bed's video arm sits at the best constant for 150-250 steps before it reads the
 # frames (docs/training.md), so 200 steps would test the plateau. Set before this test was first run.
@@ -524,3 +565,194 @@ def test_markdown_tables(tmp_path):
     assert "### grounding_invert: 12 test items on 4 unseen videos" in text
     assert text.count("| video |") == 2 and text.count("| control |") == 2
     assert "all met" in text
+
+
+# ------------------------------------------------------------------------------------------ curriculum bed
+def test_clip_counts_are_points_of_the_jigsaw_knob():
+    from videossr.learnbed.levels import clips_level, clips_of, level_subtype
+    from videossr.tasks import task_for_subtype
+    from videossr.tasks.jigsaw.task import clips_at
+
+    assert [clips_level(n) for n in range(2, 10)] == [0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875]
+    for n in range(2, 10):
+        assert clips_at(clips_level(n)) == n
+        assert task_for_subtype(level_subtype(n)).clips == n == clips_of(level_subtype(n))
+        # the controller's moves of 1/8 from a point of the grid land on the next clip count
+        if n < 9:
+            assert clips_at(round(clips_level(n) + 0.125, 3)) == n + 1
+    assert level_subtype(2) == "jigsaw@0" and level_subtype(4) == "jigsaw@0.25"
+    with pytest.raises(ValueError):
+        clips_level(10)
+
+
+def test_level_rules_on_fake_pass_rates():
+    from videossr.learnbed.levels import choose_levels
+
+    rates = {
+        0: {2: 1.0, 3: 0.40, 4: 0.12, 5: 0.04, 6: 0.0, 7: 0.0, 8: 0.0, 9: 0.0},
+        1: {2: 0.9, 3: 0.25, 4: 0.06, 5: 0.01, 6: 0.02, 7: 0.0, 8: 0.0, 9: 0.0},
+    }
+    levels = choose_levels(rates, band_low=0.3)
+    # 4 clips: seed 1 passes 6 % (not below 5 %); 5 clips: both below
+    assert (levels["eval_clips"], levels["eval_level"], levels["eval_subtype"]) == (5, 0.375, "jigsaw@0.375")
+    assert levels["eval_max_pass_rate"] == pytest.approx(0.04)
+    # seed 0 is comfortable at 3 clips (0.40 >= 0.3); seed 1 only at 2
+    assert levels["start"]["0"]["clips"] == 3 and levels["start"]["0"]["level"] == 0.125
+    assert levels["start"]["1"]["clips"] == 2 and levels["start"]["1"]["subtype"] == "jigsaw@0"
+    assert levels["pass_rates"]["1"]["4"] == 0.06 and "evaluation_level" in levels["rules"]
+    # 2 clips is never the evaluation level, even when nobody writes "21"
+    zero = {0: {n: 0.0 for n in range(2, 10)}}
+    chosen = choose_levels(zero, band_low=0.3)
+    assert chosen["eval_clips"] == 3
+    assert chosen["start"]["0"] == {
+        "clips": 2, "level": 0.0, "subtype": "jigsaw@0", "pass_rate": 0.0, "comfortable": False
+    }  # fmt: skip
+    # a comfortable level is below the evaluation level, never at or above it
+    high = {0: {2: 1.0, 3: 0.9, 4: 0.8, 5: 0.02, 6: 0.5, 7: 0.0, 8: 0.0, 9: 0.0}}
+    assert choose_levels(high, band_low=0.3)["start"]["0"]["clips"] == 4
+    with pytest.raises(ValueError, match="no evaluation level"):
+        choose_levels({0: {n: 0.5 for n in range(2, 10)}}, band_low=0.3)
+    with pytest.raises(ValueError, match="no dev pass rate"):
+        choose_levels({0: {2: 1.0, 3: 0.0}}, band_low=0.3)
+
+
+def test_pass_rates_by_clip_count():
+    from videossr.learnbed.levels import level_subtype, pass_rates_by_clips
+
+    def row(n, answer):
+        return {"subtype": level_subtype(n), "answer": answer, "videos": [[0]] * n}
+
+    rows = [row(3, "312"), row(3, "213"), row(3, "132"), row(4, "4123"), row(4, "2143")]
+    replies = ["312", "312", "x", "4123", "21"]
+    rates = pass_rates_by_clips(rows, replies)
+    assert rates[3] == {"items": 3, "pass_rate": pytest.approx(1 / 3), "parsable": pytest.approx(2 / 3)}
+    assert rates[4] == {"items": 2, "pass_rate": 0.5, "parsable": 0.5}
+
+
+def test_level_rows_come_from_train_and_dev_videos_only(bed, tmp_path):
+    from videossr.learnbed.levels import prepare_level_data
+
+    out, spec, split = bed
+    info = prepare_level_data(tmp_path / "levels", spec, [2, 4, 9], 1, 2, progress=False)
+    assert info["test_videos"] == split["test_videos"] and info["dev_videos"] == split["dev_videos"]
+    train = list(load_split(tmp_path / "levels", "train"))
+    dev = list(load_split(tmp_path / "levels", "dev"))
+    assert {r["source"] for r in train} == set(split["train_videos"])
+    assert {r["source"] for r in dev} == set(split["dev_videos"])
+    assert len(dev) == len(split["dev_videos"]) * 3 * 2 and len(train) == len(split["train_videos"]) * 3
+    assert {len(r["videos"]) for r in dev} == {2, 4, 9}
+    assert {r["subtype"] for r in dev} == {"jigsaw@0", "jigsaw@0.25", "jigsaw@0.875"}
+    assert len({(r["source"], r["subtype"], r["seed"]) for r in dev}) == len(dev)
+
+
+def _fake_curriculum_runs(out: Path, items: int, videos: list[str], seeds: list[int]) -> None:
+    """Runs of the four arms: the strict fixed arm learns almost nothing (90 % zero-variance groups)."""
+    rng = np.random.default_rng(1)
+    ends = {"fixed-strict": 0.02, "curriculum-strict": 0.5, "fixed-smooth": 0.35, "curriculum-smooth": 0.45}
+    for arm, end in ends.items():
+        for seed in seeds:
+            run = out / arm / f"seed{seed}"
+            run.mkdir(parents=True)
+            start = [0.0] * items
+            final = list((rng.random(items) < end).astype(float))
+            result = {
+                "start": {"items": start, "swap_against_shown": start, "swap_against_label": start},
+                "end": {"items": final, "swap_against_shown": final, "swap_against_label": start},
+            }
+            (run / "test_scores.json").write_text(json.dumps(result))
+            with open(run / "heldout_history.jsonl", "w") as f:
+                for step in range(0, 101, 10):
+                    score = end * step / 100 + (0.01 * seed if arm == "fixed-smooth" else 0.0)
+                    f.write(json.dumps({"step": step, "score": score, "item_scores": [score]}) + "\n")
+            log = []
+            for step in range(5, 101, 5):
+                entry = {
+                    "step": step,
+                    "reward": 0.1,
+                    "frac_reward_zero_std": 0.9 if arm == "fixed-strict" else 0.3,
+                }
+                if arm.startswith("curriculum"):
+                    entry["curriculum/jigsaw/difficulty"] = min(0.375, 0.125 * (1 + step // 40))
+                log.append(entry)
+            (run / "trainer_state.json").write_text(json.dumps({"log_history": log}))
+
+
+def test_curriculum_summary_tables_and_figure_on_fake_runs(tmp_path):
+    from videossr.learnbed.curriculum_report import (
+        CURRICULUM_ARMS,
+        MEASURES,
+        arm_settings,
+        curriculum_markdown,
+        plot_curriculum_bed,
+        summarize_curriculum_bed,
+        write_curriculum_summary,
+    )
+    from videossr.learnbed.levels import choose_levels
+
+    assert arm_settings("curriculum-strict") == (True, "jigsaw_strict01")
+    assert arm_settings("fixed-smooth") == (False, "jigsaw")
+    items, seeds = 60, [0, 1, 2]
+    videos = [f"v{i // 6}.mp4" for i in range(items)]
+    _fake_curriculum_runs(tmp_path, items, videos, seeds)
+    levels = choose_levels(
+        {s: {2: 1.0, 3: 0.2, 4: 0.04, **{n: 0.0 for n in range(5, 10)}} for s in seeds}, 0.3
+    )
+    levels["parsable"] = {str(s): {str(n): 1.0 if n < 5 else 0.5 for n in range(2, 10)} for s in seeds}
+    baselines = {
+        "videos": videos,
+        "best_constant_answer": "'2413'",
+        "best_constant_train_score": 0.05,
+        "dev_best_constant": 0.05,
+        "items": {name: [value] * items for name, value in (("best_constant", 0.05), ("random", 0.04),
+                                                             ("heuristic", 0.9))},
+    }  # fmt: skip
+    entry = summarize_curriculum_bed(
+        tmp_path, list(CURRICULUM_ARMS), seeds, _fake_split(videos), baselines, levels
+    )
+    assert entry["measures"] == MEASURES and entry["levels"]["eval_clips"] == 4
+    cur = entry["arms"]["curriculum-strict"][0]
+    assert cur["level_curve"][0] == [5, 0.125] and cur["level_end"] == 0.375 and cur["clips_end"] == 5
+    assert cur["start_level"] == {"level": 0.0, "clips": 2}
+    assert entry["arms"]["fixed-strict"][0]["level_curve"] == []
+    assert entry["arms"]["fixed-strict"][0]["mean_frac_reward_zero_std"] == pytest.approx(0.9)
+    # the target: fixed-smooth seed 0's last quarter of 11 evaluations (steps 80, 90, 100)
+    fixed0 = entry["arms"]["fixed-smooth"][0]
+    target = np.mean([0.35 * s / 100 for s in (80, 90, 100)])
+    assert cur["steps_to_target"]["target"] == pytest.approx(target)
+    assert cur["steps_to_target"]["steps"] == 70  # 0.5 * step / 100 >= 0.315 first at step 70
+    assert fixed0["area"] == pytest.approx(0.175) and fixed0["late_mean"] == pytest.approx(target)
+    assert entry["arms"]["fixed-strict"][0]["steps_to_target"]["steps"] is None
+    # noise floor: fixed-smooth seed 1 (curve 0.01 higher) against seed 0's target, and every other pair
+    floor = entry["noise_floor"]
+    assert floor["second_against_first"]["seed"] == 1 and floor["second_against_first"]["against_seed"] == 0
+    assert floor["second_against_first"]["steps"] == 90 and len(floor["pairs"]) == 6
+    rescue = entry["differences"]["curriculum-strict - fixed-strict"]
+    assert [d["seed"] for d in rescue] == seeds
+    for d in rescue:
+        assert d["interval"][0] <= d["mean"] <= d["interval"][1]
+    assert set(entry["differences"]) == {
+        "curriculum-strict - fixed-strict",
+        "curriculum-strict - fixed-smooth",
+        "curriculum-smooth - fixed-smooth",
+        "fixed-smooth - fixed-strict",
+    }
+    assert entry["criteria"]["every_seed"] == {"rescue": True, "fewer_zero_variance_groups": True}
+    summary = write_curriculum_summary(tmp_path / "summary.json", entry, 12.5)
+    assert json.loads((tmp_path / "summary.json").read_text())["minutes"] == 12.5
+    text = curriculum_markdown(summary)
+    assert text.startswith("### Jigsaw curriculum bed: evaluation level 4 clips")
+    assert text.count("| curriculum-strict |") == 3 and "| seed 2 |" in text
+    assert "Noise floor" in text and "every seed: met" in text
+    assert "| seed 0 | 1.000 (1.00) | 0.200 (1.00) | 0.040 (1.00) | 0.000 (0.50) |" in text
+    png = plot_curriculum_bed(summary, tmp_path / "curriculum_bed.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a missing run leaves its seed out, not the report
+    import shutil
+
+    shutil.rmtree(tmp_path / "fixed-strict" / "seed2")
+    partial = summarize_curriculum_bed(
+        tmp_path, list(CURRICULUM_ARMS), seeds, _fake_split(videos), baselines, levels
+    )
+    assert partial["criteria"]["per_seed"]["2"]["rescue"] is None
+    assert partial["criteria"]["every_seed"]["rescue"] is False
+    curriculum_markdown(write_curriculum_summary(tmp_path / "partial.json", partial, 1.0))

@@ -19,6 +19,10 @@ random guess and the heuristic solver, with intervals that resample test videos,
 Modules: :mod:`~videossr.learnbed.data` (videos, splits, rows), :mod:`~videossr.learnbed.scoring`
 (baselines, swap test, bootstrap), :mod:`~videossr.learnbed.report` (summary, criteria, figure).
 ``recipes/learn.py`` runs the arms; ``make learn`` / ``make learn-all`` are the commands.
+
+The curriculum bed (``make learn-curriculum``) adds :mod:`~videossr.learnbed.levels` (jigsaw rows at every
+clip count, the start's pass rate per clip count, the evaluation level and the curriculum's start chosen by
+rule) and :mod:`~videossr.learnbed.curriculum_report` (its measures, summary, tables and figure).
 """
 
 from videossr.learnbed.data import (

@@ -573,6 +573,21 @@ def launch_run(
     return arm, seed, code
 
 
+def _start_settings(bed: LearnBedArguments, **warmup_extra) -> dict:
+    """The model and its format warm-up, as the summaries record them."""
+    warmup = {
+        "steps": bed.format_warmup_steps,
+        "batch_size": bed.format_warmup_batch_size,
+        "learning_rate": bed.format_warmup_learning_rate,
+        "targets": bed.format_warmup_targets,
+        **warmup_extra,
+    }
+    return {
+        "model": {"arch": "qwen3_vl", "hidden": bed.tiny_hidden, "layers": bed.tiny_layers},
+        "warmup": warmup,
+    }
+
+
 def _run_all(bed: LearnBedArguments, out: Path, task_argv: list[str], runs: list[tuple[str, int]]) -> None:
     """``runs`` ``jobs`` at a time; exits naming the failed ones."""
     with ThreadPoolExecutor(max_workers=max(1, bed.jobs)) as pool:
@@ -621,14 +636,7 @@ def curriculum_bed(bed: LearnBedArguments, script_args, training_args, argv: lis
     baselines = json.loads((out / "baselines.json").read_text())
     entry = summarize_curriculum_bed(out, bed.arms, bed.seeds, split, baselines, levels)
     entry["settings"] = {
-        "model": {"arch": "qwen3_vl", "hidden": bed.tiny_hidden, "layers": bed.tiny_layers},
-        "warmup": {
-            "steps": bed.format_warmup_steps,
-            "batch_size": bed.format_warmup_batch_size,
-            "learning_rate": bed.format_warmup_learning_rate,
-            "targets": bed.format_warmup_targets,
-            "rows": _levels_data_name(bed),
-        },
+        **_start_settings(bed, rows=_levels_data_name(bed)),
         "levels": _levels_spec(bed),
         "curriculum": {
             "band": list(script_args.curriculum_band),
@@ -714,27 +722,14 @@ def main(argv: list[str] | None = None) -> dict:
         runs = [(arm, seed) for seed in bed.seeds for arm in bed.arms]
     task_argv = [*argv, "--output_dir", str(out)]
 
-    def launch(run: tuple[str, int]) -> tuple[str, int, int]:
-        return launch_run(bed, out, task_argv, run)
-
-    with ThreadPoolExecutor(max_workers=max(1, bed.jobs)) as pool:
-        # The seeds' warm-ups first, side by side (each arm of a seed starts from its folder), then the arms.
-        results = list(pool.map(launch, [("start", seed) for seed in (bed.seeds if runs else [])]))
-        results += list(pool.map(launch, runs))
-    failed = [f"{arm}:{seed}" for arm, seed, code in results if code != 0]
-    if failed:
-        raise SystemExit(f"runs failed: {failed}; see {out}/<arm>/seed<k>/log.txt")
+    # The seeds' warm-ups first, side by side (each arm of a seed starts from its folder), then the arms.
+    _run_all(bed, out, task_argv, [("start", seed) for seed in (bed.seeds if runs else [])])
+    _run_all(bed, out, task_argv, runs)
     baselines = json.loads((out / "baselines.json").read_text())
     metric = "mIoU" if bed.bed_subtype.startswith("grounding") else "score"
     entry = summarize_task(out, bed.arms, bed.seeds, split, baselines, metric)
     entry["settings"] = {
-        "model": {"arch": "qwen3_vl", "hidden": bed.tiny_hidden, "layers": bed.tiny_layers},
-        "warmup": {
-            "steps": bed.format_warmup_steps,
-            "batch_size": bed.format_warmup_batch_size,
-            "learning_rate": bed.format_warmup_learning_rate,
-            "targets": bed.format_warmup_targets,
-        },
+        **_start_settings(bed),
         "control": bed.control,
         "grpo": {
             "max_steps": training_args.max_steps,

@@ -155,6 +155,26 @@ def make_rows(
     return rows, np.stack([_thumb(frames[k]) for k in (0, len(frames) // 2, len(frames) - 1)])
 
 
+def write_split_rows(
+    out: Path, rows: dict[str, list[dict]], thumbs: dict[str, np.ndarray], where: dict[str, str]
+) -> None:
+    """Refuse near-copies across splits, then write each split's rows as ``<split>/data/*.parquet``."""
+    from datasets import Dataset
+
+    from videossr.data.features import row_features
+
+    copies = near_copies(thumbs, where)
+    if copies:
+        raise ValueError(f"near-copies across splits (first frames nearly equal): {copies[:5]}")
+    features = row_features()
+    for split, split_rows in rows.items():
+        folder = out / split / "data"
+        folder.mkdir(parents=True, exist_ok=True)
+        Dataset.from_list(split_rows, features=features).to_parquet(
+            str(folder / f"{STORED_SPLIT[split]}-00000-of-00001.parquet")
+        )
+
+
 def prepare_data(
     out: str | os.PathLike, spec: BedData | None = None, progress: bool = True
 ) -> dict[str, Any]:
@@ -163,10 +183,7 @@ def prepare_data(
 
     Deterministic: the same spec writes the same rows. Raises ``ValueError`` when two splits hold near-copies.
     """
-    from datasets import Dataset
     from tqdm.auto import tqdm
-
-    from videossr.data.features import row_features
 
     spec = spec or BedData()
     out = Path(out)
@@ -193,16 +210,7 @@ def prepare_data(
             where[Path(video.path).name] = split
             bar.update(1)
     bar.close()
-    copies = near_copies(thumbs, where)
-    if copies:
-        raise ValueError(f"near-copies across splits (first frames nearly equal): {copies[:5]}")
-    features = row_features()
-    for split in SPLITS:
-        folder = out / split / "data"
-        folder.mkdir(parents=True, exist_ok=True)
-        Dataset.from_list(rows[split], features=features).to_parquet(
-            str(folder / f"{STORED_SPLIT[split]}-00000-of-00001.parquet")
-        )
+    write_split_rows(out, rows, thumbs, where)
     info = {
         "subtype": spec.subtype,
         "train_videos": [Path(v.path).name for v in parts["train"]],

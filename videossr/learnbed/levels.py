@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from videossr.learnbed.data import STORED_SPLIT, BedData, _thumb, bed_videos, near_copies, split_by_group
+from videossr.learnbed.data import BedData, _thumb, bed_videos, split_by_group, write_split_rows
 
 #: The knob's points that give a new clip count: 2 clips at 0, then one more every 1/8 (9 at 7/8).
 LEVEL_GRID = 0.125
@@ -93,10 +93,8 @@ def prepare_level_data(
     ``derive_seed("learnbed-levels-<split>", 0, subtype, video_index * per_video + k)``. Deterministic.
     Raises ``ValueError`` when the training and dev videos hold near-copies.
     """
-    from datasets import Dataset
     from tqdm.auto import tqdm
 
-    from videossr.data.features import row_features
     from videossr.data.plan import derive_seed
     from videossr.rows import sample_to_row
     from videossr.tasks import task_for_subtype
@@ -129,16 +127,7 @@ def prepare_level_data(
             where[path.name] = split
             bar.update(1)
     bar.close()
-    copies = near_copies(thumbs, where)
-    if copies:
-        raise ValueError(f"near-copies across splits (first frames nearly equal): {copies[:5]}")
-    features = row_features()
-    for split in LEVEL_SPLITS:
-        folder = out / split / "data"
-        folder.mkdir(parents=True, exist_ok=True)
-        Dataset.from_list(rows[split], features=features).to_parquet(
-            str(folder / f"{STORED_SPLIT[split]}-00000-of-00001.parquet")
-        )
+    write_split_rows(out, {split: rows[split] for split in LEVEL_SPLITS}, thumbs, where)
     info = {
         "clips": clip_counts,
         "subtypes": {str(n): subtypes[n] for n in clip_counts},

@@ -128,6 +128,7 @@ class LearnBedArguments:
     bed_max_pixels: int = field(default=64 * 64, metadata={"help": "Largest decoded frame area."})
     tiny_hidden: int = field(default=64, metadata={"help": "Width of the tiny Qwen3-VL."})
     tiny_layers: int = field(default=4, metadata={"help": "Text layers of the tiny Qwen3-VL."})
+    tiny_vision_depth: int = field(default=2, metadata={"help": "Vision-tower blocks of the tiny Qwen3-VL."})
     format_warmup_steps: int = field(
         default=200, metadata={"help": "Supervised format warm-up steps (0: none)."}
     )
@@ -190,6 +191,7 @@ def warm_start(
         "seed": seed,
         "hidden": bed.tiny_hidden,
         "layers": bed.tiny_layers,
+        **({"vision_depth": bed.tiny_vision_depth} if bed.tiny_vision_depth != 2 else {}),
         "steps": bed.format_warmup_steps,
         "batch_size": bed.format_warmup_batch_size,
         "learning_rate": bed.format_warmup_learning_rate,
@@ -206,7 +208,11 @@ def warm_start(
     from videossr.warmup import supervised_warmup
 
     base = build_tiny_model(
-        out / "start" / f"tiny-seed{seed}", seed=seed, hidden=bed.tiny_hidden, layers=bed.tiny_layers
+        out / "start" / f"tiny-seed{seed}",
+        seed=seed,
+        hidden=bed.tiny_hidden,
+        layers=bed.tiny_layers,
+        vision_depth=bed.tiny_vision_depth,
     )
     model = AutoModelForImageTextToText.from_pretrained(base, dtype=torch.float32)
     processor = AutoProcessor.from_pretrained(base)
@@ -583,7 +589,12 @@ def _start_settings(bed: LearnBedArguments, **warmup_extra) -> dict:
         **warmup_extra,
     }
     return {
-        "model": {"arch": "qwen3_vl", "hidden": bed.tiny_hidden, "layers": bed.tiny_layers},
+        "model": {
+            "arch": "qwen3_vl",
+            "hidden": bed.tiny_hidden,
+            "layers": bed.tiny_layers,
+            "vision_depth": bed.tiny_vision_depth,
+        },
         "warmup": warmup,
     }
 

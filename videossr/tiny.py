@@ -184,8 +184,16 @@ def build_processor(arch: Arch = "qwen3_vl"):
 TINY_INIT_RANGE = 0.3
 
 
-def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden: int = 16, layers: int = 2):
-    """A text model of ``layers`` layers and a two-block vision tower, both of width ``hidden``."""
+def build_config(
+    arch: Arch,
+    token_ids: dict[str, int],
+    vocab_size: int,
+    hidden: int = 16,
+    layers: int = 2,
+    vision_depth: int = 2,
+):
+    """A text model of ``layers`` layers and a vision tower of ``vision_depth`` blocks, both of width
+    ``hidden``."""
     special = {
         "image_token_id": token_ids["<|image_pad|>"],
         "video_token_id": token_ids["<|video_pad|>"],
@@ -219,7 +227,7 @@ def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden:
             },
         )
         vision = {
-            "depth": 2,
+            "depth": vision_depth,
             "hidden_size": hidden,
             "intermediate_size": 2 * hidden,
             "num_heads": 2,
@@ -228,7 +236,7 @@ def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden:
             "spatial_merge_size": 2,
             "out_hidden_size": hidden,
             "num_position_embeddings": 64,
-            "deepstack_visual_indexes": [1],
+            "deepstack_visual_indexes": [vision_depth - 1],
         }
         config = Qwen3VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=False, **special)
         return _set_init_range(config)
@@ -242,7 +250,7 @@ def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden:
         },
     )
     vision = {
-        "depth": 2,
+        "depth": vision_depth,
         "hidden_size": hidden,
         "intermediate_size": 2 * hidden,
         "num_heads": 2,
@@ -250,7 +258,7 @@ def build_config(arch: Arch, token_ids: dict[str, int], vocab_size: int, hidden:
         "temporal_patch_size": 2,
         "spatial_merge_size": 2,
         "window_size": 32,
-        "fullatt_block_indexes": [1],
+        "fullatt_block_indexes": [vision_depth - 1],
         "out_hidden_size": hidden,
         "tokens_per_second": 2,
     }
@@ -290,10 +298,12 @@ def _is_complete(out: Path, meta_expected: dict) -> bool:
     return meta == meta_expected
 
 
-def _marker(arch: str, seed: int, hidden: int, layers: int) -> dict:
+def _marker(arch: str, seed: int, hidden: int, layers: int, vision_depth: int = 2) -> dict:
     meta: dict = {"arch": arch, "seed": seed, "version": TINY_VERSION}
     if (hidden, layers) != (16, 2):  # the default size keeps the marker older folders were written with
         meta.update(hidden=hidden, layers=layers)
+    if vision_depth != 2:
+        meta.update(vision_depth=vision_depth)
     return meta
 
 
@@ -322,6 +332,7 @@ def build_tiny_model(
     overwrite: bool = False,
     hidden: int = 16,
     layers: int = 2,
+    vision_depth: int = 2,
 ) -> Path:
     """Build (or reuse) a tiny random Qwen-VL checkpoint that loads offline.
 
@@ -334,6 +345,8 @@ def build_tiny_model(
             seed and size.
         hidden: width of the text model and the vision tower (16 for tests; the learning bed uses 64).
         layers: number of text layers.
+        vision_depth: number of vision-tower blocks (2 everywhere but the skyline checks of the learning
+            bed, which ask whether a deeper tower sees what two blocks do not).
 
     Returns:
         The folder, ready for ``AutoProcessor.from_pretrained`` and
@@ -342,9 +355,12 @@ def build_tiny_model(
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
     out = Path(out_dir)
-    if hidden < 8 or hidden % 4 or layers < 1:
-        raise ValueError(f"hidden must be a multiple of 4 (>= 8) and layers >= 1; got {hidden}, {layers}")
-    meta = _marker(arch, seed, hidden, layers)
+    if hidden < 8 or hidden % 4 or layers < 1 or vision_depth < 1:
+        raise ValueError(
+            f"hidden must be a multiple of 4 (>= 8), layers and vision_depth >= 1; got {hidden}, {layers}, "
+            f"{vision_depth}"
+        )
+    meta = _marker(arch, seed, hidden, layers, vision_depth)
     if not overwrite and _is_complete(out, meta):
         return out
 
@@ -356,7 +372,7 @@ def build_tiny_model(
     ids = _token_ids(tokenizer)
     # Round the vocabulary up so the embedding matrix has a tidy shape.
     vocab_size = (len(tokenizer) + 7) // 8 * 8
-    config = build_config(arch, ids, vocab_size, hidden=hidden, layers=layers)
+    config = build_config(arch, ids, vocab_size, hidden=hidden, layers=layers, vision_depth=vision_depth)
 
     # Seed a private generator state so building never disturbs the caller's random stream. Whole tensors even
     # under `accelerate launch` with ZeRO-3 (zero.Init would leave empty partitions, saved as such).
@@ -384,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hidden", type=int, default=16, help="width of the text model and vision tower")
     parser.add_argument("--layers", type=int, default=2, help="number of text layers")
+    parser.add_argument("--vision-depth", type=int, default=2, help="number of vision-tower blocks")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     path = build_tiny_model(
@@ -393,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         overwrite=args.overwrite,
         hidden=args.hidden,
         layers=args.layers,
+        vision_depth=args.vision_depth,
     )
     print(path)
     return 0

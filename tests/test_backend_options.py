@@ -12,6 +12,9 @@ def test_misspelled_option_raises():
         load_backend("random", sed=3)
     with pytest.raises(BackendError, match="'max_new_token', 'num_worker'"):
         load_backend("heuristic", max_new_token=8, num_worker=2)
+    # The random backend's rule is a task-agnostic one of RANDOM_RULES, checked when it is built.
+    with pytest.raises(BackendError, match="unknown random rule 'max_length'"):
+        load_backend("random:max_length")
 
 
 def test_options_of_other_backends_still_pass_through():

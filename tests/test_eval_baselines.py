@@ -35,11 +35,11 @@ def test_random_guesses_cover_each_answer_space_uniformly():
     starts = {round(s * fps) for s, _ in intervals}
     assert lengths == {16} and starts == set(range(0, 33))
     prior = [
-        parse_interval(random_guess("grounding_mirror", rng, fps=fps, grounding="prior")) for _ in range(2000)
+        parse_interval(random_guess("grounding_mirror", rng, fps=fps, rule="prior")) for _ in range(2000)
     ]
     assert {round((e - s) * fps) for s, e in prior} == set(range(8, 17))
     with pytest.raises(ValueError):
-        random_guess("grounding_mirror", rng, fps=fps, grounding="center")
+        random_guess("grounding_mirror", rng, fps=fps, rule="center")
 
 
 def test_random_guess_is_reproducible_per_item():
@@ -51,7 +51,7 @@ def test_random_guess_is_reproducible_per_item():
 
 def test_expected_grounding_iou_of_the_rules():
     # The documented numbers: the 16-frame guess matches the paper's ~25, the generator's prior does not.
-    assert expected_grounding_iou("max_length") == pytest.approx(25.43, abs=0.01)
+    assert expected_grounding_iou("uniform") == pytest.approx(25.43, abs=0.01)
     assert expected_grounding_iou("prior") == pytest.approx(21.59, abs=0.01)
 
 

@@ -104,7 +104,7 @@ def test_random_and_heuristic_outputs(repo, tmp_path):
     again = run_bench(repo, "random", out_dir=tmp_path / "random2", progress=False, report=False)
     assert results["scores"] == again["scores"]
     assert results["unparsed"] == {s: 0 for s in VIUBENCH_SUBTYPES}
-    assert results["backend"]["grounding_guess"] == "max_length"
+    assert results["backend"]["rule"] == "uniform"
     for name in ("results.json", "predictions.jsonl", "table.md", "plot.png", "run.json"):
         assert (tmp_path / "random" / name).is_file(), name
     table = (tmp_path / "random" / "table.md").read_text()

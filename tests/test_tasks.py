@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from videossr import PERTURBATIONS, TASKS, get_task, task_for_subtype
+from videossr.tasks.base import Task
 from videossr.tasks.counting import DIFFICULTIES as COUNT_DIFF
 from videossr.tasks.jigsaw import jigsaw_answer
 from videossr.tasks.perturbations import TRAINING_PERTURBATIONS
@@ -26,13 +27,19 @@ def test_tasks_dict():
 
 def test_prior_answer_is_the_generators_own_distribution():
     """The warm-up's target guess: each task's random_answer, except grounding's, which draws the segment
-    length from the generator's range instead of the benchmark's fixed longest segment."""
-    for name, cls in TASKS.items():
+    length from the generator's range instead of the benchmark's fixed longest segment. The random
+    backend's two rules are the two guesses, for every task alike."""
+    for cls in TASKS.values():
         task, kw = cls(), {"fps": 4.0, "num_frames": 48, "num_clips": 6}
-        extra = {"grounding": "prior"} if name == "anomaly_grounding" else {}
         for seed in range(5):
-            expected = task.random_answer(np.random.default_rng(seed), **kw, **extra)
-            assert task.prior_answer(np.random.default_rng(seed), **kw) == expected
+            uniform = task.random_answer(np.random.default_rng(seed), **kw)
+            prior = task.prior_answer(np.random.default_rng(seed), **kw)
+            assert task.random_guess(np.random.default_rng(seed), rule="uniform", **kw) == uniform
+            assert task.random_guess(np.random.default_rng(seed), rule="prior", **kw) == prior
+            if cls.prior_answer is Task.prior_answer:  # not overridden: the prior is the uniform guess
+                assert prior == uniform
+        with pytest.raises(ValueError, match="random rule"):
+            task.random_guess(np.random.default_rng(0), rule="max_length", **kw)
     grounding = TASKS["anomaly_grounding"]()
     lengths = {
         round(float(b) - float(a), 3)

@@ -22,21 +22,19 @@ import time
 from pathlib import Path
 
 from videossr.evaluation.fidelity import random_fidelity
+from videossr.tasks import RANDOM_RULES
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-subtype", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--grounding", choices=("max_length", "prior"), default="max_length")
+    parser.add_argument("--rule", choices=RANDOM_RULES, default="uniform", help="the random backend's rule")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    rows = random_fidelity(args.per_subtype, args.seed, args.grounding)
-    print(
-        f"random baseline ({args.grounding} grounding guess), {args.per_subtype} per subtype, "
-        f"seed {args.seed}"
-    )
+    rows = random_fidelity(args.per_subtype, args.seed, args.rule)
+    print(f"random baseline (rule {args.rule}), {args.per_subtype} per subtype, seed {args.seed}")
     print("| column | paper | ours | SE | expected | within 3 SE |")
     print("|---|---|---|---|---|---|")
     for r in rows:

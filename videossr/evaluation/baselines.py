@@ -9,12 +9,14 @@ Random guess (``random``), uniform over each task's answer space:
   the range the generator can produce. Whatever the true count is, a shape is right with probability
   ``1/9`` (easy) or ``1/16`` (hard): 11.1 % and 6.3 %, the paper's random row.
 * jigsaw: a permutation of the ``n`` clips drawn uniformly (``1/720`` and ``1/40320``).
-* grounding (``grounding="max_length"``, the default): the guessed interval is as long as the longest
-  perturbed stretch the generator makes (16 of 48 frames, a third of the clip) and starts at a frame
-  drawn uniformly from every start where it fits (``0..32``). Against the generator's segments (length
-  uniform in 8..16 frames, start uniform) its expected IoU is about 25.5 %, in line with the paper's
-  25.2-25.9. ``grounding="prior"`` instead draws the guess from the generator's own distribution (length
-  uniform in 8..16, start uniform): about 21.6 %.
+* grounding: the guessed interval is as long as the longest perturbed stretch the generator makes (16 of
+  48 frames, a third of the clip) and starts at a frame drawn uniformly from every start where it fits
+  (``0..32``). Against the generator's segments (length uniform in 8..16 frames, start uniform) its
+  expected IoU is about 25.5 %, in line with the paper's 25.2-25.9.
+
+``random:prior`` (the rule ``"prior"`` of :data:`~videossr.tasks.base.RANDOM_RULES`, the default being
+``"uniform"``) guesses with each task's ``prior_answer`` instead: the generator's own distribution. Only
+grounding's differs from its uniform guess (length uniform in 8..16, start uniform): about 21.6 %.
 
 Heuristic (``heuristic``), classical computer vision with no learned weights; each task's solver lives in
 its own folder (``videossr/tasks/<task>/solver.py``) and is re-exported here under its old name:
@@ -35,7 +37,6 @@ its own folder (``videossr/tasks/<task>/solver.py``) and is re-exported here und
 from __future__ import annotations
 
 import zlib
-from typing import Literal
 
 import numpy as np
 
@@ -45,8 +46,6 @@ from videossr.tasks.grounding.solver import frames_to_interval, solve_grounding
 from videossr.tasks.jigsaw.solver import best_order, continuity_cost, jigsaw_digits, solve_jigsaw
 from videossr.tasks.vision import frame_distance, robust_z, small_frames
 from videossr.types import Sample
-
-GroundingGuess = Literal["max_length", "prior"]
 
 #: Frames of a clip, as the generator samples them.
 NUM_FRAMES = 48
@@ -63,9 +62,9 @@ def random_guess(
     fps: float,
     num_frames: int = NUM_FRAMES,
     num_clips: int | None = None,
-    grounding: GroundingGuess = "max_length",
+    rule: str = "uniform",
 ) -> str:
-    """One uniform guess in the answer space of ``subtype``: the task's own ``random_answer``.
+    """One random guess in the answer space of ``subtype``: the task's own ``random_guess`` under ``rule``.
 
     Args:
         subtype: e.g. ``"counting_hard"``, ``"grounding_mirror"``, ``"jigsaw_easy"``, ``"jigsaw_5clips"``.
@@ -73,15 +72,14 @@ def random_guess(
         fps: the clip's frame rate on the virtual timeline (grounding answers are in seconds).
         num_frames: frames in the grounding clip.
         num_clips: number of jigsaw clips, when the subtype name does not say.
-        grounding: ``"max_length"`` or ``"prior"``.
+        rule: ``"uniform"`` (the task's ``random_answer``) or ``"prior"`` (its ``prior_answer``); any
+            other raises ``ValueError``.
     """
     try:
         task = task_for_subtype(subtype)
     except ValueError as err:
         raise ValueError(f"no random guess for subtype {subtype!r}: {err}") from None
-    return task.random_answer(
-        rng, fps=fps, num_frames=num_frames, num_clips=num_clips or 0, grounding=grounding
-    )
+    return task.random_guess(rng, rule=rule, fps=fps, num_frames=num_frames, num_clips=num_clips or 0)
 
 
 def heuristic_answer(sample: Sample) -> str:
@@ -96,7 +94,6 @@ def heuristic_answer(sample: Sample) -> str:
 
 
 __all__ = [
-    "GroundingGuess",
     "NUM_FRAMES",
     "best_order",
     "continuity_cost",

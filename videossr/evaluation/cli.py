@@ -7,7 +7,7 @@ from pathlib import Path
 
 BENCH_EPILOG = """\
 model specs:
-  random               uniform guesses in each answer space (random:prior for the generator's prior)
+  random               uniform guesses in each answer space (random:prior: each task's generator prior)
   heuristic            non-learned computer-vision solver (change detection, shape detection, continuity)
   hf:PATH_OR_HUB_ID    transformers Qwen2.5-VL / Qwen3-VL, greedy, batched
   openai:URL#MODEL     OpenAI-compatible chat endpoint, frames sent as images

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from videossr.tasks.base import check_random_rule
 from videossr.tasks.grounding import segment_range
 
 NUM_FRAMES = 48
@@ -34,14 +35,15 @@ def expected_scores() -> dict[str, float]:
     return out
 
 
-def expected_grounding_iou(guess: str = "max_length", num_frames: int = NUM_FRAMES) -> float:
+def expected_grounding_iou(rule: str = "uniform", num_frames: int = NUM_FRAMES) -> float:
     """Exact expected IoU (percent) of the random grounding guess against the generator's segments.
 
     The generator's segment length is uniform in 8..16 frames and its start uniform where it fits; the
-    guess is either the longest length (``"max_length"``) or drawn the same way (``"prior"``).
+    guess is either the longest length (the random backend's rule ``"uniform"``) or drawn the same way
+    (``"prior"``).
     """
     lo, hi = segment_range(num_frames)
-    lengths = [hi] if guess == "max_length" else list(range(lo, hi + 1))
+    lengths = [hi] if check_random_rule(rule) == "uniform" else list(range(lo, hi + 1))
     total = 0.0
     for t in range(lo, hi + 1):
         w_truth = 1 / (hi - lo + 1) / (num_frames - t + 1)
@@ -90,10 +92,9 @@ def _standard_error(values: list[float]) -> float:
     return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1) / len(values))
 
 
-def random_fidelity(
-    per_subtype: int = 300, seed: int = 0, grounding: str = "max_length"
-) -> list[dict[str, Any]]:
-    """Score ``random`` on generated ground truths and compare each Table 1 column with the paper's row.
+def random_fidelity(per_subtype: int = 300, seed: int = 0, rule: str = "uniform") -> list[dict[str, Any]]:
+    """Score ``random`` (``rule``: ``"uniform"`` or ``"prior"``) on generated ground truths and compare each
+    Table 1 column with the paper's row.
 
     Returns one dict per column: ``paper``, ``ours``, ``se`` (standard error of ours), ``expected`` (the
     rule's exact expectation) and ``within_3se``.
@@ -105,7 +106,7 @@ def random_fidelity(
     bench = build_items(per_subtype)
     with tempfile.TemporaryDirectory() as tmp:
         results = run_bench(
-            bench, RandomBackend(seed=seed, grounding=grounding), out_dir=tmp, progress=False, report=False
+            bench, RandomBackend(seed=seed, rule=rule), out_dir=tmp, progress=False, report=False
         )
         records = read_predictions(Path(tmp) / "predictions.jsonl")
     per: dict[str, list[float]] = {}
@@ -117,7 +118,7 @@ def random_fidelity(
         errors[group] = math.sqrt(sum(errors[s] ** 2 for s in subs)) / len(subs)
     errors["overall"] = math.sqrt(sum(errors[s] ** 2 for s in per)) / len(per)
     expected = expected_scores()
-    g = expected_grounding_iou(grounding)
+    g = expected_grounding_iou(rule)
     for s in groups["grounding"]:  # the paper's grounding: its random guess has its own expectation
         expected[s] = g
     for group, subs in groups.items():

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from videossr.tasks.base import NAMED_DIFFICULTIES, SYSTEM_PROMPT, Task, parse_difficulty
+from videossr.tasks.base import NAMED_DIFFICULTIES, RANDOM_RULES, SYSTEM_PROMPT, Task, parse_difficulty
 from videossr.tasks.counting import ObjectCounting
 from videossr.tasks.grounding import AnomalyGrounding
 from videossr.tasks.grounding.perturbations import (
@@ -124,6 +124,7 @@ __all__ = [
     "ALIASES",
     "SYSTEM_PROMPT",
     "NAMED_DIFFICULTIES",
+    "RANDOM_RULES",
     "Task",
     "parse_difficulty",
     "AnomalyGrounding",

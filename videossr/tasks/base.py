@@ -10,8 +10,10 @@ know about it, so that adding a task is one new module plus one line in ``videos
 * ``generate`` (no I/O: a decoded clip in, a :class:`~videossr.types.Sample` out), ``parse`` (a
   reply to an answer, or ``None``), ``reward`` (the paper's smooth reward), ``strict_reward`` (0/1)
   and ``score`` (the VIUBench metric);
-* ``random_answer`` (a uniform guess in the answer space: the random baseline) and ``random_rule`` (that
-  guess in words); ``heuristic`` and ``heuristic_answer`` (the non-learned solver, or ``None``: none);
+* ``random_answer`` (a uniform guess in the answer space: the random baseline), ``prior_answer`` (a guess
+  from the generator's own distribution), ``random_guess`` (either, by a rule of :data:`RANDOM_RULES`) and
+  ``random_rule`` (that guess in words); ``heuristic`` and ``heuristic_answer`` (the non-learned solver, or
+  ``None``: none);
 * its place in VIUBench: ``benchmark_subtypes`` with their Table 1 headers, the group header and position,
   and its metric (``metric_key``, ``metric_type``, ``metric_name``, ``corpus_metrics``);
 * ``timeline`` (the true and predicted intervals, for tasks answered with one: the Space draws them);
@@ -60,9 +62,21 @@ REASONING_SYSTEM_PROMPT = (
 #: every task (6 jigsaw clips, counting up to 3 x 3, 8-16 frame anomalies at the paper's strengths).
 NAMED_DIFFICULTIES: dict[str, float] = {"easy": 0.5, "hard": 0.75}
 #: The knob's default point: the paper's settings.
+#: The random baseline's rules, the same for every task (``random`` / ``random:prior``): ``"uniform"``, the
+#: task's :meth:`Task.random_answer` (the benchmark's random row), or ``"prior"``, its
+#: :meth:`Task.prior_answer` (the generator's own distribution of answers). Each task says what they mean.
+RANDOM_RULES = ("uniform", "prior")
+
 PAPER_DIFFICULTY = 0.5
 #: Explicit levels are rounded to this many decimals, so the subtype suffix names the level exactly.
 LEVEL_DECIMALS = 3
+
+
+def check_random_rule(rule: str) -> str:
+    """``rule`` if it is one of :data:`RANDOM_RULES`, else ``ValueError`` naming them."""
+    if rule not in RANDOM_RULES:
+        raise ValueError(f"unknown random rule {rule!r}; use {' or '.join(map(repr, RANDOM_RULES))}")
+    return rule
 
 
 def parse_difficulty(value: float | str) -> float:
@@ -282,7 +296,6 @@ class Task:
         fps: float,
         num_frames: int = 48,
         num_clips: int = 1,
-        **options: Any,
     ) -> str:
         """A uniform guess in this task's answer space, written in the strict answer format."""
         raise _must_define(self, "random_answer")
@@ -295,12 +308,30 @@ class Task:
         :meth:`random_answer`; a task whose benchmark guess is not its generator's prior overrides it."""
         return self.random_answer(rng, fps=fps, num_frames=num_frames, num_clips=num_clips)
 
+    def random_guess(
+        self,
+        rng: np.random.Generator,
+        *,
+        rule: str = "uniform",
+        fps: float,
+        num_frames: int = 48,
+        num_clips: int = 1,
+    ) -> str:
+        """The random baseline's guess under ``rule`` (one of :data:`RANDOM_RULES`): ``"uniform"`` is
+        :meth:`random_answer`, ``"prior"`` is :meth:`prior_answer`. ``ValueError`` for another rule."""
+        answer = {"uniform": self.random_answer, "prior": self.prior_answer}.get(check_random_rule(rule))
+        return answer(rng, fps=fps, num_frames=num_frames, num_clips=num_clips)  # type: ignore[misc]
+
     @classmethod
-    def random_rule(cls, **options: Any) -> str:
-        """The random guess in words (a benchmark run's ``rules``): by default the first line of the task's
-        ``random_answer`` docstring. ``options`` are the random backend's (e.g. ``grounding``)."""
-        doc = (cls.random_answer.__doc__ or "").strip().splitlines()
-        return doc[0] if doc else f"{cls.__name__}.random_answer"
+    def random_rule(cls, rule: str = "uniform") -> str:
+        """The random guess under ``rule`` in words (a benchmark run's ``rules``): by default the first line
+        of the docstring of ``random_answer`` (``"uniform"``) or of ``prior_answer`` (``"prior"``, where the
+        task overrides it; otherwise its prior is its uniform guess)."""
+        method = cls.prior_answer if check_random_rule(rule) == "prior" else cls.random_answer
+        if method is Task.prior_answer:
+            method = cls.random_answer
+        doc = (method.__doc__ or "").strip().splitlines()
+        return doc[0] if doc else f"{cls.__name__}.{method.__name__}"
 
     @classmethod
     def heuristic_answer(cls, sample: Sample) -> str:

@@ -2,7 +2,8 @@
 
 A backend is built from a model spec string by :func:`load_backend`:
 
-* ``random`` / ``random:prior``: uniform guesses (see :mod:`videossr.evaluation.baselines`).
+* ``random`` / ``random:prior``: each task's uniform guess, or its generator's prior (see
+  :mod:`videossr.evaluation.baselines`).
 * ``heuristic``: the non-learned computer-vision solver.
 * ``hf:PATH_OR_HUB_ID``: a transformers Qwen2.5-VL / Qwen3-VL checkpoint (any
   ``AutoModelForImageTextToText`` whose processor takes videos), greedy, batched.
@@ -46,8 +47,8 @@ def load_backend(spec: str, **options: Any) -> Backend:
             misspelling) raises :class:`BackendError`. ``None`` values are dropped.
 
     Example:
-        >>> load_backend("random").describe()["grounding_guess"]
-        'max_length'
+        >>> load_backend("random:prior").describe()["rule"]
+        'prior'
     """
     import inspect
 

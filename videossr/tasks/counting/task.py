@@ -262,7 +262,6 @@ class ObjectCounting(Task):
         fps: float = 0.0,
         num_frames: int = 48,
         num_clips: int = 1,
-        **options: Any,
     ) -> str:
         """Each count uniform in ``1..F*I``: right with probability 1/9 (easy) or 1/16 (hard) per shape.
 
@@ -277,7 +276,7 @@ class ObjectCounting(Task):
         return ",".join(map(str, counts))
 
     @classmethod
-    def random_rule(cls, **options: Any) -> str:
+    def random_rule(cls, rule: str = "uniform") -> str:
         return "each count uniform in 1..9 (easy) / 1..16 (hard)"
 
     @classmethod

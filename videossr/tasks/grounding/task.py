@@ -25,7 +25,7 @@ import numpy as np
 
 from videossr.errors import ClipUnusable
 from videossr.parsing import Mode, parse_interval
-from videossr.tasks.base import Interval, Task, level_suffix, parse_difficulty
+from videossr.tasks.base import Interval, Task, check_random_rule, level_suffix, parse_difficulty
 from videossr.tasks.grounding.perturbations import (
     BENCHMARK_PERTURBATIONS,
     PERTURBATIONS,
@@ -201,40 +201,37 @@ class AnomalyGrounding(Task):
         fps: float,
         num_frames: int = 48,
         num_clips: int = 1,
-        grounding: str = "max_length",
-        **options: Any,
     ) -> str:
-        """A guess that knows only the generator's rules, never the frames.
+        """The longest segment the generator makes, at a start uniform where it fits; never the frames.
 
-        ``grounding="max_length"`` (the default) guesses the longest segment the generator makes (16 of
-        48 frames) at a start uniform where it fits: expected IoU about 25.4 %, the paper's random row.
-        ``"prior"`` draws length and start from the generator's own distribution (about 21.6 %).
-        At an explicit knob level the guess knows that level's segment lengths.
+        The guess is 16 of 48 frames: expected IoU about 25.4 %, the paper's random row (the random
+        backend's ``"uniform"`` rule). Its ``"prior"`` rule is :meth:`prior_answer` (about 21.6 %). At an
+        explicit knob level the guess knows that level's segment lengths.
         """
-        if not fps > 0:
-            raise ValueError("a grounding guess needs the clip's fps (answers are in seconds)")
-        lo, hi = segment_range(num_frames, self.level)
-        if grounding == "max_length":
-            length = hi
-        elif grounding == "prior":
-            length = int(rng.integers(lo, hi + 1))
-        else:
-            raise ValueError(f"unknown grounding guess {grounding!r}; use 'max_length' or 'prior'")
-        start = int(rng.integers(0, num_frames - length + 1))
-        return format_interval(start / fps, (start + length) / fps)
+        return self._interval_guess(rng, fps, num_frames, draw_length=False)
 
     def prior_answer(
         self, rng: np.random.Generator, *, fps: float, num_frames: int = 48, num_clips: int = 1
     ) -> str:
-        # The generator's own distribution, not the benchmark's fixed longest-segment guess.
-        return self.random_answer(rng, fps=fps, num_frames=num_frames, num_clips=num_clips, grounding="prior")
+        """Length and start drawn from the generator's own distribution, never the frames."""
+        return self._interval_guess(rng, fps, num_frames, draw_length=True)
+
+    def _interval_guess(
+        self, rng: np.random.Generator, fps: float, num_frames: int, draw_length: bool
+    ) -> str:
+        if not fps > 0:
+            raise ValueError("a grounding guess needs the clip's fps (answers are in seconds)")
+        lo, hi = segment_range(num_frames, self.level)
+        length = int(rng.integers(lo, hi + 1)) if draw_length else hi
+        start = int(rng.integers(0, num_frames - length + 1))
+        return format_interval(start / fps, (start + length) / fps)
 
     @classmethod
-    def random_rule(cls, grounding: str = "max_length", **options: Any) -> str:
+    def random_rule(cls, rule: str = "uniform") -> str:
         return {
-            "max_length": "16 of 48 frames (the longest anomaly), start uniform in 0..32",
+            "uniform": "16 of 48 frames (the longest anomaly), start uniform in 0..32",
             "prior": "length uniform in 8..16 frames, start uniform where it fits",
-        }[grounding]
+        }[check_random_rule(rule)]
 
     @classmethod
     def heuristic_answer(cls, sample: Sample) -> str:

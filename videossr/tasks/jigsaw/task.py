@@ -187,14 +187,13 @@ class TemporalJigsaw(Task):
         fps: float = 0.0,
         num_frames: int = 48,
         num_clips: int = 0,
-        **options: Any,
     ) -> str:
         """A uniformly random order of the clips shown (``num_clips``, else this task's ``clips``)."""
         n = int(num_clips) if num_clips and num_clips > 1 else self.clips
         return "".join(str(int(k) + 1) for k in rng.permutation(n))
 
     @classmethod
-    def random_rule(cls, **options: Any) -> str:
+    def random_rule(cls, rule: str = "uniform") -> str:
         return "uniform random permutation of the clips"
 
     @classmethod

@@ -3,6 +3,7 @@ drivers, the progress bar and ``--push-to-hub``. One local Ray cluster of 2 CPUs
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -61,6 +62,149 @@ def _digests(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+# --- a local cluster that fails to start, or is stopped while it starts --------------------------------
+# (before the module's cluster exists: these fake ray.init in this process)
+
+#: What Ray raises when a loaded machine's raylet does not register within 30 s.
+STARTUP_TIMEOUT = (
+    "The current node timed out during startup. This could happen because some of the raylet failed to "
+    "startup or the GCS has become overloaded."
+)
+
+
+SLEEP = "import time; time.sleep(120)"
+
+
+def _fake_launch() -> list[subprocess.Popen]:
+    """What a half-started local cluster leaves: a "raylet" (its command line in the ray package) with an
+    agent under it that ignores SIGTERM, and a ``ray::DashboardAgent``."""
+    import ray
+
+    ray_dir = os.path.dirname(ray.__file__)
+    agent = (
+        "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "subprocess.Popen(['ray::RuntimeEnvAgent', '-c', 'import signal, time; "
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)'], executable=sys.executable); "
+        "time.sleep(120)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", agent, os.path.join(ray_dir, "core", "fake-raylet")]),
+        subprocess.Popen(
+            ["ray::DashboardAgent", "-c", "import time; time.sleep(120)"], executable=sys.executable
+        ),
+    ]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(_descendants(procs[0].pid)) < 1:
+        time.sleep(0.02)  # the raylet's agent is up (it ignores SIGTERM: only SIGKILL ends it)
+    return procs
+
+
+def _descendants(pid: int) -> list[int]:
+    """Running processes below ``pid`` (zombies excluded)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] not in ("Z", "X"):
+                parents[int(entry.name)] = int(fields[1])
+    found, todo = [], [pid]
+    while todo:
+        kids = [p for p, pp in parents.items() if pp == todo[-1]]
+        todo.pop()
+        found += kids
+        todo += kids
+    return found
+
+
+def _running(pids) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            out.append(pid)
+    return out
+
+
+@pytest.fixture
+def fake_start(monkeypatch):
+    """ray.init made to launch :func:`_fake_launch`'s processes and then fail as ``fail`` says."""
+    import ray
+
+    calls = {"shutdown": 0, "pids": []}
+
+    def install(fail):
+        def fake_init(**kwargs):
+            procs = _fake_launch()
+            calls["pids"] = [p.pid for p in procs] + _descendants(procs[0].pid)
+            fail()
+
+        monkeypatch.setattr(ray, "is_initialized", lambda: False)
+        monkeypatch.setattr(ray, "init", fake_init)
+        monkeypatch.setattr(
+            ray, "shutdown", lambda *a, **k: calls.__setitem__("shutdown", calls["shutdown"] + 1)
+        )
+        return calls
+
+    yield install
+    for pid in _running(calls["pids"]):  # a failing test leaves nothing running either
+        os.kill(pid, signal.SIGKILL)
+
+
+def _start_timed_out():
+    raise Exception(STARTUP_TIMEOUT)  # what ray.init raises (node.py); a bare Exception
+
+
+def test_a_failed_local_start_is_one_line_and_stops_what_it_launched(fake_start, tmp_path, capsys):
+    """Issue 28 item 11: a local cluster's start-up timeout ended in a traceback and left
+    ray::DashboardAgent and ray::RuntimeEnvAgent running."""
+    from videossr.cli import main
+    from videossr.data.ray_engine import RayStartError
+
+    calls = fake_start(_start_timed_out)
+    mine = signal.getsignal(signal.SIGTERM)
+    t0 = time.monotonic()
+    with pytest.raises(RayStartError, match="^cannot start a local Ray cluster: The current node timed out"):
+        RayEngine(num_cpus=1).start()
+    assert time.monotonic() - t0 < 30
+    assert len(calls["pids"]) == 3 and calls["shutdown"] == 1
+    assert _running(calls["pids"]) == []  # the agent that ignores SIGTERM too
+    assert signal.getsignal(signal.SIGTERM) is mine
+    # through the CLI: one error line, no traceback, nothing left
+    args = ["build", "videossr-30k", "--videos", "default", "--size", "4", "--out", str(tmp_path / "o")]
+    assert main([*args, "--engine", "ray", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot start a local Ray cluster: The current node"), (
+        err
+    )
+    assert _running(calls["pids"]) == []
+
+
+def test_sigterm_while_a_local_cluster_starts_ends_in_the_error_line(fake_start, tmp_path, capsys):
+    """While ray.init runs, Ray's own SIGTERM handler (sys.exit(15)) is in place: the build exited 15 with
+    no error line and left the half-started cluster's agents."""
+    from videossr.cli import main
+
+    def ray_handler_then_sigterm():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))  # as ray.init does
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    calls = fake_start(ray_handler_then_sigterm)
+    args = ["build", "videossr-30k", "--videos", "default", "--size", "4", "--out", str(tmp_path / "o")]
+    assert main([*args, "--engine", "ray", "--quiet"]) == 143
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: terminated (SIGTERM); a build re-run with the same command resumes"], err
+    assert len(calls["pids"]) == 3 and calls["shutdown"] == 1
+    assert _running(calls["pids"]) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the CLI put back what it found
 
 
 @pytest.fixture(scope="module")
@@ -350,3 +494,195 @@ def test_an_unreachable_address_fails_fast_in_one_line_and_leaves_nothing(tmp_pa
     out.mkdir()
     assert main([*args, "--address", "127.0.0.1:1", "--quiet"]) == 1
     assert list(out.iterdir()) == []
+
+
+def test_sigterm_while_ray_waits_is_raised_as_itself(cluster, tmp_path, tmp_path_factory):
+    """A Python SIGTERM handler that raises inside ray.wait came out as Cython's ``SystemError: ...
+    returned a result with an exception set``: the CLI printed a traceback instead of its error line."""
+    import threading
+
+    from videossr.cli import _restore_sigterm, _stop_on_sigterm
+    from videossr.errors import Terminated
+
+    src = make_folder(tmp_path_factory.mktemp("term"), 6)
+    engine = RayEngine()
+    sent = []
+
+    def sigterm_after_first_job(jobs, *args):
+        for job, marker in engine(jobs, *args):
+            if not sent:  # while the driver waits on ray.wait for the next job
+                sent.append(threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)))
+                sent[0].start()
+            yield job, marker
+
+    sigterm_after_first_job.close = engine.close
+    previous = _stop_on_sigterm()
+    try:
+        with pytest.raises(Terminated):
+            recipe = videossr30k_recipe(size=120, seed=2, max_pixels=SMALL)
+            build_dataset(recipe, src, tmp_path / "o", engine=sigterm_after_first_job, progress=False)
+    finally:
+        _restore_sigterm(previous)
+    assert sent and not (tmp_path / "o" / "README.md").exists()
+
+
+# --- SIGTERM to a real `--engine ray` build, and a real start-up failure (each starts its own cluster) --
+
+#: An environment variable every process of one build inherits (Ray's raylet, agents and workers too):
+#: how a test tells that build's processes from the module's cluster.
+TAG = "VIDEOSSR_RAY_TEST_TAG"
+
+
+def _tagged_ray(tag: str, driver: int | None = None) -> list[str]:
+    """Running Ray processes (gcs_server, raylet, agents, workers, reaper) of the build tagged ``tag``."""
+    needle = f"{TAG}={tag}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == driver:
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                continue
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+        if args.startswith("ray::") or "raylet" in args or "gcs_server" in args or "/ray/" in args:
+            found.append(f"{entry.name} {args[:100]}")
+    return found
+
+
+def _left_after(tag: str, seconds: float) -> list[str]:
+    """The tagged Ray processes still running ``seconds`` after now (polled: gone earlier is fine)."""
+    deadline = time.monotonic() + seconds
+    while (left := _tagged_ray(tag)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def _kill_tagged(tag: str) -> None:
+    for line in _tagged_ray(tag):
+        with contextlib.suppress(OSError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["starting", "running"])
+def test_sigterm_to_a_ray_build_ends_in_an_error_line_and_leaves_no_ray_process(
+    when, tmp_path, tmp_path_factory
+):
+    """Issue 28 item 11: SIGTERM to the driver printed a C++ stack dump or ``*** SIGTERM received`` (or a
+    SystemError traceback) and no ``error:`` line, and orphaned ray::DashboardAgent and
+    ray::RuntimeEnvAgent for over half a minute. Sent while the local cluster starts (Ray's own handler in
+    place) and while jobs run."""
+    src = make_folder(tmp_path_factory.mktemp("sigterm"), 8)
+    out = tmp_path / "o"
+    tag = f"{os.getpid()}-{when}-{time.time_ns()}"
+    args = ["build", "videossr-30k", "--videos", str(src), "--size", "400", "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "videossr.cli", *args, "--engine", "ray", "--num-proc", "2"],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", TAG: tag},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        jobs = out / ".build" / "jobs"
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and time.monotonic() < deadline:
+            ray_now = _tagged_ray(tag, proc.pid)
+            if when == "starting" and any("gcs_server" in p or "raylet" in p for p in ray_now):
+                break
+            if when == "running" and jobs.is_dir() and any(jobs.glob("*.json")):
+                break
+            time.sleep(0.05)
+        if proc.poll() is not None:  # a loaded machine: the cluster did not even start
+            err = proc.stderr.read().decode(errors="replace")
+            assert proc.returncode == 1 and "error: cannot start a local Ray cluster" in err, err[-2000:]
+            assert _left_after(tag, 5) == []
+            pytest.skip("the local Ray cluster did not start on this loaded machine")
+        assert ray_now, "the build's Ray processes are not found by their tag"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err_bytes = proc.communicate(timeout=120)
+        took = time.monotonic() - t0
+        err = err_bytes.decode(errors="replace")
+        left = _left_after(tag, 5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _kill_tagged(tag)
+    assert proc.returncode == 143, (proc.returncode, err[-2000:])
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        "error: terminated (SIGTERM); a build re-run with the same command resumes"
+    ], err[-2000:]
+    assert "Traceback" not in err and "SIGTERM received" not in err, err[-2000:]
+    assert left == [], left
+    assert took < 60, took
+    assert not (out / "README.md").exists()
+
+
+@pytest.mark.slow
+def test_a_real_start_up_timeout_is_one_line_and_leaves_no_ray_process(tmp_path):
+    """Ray's own start-up timeout (the raylet never registers; as on a loaded machine) ended in a traceback
+    and left the raylet's agents running for over half a minute."""
+    tag = f"{os.getpid()}-timeout-{time.time_ns()}"
+    out = tmp_path / "o"
+    script = (
+        "import sys, ray._private.services as s\n"
+        "def never(*a, **k):\n"
+        "    raise RuntimeError('the raylet has not registered')\n"
+        "s.get_node = never\n"
+        "from videossr.cli import main\n"
+        f"sys.exit(main(['build', 'videossr-30k', '--videos', 'default', '--size', '4',"
+        f" '--out', {str(out)!r}, '--engine', 'ray', '--num-proc', '1', '--quiet']))\n"
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "HF_HUB_OFFLINE": "1", TAG: tag},
+            capture_output=True,
+            timeout=300,
+        )
+        err = proc.stderr.decode(errors="replace")
+        left = _left_after(tag, 5)
+    finally:
+        _kill_tagged(tag)
+    assert proc.returncode == 1, (proc.returncode, err[-2000:])
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot start a local Ray cluster: "), err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
+    assert left == [], left
+
+
+@pytest.mark.slow
+def test_sigterm_after_the_local_cluster_is_shut_down_still_reaches_python(tmp_path):
+    """ray.shutdown resets SIGTERM to the default action in the kernel while Python still reports its own
+    handler: a SIGTERM during the build's assembly (after the cluster is shut down) killed the process
+    outright, with no error line."""
+    script = (
+        "import os, signal, sys, time\n"
+        "from videossr.data.ray_engine import RayEngine\n"
+        "got = []\n"
+        "signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))\n"
+        "engine = RayEngine(num_cpus=1)\n"
+        "engine.start()\n"
+        "engine.close()\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "time.sleep(0.5)\n"
+        "print('handled', got)\n"
+    )
+    tag = f"{os.getpid()}-close-{time.time_ns()}"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", script], env={**os.environ, TAG: tag}, capture_output=True, timeout=300
+        )
+    finally:
+        _kill_tagged(tag)
+    err = proc.stderr.decode(errors="replace")
+    if "cannot start a local Ray cluster" in err:
+        pytest.skip("the local Ray cluster did not start on this loaded machine")
+    assert proc.returncode == 0 and proc.stdout.decode().strip() == "handled [15]", (
+        proc.returncode,
+        err[-2000:],
+    )

@@ -29,6 +29,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,16 @@ class RayConnectError(VideoSSRError, ConnectionError):
     """The Ray cluster named by ``--address`` cannot be reached."""
 
 
+class RayStartError(VideoSSRError, RuntimeError):
+    """A local Ray cluster could not be started (e.g. "The current node timed out during startup" on a
+    loaded machine). Whatever the failed start had launched is stopped before it is raised."""
+
+
+#: Seconds Ray's processes get to end after SIGTERM before they are killed (a loaded machine's
+#: ``ray::RuntimeEnvAgent`` outlived its raylet by more than 30 s).
+REAP_GRACE_S = 2.0
+
+
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return (text[:200] + "...") if len(text) > 200 else (text or type(err).__name__)
@@ -63,6 +75,109 @@ def _suppressed() -> Iterator[None]:
         yield
     except Exception:  # noqa: BLE001 - cleaning up after a failed connect; the connect error is reported
         pass
+
+
+def _proc_stat(pid: int) -> tuple[int, int] | None:
+    """``(parent pid, start time)`` of a process from ``/proc/PID/stat``; ``None`` when it is gone (or a
+    zombie: it runs nothing any more)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[1]), int(fields[19])
+
+
+def _ray_processes() -> dict[int, int]:
+    """Ray's processes descended from this one (gcs_server, raylet, its agents and workers, the reaper):
+    ``{pid: start time}``. Linux only (``/proc``); empty elsewhere.
+
+    A process counts when its title starts with ``ray::`` or a word of its command line lies in the
+    installed ``ray`` package (``.../ray/core/src/ray/raylet/raylet``, ``python .../ray/dashboard/agent.py``).
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return {}
+    import ray
+
+    ray_dir = os.path.dirname(ray.__file__) + os.sep
+    stats = {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and (st := _proc_stat(int(entry.name))) is not None:
+            stats[int(entry.name)] = st
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = {}, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            args = (proc / str(pid) / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if args[0].startswith("ray::") or any(a.startswith(ray_dir) for a in args):
+            found[pid] = stats[pid][1]
+    return found
+
+
+def _alive(procs: dict[int, int]) -> dict[int, int]:
+    """The processes of ``procs`` still running (same pid and start time: a reused pid is not ours)."""
+    return {pid: t for pid, t in procs.items() if (st := _proc_stat(pid)) is not None and st[1] == t}
+
+
+def _reap(procs: dict[int, int], grace: float = REAP_GRACE_S) -> None:
+    """End ``procs`` (from :func:`_ray_processes`): SIGTERM, then SIGKILL what is left after ``grace``
+    seconds. ``ray.shutdown`` stops the node's own processes, but the raylet's agents (and everything
+    of a node whose start failed, which Ray no longer tracks) were left to notice it alone."""
+
+    def send(sig: int) -> None:
+        for pid in _alive(procs):
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+
+    if not _alive(procs):
+        return
+    send(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while _alive(procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    send(signal.SIGKILL)
+    deadline = time.monotonic() + 1.0
+    while _alive(procs) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _signal_in(err: BaseException) -> BaseException | None:
+    """The ``Terminated`` / ``KeyboardInterrupt`` / ``SystemExit`` that ``err`` stands for, if any.
+
+    A Python signal handler that raises while Ray's C++ core waits (``ray.wait``, ``ray.get``) does not
+    get through as itself: Cython reports ``SystemError: ... returned a result with an exception set``
+    with the handler's exception as its cause (only ``KeyboardInterrupt`` is turned back into itself).
+    """
+    seen = 0
+    while err is not None and seen < 8:
+        if not isinstance(err, Exception):
+            return err
+        if not isinstance(err, SystemError):
+            return None
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return None
+
+
+def _restore_sigterm(handler: Any) -> None:
+    """Install ``handler`` for SIGTERM again, in the kernel too: ``ray.init`` sets its own (``sys.exit``),
+    and Ray's C++ core installs a stack-dumping handler and, at ``ray.shutdown``, resets SIGTERM to the
+    default action (the process then dies at once) while Python still reports its own handler."""
+    if handler is not None and _main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
@@ -147,6 +262,7 @@ class RayEngine:
     object_store_memory: int = LOCAL_OBJECT_STORE_BYTES
     _started: bool = field(default=False, init=False, repr=False)
     _remote: Any = field(default=None, init=False, repr=False)
+    _launched: dict[int, int] = field(default_factory=dict, init=False, repr=False)
 
     def start(self) -> None:
         """Connect to the cluster (or start a local one); a no-op when already connected.
@@ -155,19 +271,16 @@ class RayEngine:
             RayConnectError: the cluster at ``address`` cannot be reached or refused the connection; one
                 line, within :data:`CONNECT_TIMEOUT_S` (Ray itself kept retrying a refused address for
                 minutes).
+            RayStartError: a local cluster did not start; what it had launched is stopped first.
         """
         if self.address:
             check_reachable(self.address)  # before importing Ray, which alone can take seconds
-        import signal
-        import threading
-
         import ray
 
         # ray.init replaces the SIGTERM handler with its own (sys.exit, and the core worker prints a stack
         # dump): the CLI's handler is put back, so SIGTERM still ends in its one error line, after the
         # finally blocks that shut the local cluster down.
-        main_thread = threading.current_thread() is threading.main_thread()
-        sigterm = signal.getsignal(signal.SIGTERM) if main_thread else None
+        sigterm = signal.getsignal(signal.SIGTERM) if _main_thread() else None
         if not ray.is_initialized():
             if self.address:
                 try:
@@ -175,19 +288,14 @@ class RayEngine:
                 except Exception as err:  # noqa: BLE001 - Ray raises many types; the user gets one line
                     with _suppressed():
                         ray.shutdown()
+                    _restore_sigterm(sigterm)
                     raise RayConnectError(
                         f"cannot connect to the Ray cluster at {self.address}: {_one_line(err)}"
                     ) from None
             else:
-                ray.init(
-                    num_cpus=self.num_cpus,
-                    include_dashboard=False,
-                    object_store_memory=self.object_store_memory,
-                    log_to_driver=False,
-                )
+                self._start_local(sigterm)
             self._started = True
-        if main_thread and sigterm is not None and signal.getsignal(signal.SIGTERM) is not sigterm:
-            signal.signal(signal.SIGTERM, sigterm)
+        _restore_sigterm(sigterm)
         if self._remote is None:
             # retry_exceptions=False: run_job reports bad videos itself, so an exception out of it is a
             # bug to surface at once; only a lost worker (killed, OOM, node gone) is worth a retry.
@@ -195,14 +303,62 @@ class RayEngine:
                 build_job_on_worker
             )
 
+    def _start_local(self, sigterm: Any) -> None:
+        """``ray.init`` of a local cluster. On any failure (Ray's start-up timeout on a loaded machine, a
+        SIGTERM or Ctrl-C while it starts) every process it launched is stopped before the error goes
+        on: Ray forgets a node whose start failed, and its agents ran on for over half a minute."""
+        import ray
+        import ray._private.ray_constants as ray_constants
+
+        before = _ray_processes()
+        # Ray's C++ core would install a failure handler for SIGTERM too: a SIGTERM before ``start`` puts
+        # the CLI's handler back would dump a C++ stack and abort, skipping every cleanup.
+        dump = getattr(ray_constants, "RAY_DISABLE_FAILURE_SIGNAL_HANDLER", None)
+        ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
+        try:
+            ray.init(
+                num_cpus=self.num_cpus,
+                include_dashboard=False,
+                object_store_memory=self.object_store_memory,
+                log_to_driver=False,
+            )
+        except BaseException as err:
+            launched = {p: t for p, t in _ray_processes().items() if before.get(p) != t}
+            with _suppressed():
+                ray.shutdown()
+            _reap(launched)
+            _restore_sigterm(sigterm)
+            cause = _signal_in(err)
+            if isinstance(cause, SystemExit) and cause.code == signal.SIGTERM and callable(sigterm):
+                # Ray's own SIGTERM handler (sys.exit) was in place: hand the signal to the one it displaced
+                # (the CLI's raises Terminated); if that one returns, the start still failed.
+                sigterm(signal.SIGTERM, None)
+                raise RayStartError("cannot start a local Ray cluster: stopped by SIGTERM") from None
+            if cause is not None:
+                raise cause from None
+            raise RayStartError(f"cannot start a local Ray cluster: {_one_line(err)}") from None
+        finally:
+            ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = dump
+        self._launched = {p: t for p, t in _ray_processes().items() if before.get(p) != t}
+
     def close(self) -> None:
-        """Shut down the local cluster this engine started (a cluster it joined is left running)."""
+        """Shut down the local cluster this engine started (a cluster it joined is left running), and end
+        any of its processes still running 2 s later (:func:`_reap`)."""
         import ray
 
-        if self._started and ray.is_initialized():
-            ray.shutdown()
-        self._started = False
-        self._remote = None
+        sigterm = signal.getsignal(signal.SIGTERM) if _main_thread() else None
+        try:
+            if self._started and ray.is_initialized():
+                launched = {**self._launched, **_ray_processes()}
+                try:
+                    ray.shutdown()
+                finally:
+                    _reap(launched)
+        finally:
+            _restore_sigterm(sigterm)  # ray.shutdown leaves SIGTERM at the default action (see there)
+            self._started = False
+            self._remote = None
+            self._launched = {}
 
     def __call__(
         self,
@@ -217,13 +373,13 @@ class RayEngine:
         import ray
 
         self.start()
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        window = max(4, IN_FLIGHT_PER_CPU * cpus)
-        recipe_ref = ray.put(recipe)
-        schema_ref = ray.put(schema)
         queue = list(reversed(jobs))  # popped from the end: submitted in plan order
         running: dict[Any, Job] = {}
         try:
+            cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            window = max(4, IN_FLIGHT_PER_CPU * cpus)
+            recipe_ref = ray.put(recipe)
+            schema_ref = ray.put(schema)
             while queue or running:
                 while queue and len(running) < window:
                     job = queue.pop()
@@ -241,6 +397,12 @@ class RayEngine:
                     # are in place.
                     atomic_write_text(jobs_dir / f"{job.name}.json", json.dumps(marker, sort_keys=True))
                     yield job, marker
+        except SystemError as err:
+            # a SIGTERM (or Ctrl-C) while Ray waited: raise it as itself, not as Cython's SystemError
+            cause = _signal_in(err)
+            if cause is None:
+                raise
+            raise cause from None
         finally:
             for ref in running:  # on Ctrl-C or an error: do not leave the cluster working for nobody
                 ray.cancel(ref, force=True)

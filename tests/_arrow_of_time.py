@@ -1,7 +1,7 @@
 """A fourth pretext task, written the way a newcomer would add one: this module and one registry line.
 
 Arrow of time: the clip is shown either as recorded or reversed; the question asks which. It lives
-with the tests (the suite's only toy task: ``tests/test_new_task.py`` and the Space's tests register it
+with the tests (the suite's only toy task: ``tests/tasks/test_new_task.py`` and the Space's tests register it
 with :func:`registered`, which makes the registry line ``register(ArrowOfTime)``) to prove that a task is
 one module: nothing else in the package names it.
 """

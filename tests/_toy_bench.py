@@ -3,8 +3,9 @@
 Darker half: one half of the clip (the first or the second) is darkened; the question asks which. It has an
 option with choices (``half``), one VIUBench column (``toy_random``, placed between counting and grounding
 so that every paper column after it would move if Table 1 were positional), a random guess and a heuristic
-solver. The tests register it in-process (:func:`registered`), and ``tests/test_plugin_task.py`` installs
-this very file as a separate package whose entry point (group ``videossr.tasks``) names :class:`DarkerHalf`.
+solver. The tests register it in-process (:func:`registered`), and ``tests/tasks/test_plugin_task.py``
+installs this very file as a separate package whose entry point (group ``videossr.tasks``) names
+:class:`DarkerHalf`.
 docs/adding_a_task.md walks through it.
 """
 

@@ -76,6 +76,28 @@ def _ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, capture_output=True, timeout=120)
 
 
+@pytest.fixture(scope="module")
+def raw_h264(tmp_path_factory) -> Path:
+    """A 12 s raw H.264 stream named ``.mp4``: no container, so no duration to read (issue 19, item 2)."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg binary not installed")
+    path = tmp_path_factory.mktemp("raw") / "raw.mp4"
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x64:rate=25:duration=12",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-f",
+        "h264",
+        str(path),
+    )
+    return path
+
+
 @pytest.fixture(scope="session")
 def synthetic_videos(tmp_path_factory) -> dict[str, Path]:
     """Edge-case videos made with the ffmpeg binary (installed by the project's set-up)."""

@@ -1,11 +1,11 @@
-r"""Deliberate breakage for the learning test (tests/test_learnbed.py), to show that it fails
+r"""Deliberate breakage for the learning test (tests/learnbed/test_learnbed.py), to show that it fails
 when learning breaks.
 
 Python imports ``sitecustomize`` at start-up from ``sys.path``, so putting this folder on ``PYTHONPATH``
 applies the sabotage in every process the bed starts (each GRPO run is its own process)::
 
     VIDEOSSR_SABOTAGE=zero_video_loss    PYTHONPATH=tests/sabotage \
-        .venv/bin/python -m pytest tests/test_learnbed.py -m slow
+        .venv/bin/python -m pytest tests/learnbed/test_learnbed.py -m slow
     VIDEOSSR_SABOTAGE=shuffle_advantages PYTHONPATH=tests/sabotage ...
     VIDEOSSR_SABOTAGE=constant_reward    PYTHONPATH=tests/sabotage ...
     VIDEOSSR_SABOTAGE=swapped_clips      PYTHONPATH=tests/sabotage ...

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+TESTS = Path(__file__).resolve().parents[1]  # where the shared toy task lives
+ROOT = TESTS.parent
 VIDEOSSR = Path(sys.executable).parent / "videossr"
 
 PYPROJECT = """\
@@ -52,7 +52,7 @@ def plugin_env(tmp_path_factory) -> dict[str, str]:
     source = root / "src"
     source.mkdir()
     (source / "pyproject.toml").write_text(PYPROJECT)
-    shutil.copy(HERE / "_toy_bench.py", source / "videossr_toy_plugin.py")
+    shutil.copy(TESTS / "_toy_bench.py", source / "videossr_toy_plugin.py")
     site = root / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SPACE = Path(__file__).resolve().parents[1] / "space"
+SPACE = Path(__file__).resolve().parents[2] / "space"
 
 
 def front_matter() -> dict[str, str]:

@@ -25,7 +25,7 @@ from _recipe_helpers import load_recipe, tiny_run_args
 from videossr.curriculum import STATE_FILE, CurriculumCallback, DifficultyController, wrap_reward_funcs
 from videossr.rewards import get_reward_funcs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------------------------------ synthetic streams

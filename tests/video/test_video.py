@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+from _video_files import fake_ffmpeg, ffmpeg, needs_ffmpeg, playlists
 
 from videossr import VideoError, load_clip
 from videossr.video import fit_size, sample_indices, write_mp4
@@ -230,3 +235,145 @@ def test_a_non_utf8_name_gives_the_ffmpeg_clip(real_video, tmp_path):
     assert np.array_equal(clip.frames, same.frames) and clip.fps == same.fps
     with pytest.raises(VideoError, match="not UTF-8"):
         load_clip(bad, backend="decord")
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 1:
+# reference-following demuxers (hls, concat, ...) are refused before decoding
+# --------------------------------------------------------------------------------------------------
+@needs_ffmpeg
+@pytest.mark.parametrize("kind", ["hls", "concat", "hls_file_url"])
+@pytest.mark.parametrize("backend", ["auto", "ffmpeg", "decord"])
+def test_reference_following_files_are_refused(tmp_path, real_video, kind, backend):
+    from videossr.video import load_clip
+
+    path = playlists(tmp_path, real_video)[kind]
+    with pytest.raises(VideoError) as info:
+        load_clip(path, backend=backend)
+    assert info.value.reason == "unsupported_container"
+
+
+@needs_ffmpeg
+def test_ffmpeg_decoding_reads_plain_files_only(real_video):
+    from videossr import video
+
+    cmd = video._ffmpeg_input_args(real_video)
+    assert "-protocol_whitelist" in cmd and "-format_whitelist" in cmd
+    assert cmd[-1] == "file:" + str(Path(real_video).resolve())
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 2:
+# a stream without a container duration is measured (bounded), never read as 0 s
+# --------------------------------------------------------------------------------------------------
+def test_unknown_duration_is_measured(raw_h264):
+    from videossr.video import measure_duration, probe
+
+    assert probe(raw_h264)["duration"] == 0.0  # no container duration: the probe alone says nothing
+    assert measure_duration(raw_h264, limit_s=600) == pytest.approx(12.0, abs=0.5)
+    assert measure_duration(raw_h264, limit_s=5) > 5  # stops counting past the limit
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 3:
+# the ffmpeg fallback keeps only the frames it samples: peak memory does not grow with duration
+# --------------------------------------------------------------------------------------------------
+_PEAK = """
+import resource, sys
+from videossr.video import load_clip
+clip = load_clip(sys.argv[1], max_pixels=256 * 256)
+assert clip.frames.shape[0] == 48, clip.frames.shape
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def _peak_mb(path: Path) -> float:
+    res = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+@needs_ffmpeg
+def test_ffmpeg_fallback_memory_does_not_depend_on_duration(tmp_path):
+    peaks = {}
+    for seconds in (10, 40):
+        plain = tmp_path / f"plain{seconds}.mp4"
+        rotated = tmp_path / f"rotated{seconds}.mp4"
+        ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=320x240:rate=30:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            str(plain),
+        )
+        ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(rotated))
+        peaks[seconds] = _peak_mb(rotated)
+    # Before the fix: every decoded frame was held (about +270 MB from 10 s to 40 s at 320x240).
+    assert peaks[40] - peaks[10] < 40, peaks
+
+
+@needs_ffmpeg
+def test_ffmpeg_fallback_picks_the_same_frames(synthetic_videos):
+    from videossr.video import load_clip, sample_indices
+
+    clip = load_clip(synthetic_videos["rotated.mp4"], max_pixels=None, min_pixels=None, backend="ffmpeg")
+    assert clip.frames.shape == (48, 320, 240, 3) and clip.num_source_frames == 100
+    assert clip.frame_indices.tolist() == sample_indices(100).tolist()
+    vfr = load_clip(synthetic_videos["vfr.mp4"], max_pixels=None, backend="ffmpeg")
+    assert vfr.frames.shape[0] == 48
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 4:
+# write_mp4 verifies what was written and leaves no partial files
+# --------------------------------------------------------------------------------------------------
+@needs_ffmpeg
+@pytest.mark.parametrize(("code", "message"), [(0, "error writing trailer"), (1, "No space left on device")])
+def test_write_mp4_never_keeps_a_truncated_file(tmp_path, monkeypatch, code, message):
+    from videossr import video
+
+    frames = np.random.default_rng(0).integers(0, 255, (12, 64, 64, 3), dtype=np.uint8)
+    good = video.write_mp4(frames, 6.0, tmp_path / "good.mp4")
+    monkeypatch.setattr(
+        video, "_ffmpeg", lambda: str(fake_ffmpeg(tmp_path, good, good.stat().st_size // 2, code, message))
+    )
+    out = tmp_path / "out"
+    with pytest.raises(OSError) as info:
+        video.write_mp4(frames, 6.0, out / "clip_4.mp4")
+    assert "clip_4.mp4" in str(info.value.filename)
+    assert list(out.iterdir()) == []  # neither the clip nor its .part file
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 13 (smaller points)
+# --------------------------------------------------------------------------------------------------
+@needs_ffmpeg
+@pytest.mark.parametrize("size", ["2x2", "4000x16"])
+def test_absurd_frame_sizes_are_refused(tmp_path, size):
+    from videossr.video import load_clip
+
+    path = tmp_path / f"{size}.mp4"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c=red:size={size}:rate=25:duration=3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv444p",
+        str(path),
+    )
+    with pytest.raises(VideoError) as info:
+        load_clip(path)
+    assert info.value.reason == "bad_size" and "px" in info.value.detail

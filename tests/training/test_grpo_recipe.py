@@ -29,7 +29,7 @@ from videossr.training import (  # noqa: E402
     write_model_card,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 torch.set_num_threads(1)
 

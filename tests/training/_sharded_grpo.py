@@ -1,8 +1,9 @@
-"""Worker of ``tests/test_sharded_grpo.py``: ``recipes/grpo.py`` as it is, plus what the checks need to see.
+"""Worker of ``tests/training/test_sharded_grpo.py``: ``recipes/grpo.py`` as it is, plus what the checks
+need to see.
 
 Run under ``accelerate launch`` (sharded) or plain ``python`` (one process), with the recipe's command line:
 
-    python tests/_sharded_grpo.py RESULT.json --config recipes/tiny/grpo/config_tiny_fsdp.yaml ...
+    python tests/training/_sharded_grpo.py RESULT.json --config recipes/tiny/grpo/config_tiny_fsdp.yaml ...
 
 What it adds to the recipe, and only that:
 
@@ -29,7 +30,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the shared _recipe_helpers
 
 from _recipe_helpers import load_recipe  # noqa: E402
 

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-SPACE = Path(__file__).resolve().parents[1] / "space"
+SPACE = Path(__file__).resolve().parents[2] / "space"
 sys.path.insert(0, str(SPACE))
 
 gr = pytest.importorskip("gradio")
 
 from _arrow_of_time import registered  # noqa: E402
+from _video_files import needs_ffmpeg, playlists  # noqa: E402
 from videossr_space import handlers, uploads  # noqa: E402
 from videossr_space import settings as space_settings  # noqa: E402
 
@@ -404,3 +405,65 @@ def test_a_full_queue_refuses_at_once_and_the_waiting_see_their_place(tmp_path, 
         release.set()
         demo.close()
         context.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 1:
+# reference-following demuxers (hls, concat, ...) are refused before decoding
+# --------------------------------------------------------------------------------------------------
+@needs_ffmpeg
+def test_space_refuses_a_playlist_upload(tmp_path, upload_dir, real_video):
+    folder = upload_dir / "abc"
+    folder.mkdir()
+    path = playlists(folder, real_video)["hls"]
+    with pytest.raises(handlers.gr.Error):
+        uploads.check_upload(path, handlers.Settings(tmp_root=tmp_path / "store"))
+    assert not path.exists()  # a refused upload is deleted at once
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 2:
+# a stream without a container duration is measured (bounded), never read as 0 s
+# --------------------------------------------------------------------------------------------------
+def test_space_refuses_a_long_raw_stream(tmp_path, upload_dir, raw_h264):
+    folder = upload_dir / "up"
+    folder.mkdir()
+    path = folder / "raw.mp4"
+    shutil.copy(raw_h264, path)
+    with pytest.raises(handlers.gr.Error, match="longer than 5 s, the limit"):  # counted, not measured
+        uploads.check_upload(path, handlers.Settings(tmp_root=tmp_path / "store", max_duration_s=5))
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 9:
+# a store outside the temp dir is served, and errors never name server folders
+# --------------------------------------------------------------------------------------------------
+def test_error_messages_are_scrubbed_of_server_paths(tmp_path, monkeypatch):
+    from videossr_space import ui as app
+
+    store = tmp_path / "store"
+    monkeypatch.chdir(tmp_path)
+    scrub = app.path_scrubber(handlers.Settings(tmp_root=store))
+    import tempfile
+
+    message = (
+        f"Cannot move {store}/abc/clip.mp4 to the gradio cache dir because ... the current working directory "
+        f"({os.getcwd()}), your system's temp directory ({tempfile.gettempdir()})"
+    )
+    clean = scrub(message)
+    assert str(store) not in clean and str(tmp_path) not in clean and tempfile.gettempdir() + ")" not in clean
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 13 (smaller points)
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", ["\u0663", "\uff11\uff12", "\u0661\u0660"])
+def test_unicode_digit_seeds_are_refused(seed, tmp_path, capsys):
+    import argparse
+
+    from videossr.cli import seed_int
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        seed_int(seed)
+    with pytest.raises(handlers.gr.Error):
+        handlers._seed(seed)

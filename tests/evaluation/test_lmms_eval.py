@@ -23,7 +23,7 @@ from videossr.evaluation import lmms as vl  # noqa: E402
 from videossr.evaluation.harness import run_bench  # noqa: E402
 from videossr.metrics import TASK_GROUPS, VIUBENCH_SUBTYPES  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TASKS = ROOT / "hub" / "lmms_eval"
 
 

@@ -1,6 +1,6 @@
 """Prompt snapshots: wording changes must be deliberate.
 
-Run ``UPDATE_SNAPSHOTS=1 pytest tests/test_prompts.py`` after an intended change and commit the files.
+Run ``UPDATE_SNAPSHOTS=1 pytest tests/tasks/test_prompts.py`` after an intended change and commit the files.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pickle
+import re
+import time
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -278,3 +281,161 @@ def test_megabyte_replies_parse_in_linear_time():
             parse_order(text, 6, mode)
             for task, answer in ((G, "1.0-2.0"), (C, "3,1,4"), (J, "213456")):
                 assert 0.0 <= task.reward(text, answer, mode) <= 1.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 5:
+# FormatReward runs in linear time and agrees with the pattern it replaces
+# --------------------------------------------------------------------------------------------------
+_OLD_FORMAT = re.compile(r"^\s*<think>.*?</think>\s*<answer>.*?</answer>\s*$", re.DOTALL)
+
+
+def test_format_reward_is_linear():
+    from videossr.rewards import FormatReward
+
+    reply = "<think>" + "</think><answer></answer>x" * (400_000 // 25)
+    start = time.perf_counter()
+    assert FormatReward()([reply]) == [0.0]
+    assert time.perf_counter() - start < 0.5  # was 22 s
+
+
+def test_format_reward_matches_the_reference_pattern():
+    from videossr.rewards import FormatReward
+
+    rng = np.random.default_rng(0)
+    pieces = ["<think>", "</think>", "<answer>", "</answer>", " ", "\n", "x", "</think> <answer>", "\u2003"]
+    replies = ["".join(rng.choice(pieces, size=int(rng.integers(0, 9)))) for _ in range(3000)] + [
+        "<think>a</think>\n<answer>b</answer>\n",
+        "<think></think><answer></answer>",
+        "<think></think><answer>",
+    ]
+    fmt = FormatReward()
+    for reply in replies:
+        assert fmt([reply]) == [float(bool(_OLD_FORMAT.match(reply)))], repr(reply)
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 6:
+# a lone surrogate never breaks the lenient parsers
+# --------------------------------------------------------------------------------------------------
+def test_lone_surrogate_after_a_box():
+    from videossr.evaluation import scoring
+    from videossr.parsing import parse_counts, parse_interval, parse_order
+
+    assert parse_counts("\\boxed{3,1,4}\ud800", "lenient") == (3, 1, 4)
+    assert parse_interval("\udcff\\boxed{1.0-2.0}", "lenient") == (1.0, 2.0)
+    assert parse_order("\\boxed{3124} \udfff", 4, "lenient") == (3, 1, 2, 4)
+    assert scoring.counting(["\\boxed{3,1,4}\ud800"], ["3,1,4"], mode="lenient")["per_shape_accuracy"] == 1.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 10:
+# an exponent is not an interval
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("reply", ["1e-400-2", "2.5E+10-20", "the value 3.e-4-5 s"])
+def test_exponent_is_not_an_interval(reply):
+    from videossr.parsing import parse_interval
+    from videossr.tasks import get_task
+
+    assert parse_interval(reply, "lenient") is None
+    assert get_task("anomaly_grounding").reward(reply, "2.0-400.0", "lenient") == 0.0
+
+
+def test_intervals_after_a_dash_still_parse():
+    from videossr.parsing import parse_interval
+
+    assert parse_interval("answer -2-5", "lenient") == (2.0, 5.0)
+    assert parse_interval("see-3-5", "lenient") == (3.0, 5.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 11:
+# leading zeros in any script count as int() counts them
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("zero", ["\u0660", "\uff10", "\u09e6", "0"])
+def test_non_ascii_leading_zeros(zero):
+    from videossr.parsing import count_value
+    from videossr.tasks import get_task
+
+    digits = zero * 20 + "3"
+    assert count_value(digits) == int(digits) == 3
+    reply = f"{digits},1,4"
+    assert get_task("object_counting").reward(reply, "3,1,4") == 1.0
+    assert get_task("object_counting").reward(reply, "3,1,4", "lenient") == 1.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 12:
+# completion_text on hostile Python objects
+# --------------------------------------------------------------------------------------------------
+def test_self_containing_list_is_bounded():
+    from videossr.parsing import completion_text
+
+    a: list = []
+    a += [a, a]
+    start = time.perf_counter()
+    assert completion_text(a) == ""
+    b: list = ["3,1,4"]
+    b.append(b)
+    assert completion_text(b) == "3,1,4"
+    wide: list = ["x"]
+    for _ in range(40):  # a DAG that doubles at each level: 2**40 leaves if walked naively
+        wide = [wide, wide]
+    completion_text(wide)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_numpy_array_of_replies():
+    from videossr.rewards import REWARD_FUNCS
+
+    replies = np.array(["3,1,4", "3,1,5"])
+    answers = np.array(["3,1,4", "3,1,4"])
+    tasks = np.array(["object_counting"] * 2)
+    assert REWARD_FUNCS["counting"](replies, answer=answers, task=tasks) == [1.0, pytest.approx(0.9166666)]
+    assert REWARD_FUNCS["format"](np.array(["<think></think><answer>1</answer>"])) == [1.0]
+    assert REWARD_FUNCS["counting"](np.array([]), solution=np.array([])) == []
+
+
+class _Hostile(str):
+    def __str__(self):
+        raise RuntimeError("boom")
+
+    __repr__ = __str__
+
+    def strip(self, *args):
+        raise RuntimeError("boom")
+
+    def lower(self):
+        raise RuntimeError("boom")
+
+    def __getitem__(self, key):
+        raise RuntimeError("boom")
+
+    def __iter__(self):
+        raise RuntimeError("boom")
+
+    def __len__(self):
+        raise RuntimeError("boom")
+
+    def __contains__(self, item):
+        raise RuntimeError("boom")
+
+    def encode(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    def replace(self, *args):
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("mode", ["strict", "lenient"])
+def test_hostile_str_subclass(mode):
+    from videossr.tasks import get_task
+
+    for name, reply, answer in [
+        ("object_counting", "3,1,4", "3,1,4"),
+        ("anomaly_grounding", "1.0-2.0", "1.0-2.0"),
+        ("temporal_jigsaw", "3124", "3124"),
+    ]:
+        task = get_task(name)
+        for fn in (task.reward, task.strict_reward, task.score):
+            assert fn(_Hostile(reply), _Hostile(answer), mode) == 1.0

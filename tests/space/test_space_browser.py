@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-SPACE = Path(__file__).resolve().parents[1] / "space"
+SPACE = Path(__file__).resolve().parents[2] / "space"
 sys.path.insert(0, str(SPACE))
 
 CHROMIUM = "/usr/bin/chromium"

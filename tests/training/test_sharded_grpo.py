@@ -44,7 +44,7 @@ import pytest
 pytest.importorskip("trl")
 torch = pytest.importorskip("torch")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("_sharded_grpo.py")
 FSDP_CPU = ROOT / "recipes" / "accelerate_configs" / "fsdp_cpu.yaml"
 ZERO3_CPU = ROOT / "recipes" / "accelerate_configs" / "zero3_cpu.yaml"

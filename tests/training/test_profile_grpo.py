@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "profile_grpo.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "profile_grpo.py"
 
 
 @pytest.fixture(scope="module")

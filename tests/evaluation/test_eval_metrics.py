@@ -10,7 +10,7 @@ import pytest
 from videossr.evaluation import scoring
 from videossr.metrics import VIUBENCH_SUBTYPES, paper_row, score
 
-METRICS = Path(__file__).resolve().parents[1] / "hub" / "metrics"
+METRICS = Path(__file__).resolve().parents[2] / "hub" / "metrics"
 NAMES = ("anomaly_grounding", "object_counting", "temporal_jigsaw", "viubench")
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from _video_files import fake_ffmpeg, needs_ffmpeg, playlists
 
 from videossr.cli import build_parser, float_in, int_in, main, max_pixels_int
 
@@ -29,6 +32,16 @@ def build_args(tmp_path, real_video) -> list[str]:
     if not link.exists():
         link.symlink_to(real_video)
     return ["build", "videossr-30k", "--videos", str(videos), "--size", "1", "--quiet"]
+
+
+def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """``videossr ARGV`` in this process: its exit code, stdout and stderr."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.mark.parametrize(
@@ -300,3 +313,125 @@ def test_sigterm_ends_a_command_with_one_error_line(real_video, tmp_path, monkey
     assert [line for line in err if line.startswith("error:")] == [
         "error: terminated (SIGTERM); a build re-run with the same command resumes"
     ], err
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 1:
+# reference-following demuxers (hls, concat, ...) are refused before decoding
+# --------------------------------------------------------------------------------------------------
+@needs_ffmpeg
+def test_cli_refuses_a_playlist(tmp_path, real_video, capsys):
+    path = playlists(tmp_path, real_video)["hls"]
+    code, out, err = _cli(
+        [
+            "generate",
+            "--task",
+            "object_counting",
+            "--video",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert code == 1 and err.startswith("error:") and "unsupported_container" in err
+    assert not (tmp_path / "o" / "sample.json").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 4:
+# write_mp4 verifies what was written and leaves no partial files
+# --------------------------------------------------------------------------------------------------
+@needs_ffmpeg
+def test_generate_fails_in_one_line_when_the_clip_is_truncated(tmp_path, monkeypatch, real_video, capsys):
+    from videossr import video
+
+    frames = np.random.default_rng(0).integers(0, 255, (12, 64, 64, 3), dtype=np.uint8)
+    good = video.write_mp4(frames, 6.0, tmp_path / "good.mp4")
+    fake = str(fake_ffmpeg(tmp_path, good, good.stat().st_size - 100, 0, ""))
+    monkeypatch.setattr(video, "_ffmpeg", lambda: fake)
+    out = tmp_path / "gen"
+    code, _, err = _cli(
+        ["generate", "--task", "temporal_jigsaw", "--video", str(real_video), "--out", str(out), "--quiet"],
+        capsys,
+    )
+    assert code == 1 and err.startswith("error:") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and "clip_1.mp4" in err
+    assert not (out / "sample.json").exists() and not list(out.glob("*.part*"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 6:
+# a lone surrogate never breaks the lenient parsers
+# --------------------------------------------------------------------------------------------------
+def test_cli_score_with_a_non_utf8_byte(capsys):
+    code, out, _ = _cli(
+        [
+            "score",
+            "--task",
+            "object_counting",
+            "--answer",
+            "3,1,4",
+            "--completion",
+            "\\boxed{3,1,4}\udcff",
+            "--mode",
+            "lenient",
+        ],
+        capsys,
+    )
+    assert code == 0 and json.loads(out)["reward"] == 1.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 8:
+# impossible sizes are refused by the parser, before anything is planned or written
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv", [["videossr-30k", "--size", str(10**12)], ["viubench", "--per-subtype", str(10**9)]]
+)
+def test_huge_sizes_are_refused_at_parse_time(tmp_path, capsys, argv):
+    out = tmp_path / "out"
+    code, _, err = _cli(["build", *argv, "--videos", "default", "--out", str(out), "--quiet"], capsys)
+    assert code == 2 and "at most" in err
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), item 13 (smaller points)
+# --------------------------------------------------------------------------------------------------
+def test_empty_out_is_refused(tmp_path, real_video, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _cli(
+        ["generate", "--task", "object_counting", "--video", str(real_video), "--out", ""], capsys
+    )
+    assert code == 2 and "--out" in err
+    code, _, err = _cli(["build", "viubench", "--videos", "default", "--out", " "], capsys)
+    assert code == 2 and "--out" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_ffmpeg
+def test_decoder_logs_stay_quiet(synthetic_videos, tmp_path):
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "videossr.cli",
+            "generate",
+            "--task",
+            "object_counting",
+            "--video",
+            str(synthetic_videos["truncated.mp4"]),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()] and res.stderr.startswith("error:"), (
+        res.stderr
+    )

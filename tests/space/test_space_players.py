@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-SPACE = Path(__file__).resolve().parents[1] / "space"
+SPACE = Path(__file__).resolve().parents[2] / "space"
 sys.path.insert(0, str(SPACE))
 
 gr = pytest.importorskip("gradio")

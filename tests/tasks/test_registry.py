@@ -20,7 +20,7 @@ from videossr.metrics import PAPER_TABLE1, aggregate, paper_row, table1_columns,
 from videossr.rewards import REWARD_FUNCS, get_reward_funcs, register_reward, unregister_reward
 from videossr.tasks import ALIASES, TASKS
 
-SPACE = Path(__file__).resolve().parents[1] / "space"
+SPACE = Path(__file__).resolve().parents[2] / "space"
 
 
 def _markdown_cells(table: str, model: str) -> dict[str, str]:

@@ -92,10 +92,10 @@ space:
 test: $(SETUP_STAMP)
 	$(PYTHON) -m pytest -q -m "not gpu and not bed" -p no:cacheprovider --durations=10
 
-# The learning test on the bed (tests/test_learnbed.py, marker `bed`): one seed of both arms, scored on the test
+# The learning test on the bed (tests/learnbed/test_learnbed.py, marker `bed`): one seed of both arms, scored on the test
 # videos; too long for `make test` on two cores (docs/training.md, "A test that fails when learning breaks").
 test-bed: $(SETUP_STAMP)
-	$(PYTHON) -m pytest -q -m bed -p no:cacheprovider -s tests/test_learnbed.py
+	$(PYTHON) -m pytest -q -m bed -p no:cacheprovider -s tests/learnbed/test_learnbed.py
 
 # What .ci/run checks: the formatting (`ruff format $(LINT_PATHS)` fixes it) and the lint rules, as
 # configured in pyproject.toml. Both always run; the target fails when either does.

@@ -16,8 +16,8 @@ On one H100/H200, in well under 10 minutes, with random weights (nothing is down
    the reason when deepspeed is not installed: carry its wheel) and with ``fsdp.yaml`` (FSDP2), bf16, on
    every GPU of the machine: exit status, seconds, and whether the consolidated ``model.safetensors`` loads.
    The numerical checks of both layouts (against one process, resume, the vision tower's shards) run on CPU
-   processes in ``tests/test_sharded_grpo.py``; this is the part only a GPU can show (NCCL, bf16, DeepSpeed's
-   CUDA accelerator).
+   processes in ``tests/training/test_sharded_grpo.py``; this is the part only a GPU can show (NCCL, bf16,
+   DeepSpeed's CUDA accelerator).
 
 and prints one table (and writes it with the raw figures to ``--out``). Without a GPU it falls back to the
 tiny offline model and small inputs, so parts 1 and 2 are exercised on CPU (part 3 is skipped there).
@@ -228,7 +228,7 @@ def sharded_argv(config: str, processes: int, workdir: Path, port: int) -> list[
 def sharded_rows(args: argparse.Namespace) -> dict[str, Any]:
     """Part 3: each sharded launch path once (GPU only)."""
     if args.cpu:
-        reason = "skipped: no GPU (tests/test_sharded_grpo.py runs both layouts on CPU processes)"
+        reason = "skipped: no GPU (tests/training/test_sharded_grpo.py runs both layouts on CPU processes)"
         return {name: {"status": reason} for name, _, _ in SHARDED}
     import torch
 

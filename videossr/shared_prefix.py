@@ -17,7 +17,8 @@ video tokens and differ only in a short reply, yet a plain forward encodes the p
 * Pre-shifted labels (``shift_labels``) score each position's next reply token with TRL's fused LM head.
 
 Every token therefore sees exactly the context and positions it has in the unshared forward, so log-probs and
-gradients equal the unshared ones up to floating-point summation order (``tests/test_shared_prefix.py``).
+gradients equal the unshared ones up to floating-point summation order
+(``tests/training/test_shared_prefix.py``).
 
 Why a block mask and not KV-cache reuse: the packed forward is one ordinary ``model(...)`` call, so gradient
 checkpointing (which re-runs layers in the backward and would append to a cache twice), PEFT wrappers, DDP's

@@ -101,7 +101,7 @@ def check_trl_version(version: str | None = None) -> None:
     """Raise a clear error when the installed TRL is not one the bridge was tested against.
 
     Set ``VIDEOSSR_UNSAFE_TRL=1`` to try another version at your own risk (the tests in
-    ``tests/test_trl_video.py`` tell whether the video still reaches the loss).
+    ``tests/training/test_trl_video.py`` tell whether the video still reaches the loss).
     """
     version = version or trl.__version__
     if version in TESTED_TRL_VERSIONS or os.environ.get("VIDEOSSR_UNSAFE_TRL") == "1":
@@ -109,7 +109,8 @@ def check_trl_version(version: str | None = None) -> None:
     raise RuntimeError(
         f"videossr.trl_video bridges private methods of TRL's GRPOTrainer and is tested with trl=="
         f"{' / '.join(TESTED_TRL_VERSIONS)}; found trl=={version}. Install `trl==1.16.0` (pinned in the "
-        "`train` extra), or set VIDEOSSR_UNSAFE_TRL=1 and run tests/test_trl_video.py to check this version."
+        "`train` extra), or set VIDEOSSR_UNSAFE_TRL=1 and run tests/training/test_trl_video.py to check this "
+        "version."
     )
 
 

@@ -3,7 +3,7 @@
 The random baseline never looks at the frames, so its score depends only on the ground truths. The
 ground truths here come from the real generator run on the real sample videos (small frames, many
 seeds), ``per_subtype`` questions per subtype, scored through the harness. ``tests/perf/fidelity_random.py``
-prints the comparison; ``tests/test_eval_baselines.py`` checks it.
+prints the comparison; ``tests/evaluation/test_eval_baselines.py`` checks it.
 """
 
 from __future__ import annotations

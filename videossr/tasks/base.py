@@ -423,7 +423,7 @@ def _safe(fn, completion: Any, answer: Any, mode: Mode) -> float:
     """Run a verifier: a malformed ground truth scores 0; the value is clamped into ``[0, 1]``.
 
     Only ``ValueError`` is caught, and the tasks raise it only for a ground-truth answer they cannot
-    read. The parsers are total on replies of any shape (``tests/test_reference_formulas.py`` and the
+    read. The parsers are total on replies of any shape (``tests/rewards/test_reference_formulas.py`` and the
     fuzz tests check it), so any other exception is a bug and must not be hidden.
     """
     try:

@@ -64,7 +64,7 @@ MANIFEST = "manifest.json"
 #: Threads making videos at once (each mostly waits on an ffmpeg subprocess).
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: Bumped whenever a generator changes what it draws: a cache written by another version is remade.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: ffmpeg's gradients source given seeded colours and line (it was not reproducible)
 
 # Photographs smaller than this on the short side give blurry pans; names with these words are
 # interface art, not photographs.

@@ -269,8 +269,15 @@ def _lavfi_spec(source: str, rng: np.random.Generator, height: int, width: int, 
         )
         palette = _two_tone(rng)
     elif source == "gradients":
+        # Colours and the gradient line are drawn here: ffmpeg's defaults for them ("random", -1) come
+        # from its own random seed, not `seed`, so two makes of one video differed (ffmpeg 5.1).
+        n = int(rng.integers(2, 9))
+        colours = "".join(f":c{k}={_hex(_random_colour(rng, 0.3, 1.0))}" for k in range(n))
+        x0, x1 = (int(v) for v in rng.integers(0, width, size=2))
+        y0, y1 = (int(v) for v in rng.integers(0, height, size=2))
         spec = (
-            f"gradients=s={width}x{height}:r={rate}:seed={seed}:n={int(rng.integers(2, 9))}"
+            f"gradients=s={width}x{height}:r={rate}:seed={seed}:n={n}{colours}"
+            f":x0={x0}:y0={y0}:x1={x1}:y1={y1}"
             f":speed={rng.uniform(0.02, 0.08):.4f}:type={int(rng.integers(0, 4))}"
         )
     elif source == "sierpinski":
